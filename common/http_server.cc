@@ -1,0 +1,283 @@
+#include "common/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace corral {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+const std::string kEmpty;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::map<std::string, std::string> ParseQuery(const std::string& q) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos <= q.size()) {
+    size_t amp = q.find('&', pos);
+    if (amp == std::string::npos) amp = q.size();
+    std::string part = q.substr(pos, amp - pos);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      std::string key = part.substr(0, eq), value;
+      if (eq != std::string::npos) value = part.substr(eq + 1);
+      for (auto* s : {&key, &value})
+        for (char& c : *s)
+          if (c == '+') c = ' ';
+      out[UrlDecode(key)] = UrlDecode(value);
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+// One connection: read a request, answer it, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options)
+      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    HttpResponse response;
+    bool keep_alive = false;
+    if (ec == http::error::body_limit) {
+      response = HttpResponse::Error(413, "body_too_large",
+                                     "the request body exceeds " +
+                                         std::to_string(options_.max_body_bytes) + " bytes");
+    } else if (ec) {
+      response = HttpResponse::Error(400, "bad_request", "could not parse the request: " + ec.message());
+    } else {
+      auto& req = parser_->get();
+      keep_alive = req.keep_alive();
+      HttpRequest r;
+      r.method = std::string(req.method_string());
+      r.target = std::string(req.target());
+      size_t qm = r.target.find('?');
+      r.path = UrlDecode(r.target.substr(0, qm));
+      if (qm != std::string::npos) r.query = ParseQuery(r.target.substr(qm + 1));
+      for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = std::string(field.value());
+      }
+      r.body = std::move(req.body());
+      beast::error_code addr_ec;
+      auto endpoint = stream_.socket().remote_endpoint(addr_ec);
+      if (!addr_ec) r.remote_addr = endpoint.address().to_string();
+      try {
+        response = handler_(r);
+      } catch (const std::exception& e) {
+        spdlog::error("handler failed on {} {}: {}", r.method, r.target, e.what());
+        response = HttpResponse::Error(500, "internal", std::string("internal error: ") + e.what());
+      }
+    }
+    Write(std::move(response), keep_alive);
+  }
+
+  void Write(HttpResponse response, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->result(static_cast<http::status>(response.status));
+    res->version(11);
+    res->set(http::field::server, "corral");
+    res->set(http::field::content_type, response.content_type);
+    for (auto& [k, v] : response.headers) res->set(k, v);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(response.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpHandler& handler_;
+  const HttpServerOptions& options_;
+};
+
+}  // namespace
+
+const std::string& HttpRequest::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? kEmpty : it->second;
+}
+
+const std::string& HttpRequest::Param(const std::string& name) const {
+  auto it = query.find(name);
+  return it == query.end() ? kEmpty : it->second;
+}
+
+HttpResponse HttpResponse::Json(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse HttpResponse::Error(int status, const std::string& code, const std::string& detail) {
+  return Json(status, {{"error", code}, {"detail", detail}});
+}
+
+HttpResponse HttpResponse::Html(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::Redirect(int status, const std::string& location) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Location", location);
+  r.body = "see " + location + "\n";
+  return r;
+}
+
+struct HttpServer::Impl {
+  HttpHandler handler;
+  HttpServerOptions options;
+  asio::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> pool;
+  std::atomic<bool> stopped{false};
+  int port = 0;
+
+  void Accept() {
+    acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+        spdlog::warn("accept failed: {}", ec.message());
+      } else {
+        std::make_shared<Session>(std::move(socket), handler, options)->Start();
+      }
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options) : impl_(new Impl) {
+  impl_->handler = std::move(handler);
+  impl_->options = options;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+bool HttpServer::Start(const std::string& host, int port, std::string* err) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    *err = "cannot listen on '" + host + "': not an IP address (" + ec.message() +
+           "); use for example 127.0.0.1 or ::1";
+    return false;
+  }
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  auto& acc = impl_->acceptor.emplace(impl_->ioc);
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *err = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+           " (is another process using that port? pick another with --port/--listen)";
+    impl_->acceptor.reset();
+    return false;
+  }
+  impl_->port = acc.local_endpoint().port();
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
+    impl_->pool.emplace_back([this] { impl_->ioc.run(); });
+  return true;
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  if (impl_->acceptor) {
+    asio::post(impl_->ioc, [this] {
+      beast::error_code ec;
+      impl_->acceptor->close(ec);
+    });
+  }
+  impl_->ioc.stop();
+  for (auto& t : impl_->pool)
+    if (t.joinable()) t.join();
+}
+
+std::string UrlDecode(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace corral

@@ -1,0 +1,80 @@
+// A small asynchronous HTTP/1.1 server on Boost.Beast, shared by the
+// coordinator and the local index. It owns the sockets and a fixed pool of
+// threads; what to answer is the handler's business. Handlers run on the
+// pool's threads, so they must be thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace corral {
+
+// One parsed request, as handlers see it.
+struct HttpRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // path and query as received
+  std::string path;                            // percent-decoded path, no query
+  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> headers;  // keys in lower case
+  std::string body;
+  std::string remote_addr;                     // peer IP address, no port
+
+  // The header's value, or "" when absent. `name` in lower case.
+  const std::string& Header(const std::string& name) const;
+  // The query parameter's value, or "" when absent.
+  const std::string& Param(const std::string& name) const;
+};
+
+// What a handler answers.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Json(int status, const nlohmann::json& body);
+  // The protocol's error shape: {"error": code, "detail": human text}.
+  static HttpResponse Error(int status, const std::string& code, const std::string& detail);
+  static HttpResponse Html(int status, std::string body);
+  static HttpResponse Redirect(int status, const std::string& location);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  int threads = 4;                          // size of the I/O pool
+  size_t max_body_bytes = 64 << 20;         // larger bodies get 413
+  int idle_timeout_s = 30;                  // keep-alive connections idle longer are closed
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpHandler handler, HttpServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port (port 0 picks a free one) and starts serving on the pool.
+  // Returns false with *err naming the address and the system's reason.
+  bool Start(const std::string& host, int port, std::string* err);
+  // The bound port, once started.
+  int port() const;
+  // Stops accepting, closes connections and joins the pool. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-decodes a URL component ("a%20b" -> "a b"; '+' stays '+').
+std::string UrlDecode(const std::string& s);
+// Percent-encodes everything but unreserved characters.
+std::string UrlEncode(const std::string& s);
+
+}  // namespace corral

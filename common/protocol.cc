@@ -1,0 +1,233 @@
+#include "common/protocol.h"
+
+namespace corral {
+
+namespace {
+
+// Reads required and optional fields with type checks, remembering the first
+// problem so that parsers read as a list of fields.
+class Reader {
+ public:
+  Reader(const nlohmann::json& j, const char* what) : j_(j), what_(what) {
+    if (!j.is_object()) Fail("", "must be a JSON object");
+  }
+
+  template <typename T>
+  void Req(const char* key, T* out) { Get(key, out, true); }
+  template <typename T>
+  void Opt(const char* key, T* out) { Get(key, out, false); }
+
+  bool Done(std::string* err) const {
+    if (!error_.empty()) *err = error_;
+    return error_.empty();
+  }
+
+ private:
+  template <typename T>
+  void Get(const char* key, T* out, bool required) {
+    if (!error_.empty() || !j_.is_object()) return;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) {
+      if (required) Fail(key, "is required");
+      return;
+    }
+    try {
+      *out = it->template get<T>();
+    } catch (const nlohmann::json::exception&) {
+      Fail(key, std::string("has the wrong type (") + it->type_name() + ")");
+    }
+  }
+
+  void Fail(const std::string& key, const std::string& why) {
+    if (!error_.empty()) return;
+    error_ = std::string(what_) + (key.empty() ? "" : " field '" + key + "'") + " " + why;
+  }
+
+  const nlohmann::json& j_;
+  const char* what_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::string EnrolmentMessage(const std::string& machine_key, const std::string& account_name,
+                             const std::string& machine_name) {
+  return "corral-enrol-v1\n" + machine_key + "\n" + account_name + "\n" + machine_name;
+}
+
+void to_json(nlohmann::json& j, const EnrolRequest& v) {
+  j = {{"account_key", v.account_key},   {"account_name", v.account_name},
+       {"machine_key", v.machine_key},   {"machine_name", v.machine_name},
+       {"account_signature", v.account_signature}, {"platforms", v.platforms}};
+}
+
+void to_json(nlohmann::json& j, const TaskSpec& v) {
+  j = {{"task_id", v.task_id},   {"lease_id", v.lease_id}, {"project", v.project},
+       {"version", v.version},   {"filename", v.filename}, {"url", v.url},
+       {"sha256", v.sha256},     {"size", v.size},         {"platform", v.platform},
+       {"requires_python", v.requires_python}, {"lease_deadline", v.lease_deadline}};
+}
+
+void to_json(nlohmann::json& j, const LeaseRequest& v) {
+  j = {{"platforms", v.platforms}, {"slots", v.slots}};
+}
+
+void to_json(nlohmann::json& j, const LeaseResponse& v) {
+  j = {{"tasks", v.tasks}, {"next_poll_s", v.next_poll_s}};
+}
+
+void to_json(nlohmann::json& j, const HeartbeatRequest& v) { j = {{"lease_ids", v.lease_ids}}; }
+
+void to_json(nlohmann::json& j, const HeartbeatResponse& v) {
+  j = {{"extended", v.extended}, {"cancelled", v.cancelled}};
+}
+
+void to_json(nlohmann::json& j, const ResultPayload& v) {
+  j = {{"task_id", v.task_id},
+       {"lease_id", v.lease_id},
+       {"volunteer_id", v.volunteer_id},
+       {"input_sha256", v.input_sha256},
+       {"platform", v.platform},
+       {"outcome", OutcomeName(v.outcome)},
+       {"summary", v.summary},
+       {"durations", {{"build_s", v.build_seconds}, {"test_s", v.test_seconds}, {"total_s", v.total_seconds}}},
+       {"wheel", {{"filename", v.wheel_filename}, {"sha256", v.wheel_sha256}, {"content_digest", v.wheel_content_digest}}},
+       {"tests", {{"passed", v.tests_passed}, {"failed", v.tests_failed}, {"errors", v.tests_errors}, {"skipped", v.tests_skipped}}},
+       {"failing_tests", v.failing_tests},
+       {"log_sha256", v.log_sha256},
+       {"commands", v.commands},
+       {"environment", v.environment},
+       {"isolation", v.isolation},
+       {"client_version", v.client_version},
+       {"finished_at", v.finished_at}};
+}
+
+bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* err) {
+  Reader r(j, "enrolment");
+  r.Req("account_key", &out->account_key);
+  r.Req("account_name", &out->account_name);
+  r.Req("machine_key", &out->machine_key);
+  r.Req("machine_name", &out->machine_name);
+  r.Req("account_signature", &out->account_signature);
+  r.Opt("platforms", &out->platforms);
+  return r.Done(err);
+}
+
+bool ParseTaskSpec(const nlohmann::json& j, TaskSpec* out, std::string* err) {
+  Reader r(j, "task");
+  r.Req("task_id", &out->task_id);
+  r.Req("lease_id", &out->lease_id);
+  r.Req("project", &out->project);
+  r.Req("version", &out->version);
+  r.Req("filename", &out->filename);
+  r.Req("url", &out->url);
+  r.Req("sha256", &out->sha256);
+  r.Opt("size", &out->size);
+  r.Req("platform", &out->platform);
+  r.Opt("requires_python", &out->requires_python);
+  r.Opt("lease_deadline", &out->lease_deadline);
+  return r.Done(err);
+}
+
+bool ParseLeaseRequest(const nlohmann::json& j, LeaseRequest* out, std::string* err) {
+  Reader r(j, "lease request");
+  r.Req("platforms", &out->platforms);
+  r.Opt("slots", &out->slots);
+  if (!r.Done(err)) return false;
+  if (out->slots < 0 || out->slots > 256) {
+    *err = "lease request field 'slots' must be between 0 and 256, got " + std::to_string(out->slots);
+    return false;
+  }
+  return true;
+}
+
+bool ParseLeaseResponse(const nlohmann::json& j, LeaseResponse* out, std::string* err) {
+  Reader r(j, "lease response");
+  nlohmann::json tasks = nlohmann::json::array();
+  r.Req("tasks", &tasks);
+  r.Opt("next_poll_s", &out->next_poll_s);
+  if (!r.Done(err)) return false;
+  if (!tasks.is_array()) {
+    *err = "lease response field 'tasks' must be an array";
+    return false;
+  }
+  for (const auto& t : tasks) {
+    TaskSpec spec;
+    if (!ParseTaskSpec(t, &spec, err)) return false;
+    out->tasks.push_back(std::move(spec));
+  }
+  return true;
+}
+
+bool ParseHeartbeatRequest(const nlohmann::json& j, HeartbeatRequest* out, std::string* err) {
+  Reader r(j, "heartbeat");
+  r.Req("lease_ids", &out->lease_ids);
+  return r.Done(err);
+}
+
+bool ParseHeartbeatResponse(const nlohmann::json& j, HeartbeatResponse* out, std::string* err) {
+  Reader r(j, "heartbeat response");
+  r.Opt("extended", &out->extended);
+  r.Opt("cancelled", &out->cancelled);
+  return r.Done(err);
+}
+
+bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err) {
+  Reader r(j, "result");
+  std::string outcome;
+  nlohmann::json platform = nlohmann::json::object(), durations = nlohmann::json::object(),
+                 wheel = nlohmann::json::object(), tests = nlohmann::json::object();
+  r.Req("task_id", &out->task_id);
+  r.Req("lease_id", &out->lease_id);
+  r.Req("volunteer_id", &out->volunteer_id);
+  r.Req("input_sha256", &out->input_sha256);
+  r.Req("platform", &platform);
+  r.Req("outcome", &outcome);
+  r.Opt("summary", &out->summary);
+  r.Opt("durations", &durations);
+  r.Opt("wheel", &wheel);
+  r.Opt("tests", &tests);
+  r.Opt("failing_tests", &out->failing_tests);
+  r.Opt("log_sha256", &out->log_sha256);
+  r.Opt("commands", &out->commands);
+  r.Opt("environment", &out->environment);
+  r.Opt("isolation", &out->isolation);
+  r.Opt("client_version", &out->client_version);
+  r.Opt("finished_at", &out->finished_at);
+  if (!r.Done(err)) return false;
+  auto parsed = ParseOutcome(outcome);
+  if (!parsed) {
+    *err = "result field 'outcome' has the unknown value '" + outcome + "'";
+    return false;
+  }
+  out->outcome = *parsed;
+  try {
+    if (!platform.is_object()) throw std::runtime_error("platform");
+    out->platform = platform.get<Platform>();
+    out->build_seconds = durations.value("build_s", 0.0);
+    out->test_seconds = durations.value("test_s", 0.0);
+    out->total_seconds = durations.value("total_s", 0.0);
+    out->wheel_filename = wheel.value("filename", "");
+    out->wheel_sha256 = wheel.value("sha256", "");
+    out->wheel_content_digest = wheel.value("content_digest", "");
+    out->tests_passed = tests.value("passed", 0);
+    out->tests_failed = tests.value("failed", 0);
+    out->tests_errors = tests.value("errors", 0);
+    out->tests_skipped = tests.value("skipped", 0);
+  } catch (const std::exception&) {
+    *err = "result fields 'platform', 'durations', 'wheel' or 'tests' have the wrong shape";
+    return false;
+  }
+  return true;
+}
+
+bool ParseJson(const std::string& text, nlohmann::json* out, std::string* err) {
+  *out = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded()) {
+    *err = "the body is not valid JSON";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace corral
