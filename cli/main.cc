@@ -1,7 +1,331 @@
 // The one `corral` binary: git-style subcommands (DESIGN.md section 4a).
+// Exit codes: 0 success, 1 the thing asked about failed (lookup: "no"),
+// 2 usage or configuration error.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "common/crypto.h"
+#include "common/fs_util.h"
+#include "common/http_client.h"
+#include "common/http_server.h"
+#include "common/names.h"
+#include "coordinator/coordinator.h"
+#include "demo/corpus.h"
+#include "demo/demo_network.h"
+#include "demo/local_index.h"
+#include "volunteer/daemon.h"
+
+namespace fs = std::filesystem;
+using namespace corral;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void WaitForStop() {
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
+fs::path HomeDir() {
+  const char* home = std::getenv("HOME");
+  return home && *home ? fs::path(home) : fs::path("/tmp");
+}
+
+fs::path DefaultDataDir(const std::string& what) {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  fs::path base = xdg && *xdg ? fs::path(xdg) : HomeDir() / ".local" / "share";
+  return base / "corral" / what;
+}
+
+// "127.0.0.1:8080" -> host, port. False with *err on a malformed address.
+bool SplitHostPort(const std::string& s, std::string* host, int* port, std::string* err) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    *err = "--listen needs HOST:PORT, for example 127.0.0.1:8080, got '" + s + "'";
+    return false;
+  }
+  *host = s.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  try {
+    *port = std::stoi(s.substr(colon + 1));
+  } catch (...) {
+    *port = -1;
+  }
+  if (*port < 0 || *port > 65535) {
+    *err = "--listen port must be 0..65535, got '" + s.substr(colon + 1) + "'";
+    return false;
+  }
+  return true;
+}
+
+fs::path SelfPath(const char* argv0) {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::absolute(argv0) : p;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "corral: no subcommands are wired yet\n");
+  auto logger = spdlog::stderr_color_mt("corral");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  InitCrypto();
+
+  CLI::App app{"Corral: builds and tests PyPI packages on volunteers' machines and publishes what was verified"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  // corral demo
+  auto* demo_cmd = app.add_subcommand("demo", "run the whole network locally: index, coordinator, two volunteers, site");
+  demo::DemoOptions demo_opts;
+  demo_opts.data_dir = fs::path(".corral") / "demo";
+  demo_cmd->add_option("--port", demo_opts.port, "port of the site on 127.0.0.1 (0: any free port)")->capture_default_str();
+  demo_cmd->add_option("--data", demo_opts.data_dir, "folder for everything the demo writes")->capture_default_str();
+  demo_cmd->add_option("--interpreter", demo_opts.interpreters, "use only these interpreters (path or tag such as cp311-linux_x86_64); repeatable");
+  demo_cmd->add_option("--slots", demo_opts.slots, "tasks each volunteer runs at once")->capture_default_str();
+  demo_cmd->add_flag("--exit-when-done", demo_opts.exit_when_done, "stop once every task has a verdict");
+
+  // corral serve
+  auto* serve_cmd = app.add_subcommand("serve", "run the coordinator and its site");
+  coordinator::Options serve_opts;
+  std::string listen = "127.0.0.1:8080";
+  serve_opts.data_dir = DefaultDataDir("coordinator");
+  serve_cmd->add_option("--data", serve_opts.data_dir, "data folder (RocksDB, artifacts)")->capture_default_str();
+  serve_cmd->add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
+  serve_cmd->add_option("--index", serve_opts.index_url, "PEP 691/503 simple index to follow, e.g. http://127.0.0.1:8081/simple/");
+  serve_cmd->add_option("--platforms", serve_opts.platforms, "platform tags to create tasks for, besides those volunteers offer");
+  serve_cmd->add_option("--sync-interval", serve_opts.sync_interval_s, "seconds between index syncs")->capture_default_str();
+  serve_cmd->add_option("--lease-seconds", serve_opts.lease_seconds, "lease length before re-issue")->capture_default_str();
+  serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");
+
+  // corral volunteer [status]
+  auto* vol_cmd = app.add_subcommand("volunteer", "run the volunteer daemon");
+  volunteer::DaemonOptions vol_opts;
+  vol_opts.data_dir = DefaultDataDir("volunteer");
+  vol_cmd->add_option("--coordinator", vol_opts.coordinator_url, "the coordinator's URL, e.g. http://127.0.0.1:8080");
+  vol_cmd->add_option("--data", vol_opts.data_dir, "data folder (keys, cache, journal)")->capture_default_str();
+  vol_cmd->add_option("--account", vol_opts.account_key, "account key file from `corral account create`");
+  vol_cmd->add_option("--name", vol_opts.machine_name, "this machine's name on the leaderboard");
+  vol_cmd->add_option("--slots", vol_opts.slots, "tasks run at once")->capture_default_str()->check(CLI::Range(1, 64));
+  vol_cmd->add_option("--interpreter", vol_opts.interpreters, "use only these interpreters (path or tag); repeatable");
+  vol_cmd->add_option("--max-tasks", vol_opts.max_tasks, "stop after this many tasks (0: never)");
+  vol_cmd->add_flag("--exit-when-idle", vol_opts.exit_when_idle, "stop when the coordinator has no work");
+  auto* vol_status = vol_cmd->add_subcommand("status", "show what the daemon is doing");
+
+  // corral account create NAME
+  auto* account_cmd = app.add_subcommand("account", "manage account keys");
+  account_cmd->require_subcommand(1);
+  auto* account_create = account_cmd->add_subcommand("create", "create an account key under which machines enrol");
+  std::string account_name;
+  fs::path account_dir = HomeDir() / ".config" / "corral" / "accounts";
+  account_create->add_option("NAME", account_name, "the account's name")->required();
+  account_create->add_option("--dir", account_dir, "folder for the key file")->capture_default_str();
+
+  // corral index DIR
+  auto* index_cmd = app.add_subcommand("index", "serve a folder of sdists and wheels as a PEP 691/503 index");
+  fs::path index_dir;
+  std::string index_listen = "127.0.0.1:8081";
+  bool index_demo = false;
+  index_cmd->add_option("DIR", index_dir, "folder of distribution files")->required();
+  index_cmd->add_option("--listen", index_listen, "HOST:PORT to serve on")->capture_default_str();
+  index_cmd->add_flag("--demo", index_demo, "first write the demo corpus and the machine's build-tool wheels into DIR");
+
+  // corral lookup PROJECT --os OS --python X.Y
+  auto* lookup_cmd = app.add_subcommand("lookup", "does PROJECT work on OS with Python X.Y? answered in words");
+  std::string lookup_project, lookup_os = "linux", lookup_python, lookup_version;
+  std::string lookup_coordinator = "http://127.0.0.1:8787";
+  lookup_cmd->add_option("PROJECT", lookup_project)->required();
+  lookup_cmd->add_option("--os", lookup_os, "linux, windows or macos")->capture_default_str();
+  lookup_cmd->add_option("--python", lookup_python, "Python version as X.Y, e.g. 3.11")->required();
+  lookup_cmd->add_option("--version", lookup_version, "a release of PROJECT (default: the newest)");
+  lookup_cmd->add_option("--coordinator", lookup_coordinator, "the coordinator's URL")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  InstallSignalHandlers();
+
+  if (*demo_cmd) {
+    demo_opts.self = SelfPath(argv[0]);
+    demo_opts.data_dir = fs::absolute(demo_opts.data_dir);
+    int rc = demo::RunDemo(demo_opts, &g_stop);
+    spdlog::default_logger()->flush();
+    std::fflush(stdout);
+    std::_Exit(rc);
+  }
+
+  if (*serve_cmd) {
+    std::string host, err;
+    int port = 0;
+    if (!SplitHostPort(listen, &host, &port, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    std::atomic<coordinator::Coordinator*> serving{nullptr};
+    HttpServer server([&](const HttpRequest& r) {
+      coordinator::Coordinator* c = serving.load();
+      return c ? c->Handle(r) : HttpResponse::Error(503, "starting", "the coordinator is starting");
+    });
+    if (!server.Start(host, port, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    if (serve_opts.public_url.empty())
+      serve_opts.public_url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                              ":" + std::to_string(server.port());
+    coordinator::Coordinator coord(serve_opts);
+    if (!coord.Open(&err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    serving = &coord;
+    if (!serve_opts.index_url.empty() && !coord.SyncOnce(&err)) spdlog::warn("index sync: {}", err);
+    coord.StartBackground();
+    spdlog::info("coordinator serving {} (data {}); Ctrl-C stops it", serve_opts.public_url,
+                 serve_opts.data_dir.string());
+    WaitForStop();
+    spdlog::info("stopping");
+    server.Stop();
+    coord.Stop();
+    return 0;
+  }
+
+  if (*vol_cmd) {
+    if (*vol_status) {
+      std::string text, err;
+      if (!ReadFile(vol_opts.data_dir / "status.json", &text, &err)) {
+        std::fprintf(stderr, "no daemon status in %s (is the daemon running with --data %s?): %s\n",
+                     vol_opts.data_dir.c_str(), vol_opts.data_dir.c_str(), err.c_str());
+        return 2;
+      }
+      nlohmann::json s = nlohmann::json::parse(text, nullptr, false);
+      if (!s.is_object()) {
+        std::fprintf(stderr, "%s/status.json is not valid JSON\n", vol_opts.data_dir.c_str());
+        return 2;
+      }
+      bool alive = s.contains("pid") && kill(s["pid"].get<int>(), 0) == 0;
+      std::printf("daemon:      %s (pid %d)\ncoordinator: %s (%s)\nisolation:   %s\ntasks done:  %d\njournal:     %d result(s) not yet acknowledged\n",
+                  alive ? "running" : "not running", s.value("pid", 0), s.value("coordinator", "").c_str(),
+                  s.value("reachable", false) ? "reachable" : ("unreachable: " + s.value("last_error", "")).c_str(),
+                  s.value("isolation", "").c_str(), s.value("tasks_done", 0), s.value("journal_pending", 0));
+      std::printf("slots:       %d\n", s.value("slots", 0));
+      for (const auto& r : s.value("running", nlohmann::json::array()))
+        std::printf("  running  %s %s on %s for %.0f s\n", r.value("project", "").c_str(),
+                    r.value("version", "").c_str(), r.value("platform", "").c_str(), r.value("elapsed_s", 0.0));
+      std::printf("last results:\n");
+      for (const auto& r : s.value("recent_results", nlohmann::json::array()))
+        std::printf("  %-14s %s %s on %s (%.1f s)\n", r.value("outcome", "").c_str(), r.value("project", "").c_str(),
+                    r.value("version", "").c_str(), r.value("platform", "").c_str(), r.value("seconds", 0.0));
+      return 0;
+    }
+    if (vol_opts.coordinator_url.empty()) {
+      spdlog::error("--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080");
+      return 2;
+    }
+    int rc = volunteer::RunDaemon(vol_opts, &g_stop);
+    spdlog::default_logger()->flush();
+    std::_Exit(rc);  // task threads may still run; their sandboxes die with us
+  }
+
+  if (*account_cmd) {
+    std::string err;
+    if (!IsValidAccountName(account_name)) {
+      spdlog::error("account name '{}' must be 1-64 letters, digits, '-', '_' or '.'", account_name);
+      return 2;
+    }
+    fs::path file = account_dir / (account_name + ".key");
+    auto key = SigningKey::Generate();
+    if (!key->Save(file, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    std::printf("account %s created\n  key file:   %s (mode 0600; keep it secret, back it up)\n  public key: %s\n"
+                "Enrol a machine with: corral volunteer --coordinator URL --account %s\n",
+                account_name.c_str(), file.c_str(), key->public_hex().c_str(), file.c_str());
+    return 0;
+  }
+
+  if (*index_cmd) {
+    std::string host, err;
+    int port = 0;
+    if (!SplitHostPort(index_listen, &host, &port, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    if (index_demo && (!EnsureDir(index_dir, &err) || !WriteDemoCorpus(index_dir, &err) ||
+                       !CopyBuildToolWheels(index_dir, &err))) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    LocalIndex index;
+    if (!index.Load(index_dir, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    HttpServer server([&](const HttpRequest& r) { return index.Handle(r); });
+    if (!server.Start(host, port, &err)) {
+      spdlog::error("{}", err);
+      return 2;
+    }
+    std::printf("index of %s at http://%s:%d/simple/ (%zu projects); Ctrl-C stops it\n", index_dir.c_str(),
+                host.c_str(), server.port(), index.ProjectNames().size());
+    std::fflush(stdout);
+    WaitForStop();
+    server.Stop();
+    return 0;
+  }
+
+  if (*lookup_cmd) {
+    std::string base = lookup_coordinator;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    std::string url = base + "/api/v1/compat?project=" + UrlEncode(lookup_project) + "&os=" +
+                      UrlEncode(lookup_os) + "&python=" + UrlEncode(lookup_python);
+    if (!lookup_version.empty()) url += "&version=" + UrlEncode(lookup_version);
+    HttpResult r = HttpClient().Get(url, {{"Accept", "application/json"}});
+    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "cannot reach the coordinator at %s: %s\n", base.c_str(), r.error.c_str());
+      return 2;
+    }
+    if (!j.is_object()) {
+      std::fprintf(stderr, "unexpected answer from %s: %s\n", url.c_str(), r.Describe().c_str());
+      return 2;
+    }
+    if (r.status != 200) {
+      std::fprintf(stderr, "%s\n", j.value("detail", r.Describe()).c_str());
+      return j.value("error", "") == "unknown_project" ? 1 : 2;
+    }
+    std::printf("%s\n", j.value("sentence", "").c_str());
+    for (const auto& e : j.value("evidence", nlohmann::json::array()))
+      std::printf("  %s %s: %s (%d volunteers agreed) %s/tasks/%s\n", e.value("version", "").c_str(),
+                  e.value("platform", "").c_str(), e.value("status", "").c_str(), e.value("agreeing", 0),
+                  base.c_str(), e.value("task_id", "").c_str());
+    return j.value("answer", "") == "yes" ? 0 : 1;
+  }
   return 2;
 }

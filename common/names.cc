@@ -29,4 +29,11 @@ bool IsValidProjectName(std::string_view name) {
   return true;
 }
 
+bool IsValidAccountName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  return true;
+}
+
 }  // namespace corral

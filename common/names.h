@@ -15,4 +15,7 @@ std::string NormalizeProjectName(std::string_view name);
 // letter or digit.
 bool IsValidProjectName(std::string_view name);
 
+// Account and machine names: 1 to 64 ASCII letters, digits, '-', '_', '.'.
+bool IsValidAccountName(std::string_view name);
+
 }  // namespace corral

@@ -1,0 +1,213 @@
+// End to end on the real binary: `corral demo` starts the local index, the
+// coordinator and two volunteer processes under two accounts; they build and
+// test every demo package in bubblewrap on real interpreters, sign their
+// results, and the coordinator turns agreeing pairs into verdicts. The test
+// then reads the matrix over HTTP and checks every cell against the
+// package's known behaviour (expected.json, written by the corpus generator).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/crypto.h"
+#include "common/http_client.h"
+#include "demo/corpus.h"
+#include "sandbox/interpreters.h"
+
+namespace fs = std::filesystem;
+using namespace corral;
+
+namespace {
+
+int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string Tail(const fs::path& file, size_t bytes = 4000) {
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (!f) return "";
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s.size() > bytes ? s.substr(s.size() - bytes) : s;
+}
+
+// The interpreters the test runs on: an old one, a modern one with headers,
+// and PyPy, as far as the machine has them (at least three here).
+std::vector<Platform> PickInterpreters() {
+  std::vector<std::string> wanted = {"/root/.pyenv/versions/2.7.18/bin/python",
+                                     "/root/.pyenv/versions/3.6.15/bin/python",
+                                     "/root/.pyenv/versions/3.12.1/bin/python", "/usr/bin/pypy3"};
+  std::vector<Platform> out;
+  for (const auto& path : wanted) {
+    Platform p;
+    std::string err;
+    if (fs::exists(path) && sandbox::ProbeInterpreter(path, &p, &err)) out.push_back(p);
+  }
+  if (out.size() < 3) {
+    // Another machine: take whatever is there.
+    std::vector<std::string> notes;
+    out = sandbox::DiscoverInterpreters(&notes);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("corral demo: every demo package's verdict matches its known behaviour on each interpreter",
+          "[e2e]") {
+  InitCrypto();
+  std::vector<Platform> platforms = PickInterpreters();
+  REQUIRE(platforms.size() >= 2);
+  std::map<std::string, Platform> by_tag;
+  for (const auto& p : platforms) by_tag.emplace(p.Tag().ToString(), p);
+
+  fs::path data = fs::temp_directory_path() / ("corral-e2e-" + RandomHex(4));
+  fs::create_directories(data);
+  int port = FreePort();
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> args = {CORRAL_BINARY, "demo", "--port", std::to_string(port), "--data",
+                                   (data / "demo").string()};
+  for (const auto& [tag, p] : by_tag) {
+    args.push_back("--interpreter");
+    args.push_back(p.interpreter_path);
+  }
+  fs::path log = data / "demo.log";
+  pid_t demo = Spawn(args, log);
+  REQUIRE(demo > 0);
+
+  HttpClient http;
+  auto get = [&](const std::string& path) {
+    HttpResult r = http.Get(base + path, {{"Accept", "application/json"}});
+    return r.ok() ? nlohmann::json::parse(r.body, nullptr, false) : nlohmann::json();
+  };
+
+  // Wait until every task has a verdict (or the demo dies, or 20 minutes).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(20);
+  bool complete = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (waitpid(demo, &status, WNOHANG) == demo) FAIL("corral demo exited early:\n" << Tail(log));
+    nlohmann::json list = get("/api/v1/projects");
+    if (list.is_object() && list.contains("stats")) {
+      auto stats = list["stats"];
+      long long pending = 0;
+      for (const auto& p : list["projects"]) pending += p.value("pending", 0);
+      if (stats.value("tasks", 0) > 0 && pending == 0) {
+        complete = true;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  INFO("demo log:\n" << Tail(log));
+  REQUIRE(complete);
+
+  std::vector<ExpectedPackage> expected;
+  std::string err;
+  REQUIRE(LoadExpected(data / "demo" / "index" / "expected.json", &expected, &err));
+  REQUIRE(expected.size() >= 7);
+
+  int checked = 0;
+  for (const auto& pkg : expected) {
+    nlohmann::json proj = get("/api/v1/projects/" + pkg.project);
+    INFO(pkg.project << " " << pkg.version << ": " << pkg.behaviour);
+    REQUIRE(proj.is_object());
+    const nlohmann::json* version = nullptr;
+    for (const auto& v : proj["versions"])
+      if (v.value("version", "") == pkg.version) version = &v;
+    REQUIRE(version != nullptr);
+    for (const auto& [tag, platform] : by_tag) {
+      INFO("platform " << tag << " (" << platform.interpreter_path << ")");
+      REQUIRE((*version)["cells"].contains(tag));
+      const auto& cell = (*version)["cells"][tag];
+      CHECK(cell.value("status", "") == ExpectedOutcome(pkg, platform));
+      if (cell.value("status", "") != "unsupported") CHECK(cell.value("agreeing", 0) >= 2);
+      ++checked;
+    }
+  }
+  CHECK(checked == static_cast<int>(expected.size() * by_tag.size()));
+
+  // A verdict's evidence: two volunteers of different accounts, signed results, logs.
+  nlohmann::json pure = get("/api/v1/projects/corral-demo-pure");
+  std::string some_task = pure["versions"][0]["cells"].begin().value().value("task_id", "");
+  nlohmann::json task = get("/api/v1/tasks/" + some_task);
+  REQUIRE(task.is_object());
+  std::set<std::string> accounts;
+  for (const auto& r : task["results"]) {
+    accounts.insert(r.value("account", ""));
+    CHECK(!r.value("log_sha256", "").empty());
+  }
+  CHECK(accounts.size() >= 2);
+  CHECK(task.value("reproduce", "").find("corral reproduce") != std::string::npos);
+
+  // The lookup, as JSON and from the command line.
+  std::string py = "";
+  for (const auto& [tag, p] : by_tag)
+    if (p.implementation == "cpython" && p.python_version.rfind("3.", 0) == 0) py = p.Tag().PythonVersion();
+  if (!py.empty()) {
+    nlohmann::json compat = get("/api/v1/compat?project=corral-demo-pure&os=linux&python=" + py);
+    CHECK(compat.value("answer", "") == "yes");
+    std::string cmd = std::string(CORRAL_BINARY) + " lookup corral-demo-badimport --os linux --python " + py +
+                      " --coordinator " + base + " > " + (data / "lookup.txt").string() + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    CHECK(WEXITSTATUS(rc) == 1);  // "no": it does not import
+    CHECK(Tail(data / "lookup.txt").find("No") != std::string::npos);
+  }
+
+  // The site shows the matrix.
+  HttpResult page = http.Get(base + "/projects/corral-demo-refcount");
+  CHECK(page.ok());
+  CHECK(page.body.find("tests failed") != std::string::npos);
+
+  // Ctrl-C stops everything the demo started.
+  kill(demo, SIGINT);
+  int status = 0;
+  auto stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  pid_t r = 0;
+  while ((r = waitpid(demo, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < stop_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(r == demo);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(http.Get(base + "/api/v1/projects").ok());
+  std::error_code ec;
+  fs::remove_all(data, ec);
+}
