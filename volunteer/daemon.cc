@@ -20,6 +20,7 @@
 #include "sandbox/interpreters.h"
 #include "sandbox/sandbox.h"
 #include "volunteer/coordinator_client.h"
+#include "volunteer/platform_choice.h"
 #include "volunteer/result_journal.h"
 
 namespace corral::volunteer {
@@ -30,60 +31,6 @@ namespace {
 
 constexpr char kClientVersion[] = "corral-volunteer/0.1";
 constexpr size_t kMaxInputBytes = 512u << 20;
-
-// Splits "3.11.7" into numbers for ordering interpreters of one tag.
-std::vector<int> VersionNumbers(const std::string& v) {
-  std::vector<int> out;
-  int n = 0;
-  bool any = false;
-  for (char c : v) {
-    if (c >= '0' && c <= '9') {
-      n = n * 10 + (c - '0');
-      any = true;
-    } else if (c == '.') {
-      out.push_back(n);
-      n = 0;
-      any = false;
-    } else {
-      break;
-    }
-  }
-  if (any) out.push_back(n);
-  return out;
-}
-
-// One platform per tag: when several interpreters share a tag (pyenv's 3.11.7
-// and Debian's 3.11.2), offer the one that can build C extensions, then the
-// newest. The others are named in the log so nothing is silently skipped.
-std::map<std::string, Platform> ChoosePlatforms(const std::vector<Platform>& found,
-                                                const std::vector<std::string>& wanted) {
-  std::map<std::string, Platform> chosen;
-  for (const Platform& p : found) {
-    std::string tag = p.Tag().ToString();
-    if (!wanted.empty()) {
-      bool listed = false;
-      for (const auto& w : wanted) listed = listed || w == tag || w == p.interpreter_path;
-      if (!listed) {
-        spdlog::info("not using {} ({}): not in the configured interpreters", p.interpreter_path, tag);
-        continue;
-      }
-    }
-    auto it = chosen.find(tag);
-    if (it == chosen.end()) {
-      chosen[tag] = p;
-      continue;
-    }
-    const Platform& other = it->second;
-    bool better = (p.has_headers && !other.has_headers) ||
-                  (p.has_headers == other.has_headers &&
-                   VersionNumbers(p.python_version) > VersionNumbers(other.python_version));
-    const Platform& loser = better ? other : p;
-    spdlog::info("not using {} ({}): {} already offers that platform", loser.interpreter_path, tag,
-                 better ? p.interpreter_path : other.interpreter_path);
-    if (better) chosen[tag] = p;
-  }
-  return chosen;
-}
 
 std::string Hostname() {
   char buf[256] = {0};
