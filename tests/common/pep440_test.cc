@@ -36,6 +36,8 @@ TEST_CASE("ParseVersion accepts PEP 440's spellings and normalises them") {
       {"1.0_a_1", "1.0a1"},
       {"1.0.a.1", "1.0a1"},
       {"1.0a", "1.0a0"},
+      {"1.0a-", "1.0a0"},  // a trailing separator is allowed
+      {"1.0-dev-", "1.0.dev0"},
       {"1.0beta2", "1.0b2"},
       {"1.0c3", "1.0rc3"},
       {"1.0pre3", "1.0rc3"},
@@ -89,8 +91,8 @@ TEST_CASE("ParseVersion fills the fields") {
 
 TEST_CASE("ParseVersion rejects what is not PEP 440") {
   const std::vector<const char*> bad = {
-      "", "   ", "a", "1.", ".1", "1..0", "1.0+", "1.0+a..b", "1.0+a_", "1.0-", "1.0a-",
-      "1.0.x", "1.0 a1", "1!", "!1.0", "1.0*", "1.0.*", "1.0-dev-", "1.0+a+b", "vv1.0",
+      "", "   ", "a", "1.", ".1", "1..0", "1.0+", "1.0+a..b", "1.0+a_", "1.0-",
+      "1.0.x", "1.0 a1", "1!", "!1.0", "1.0*", "1.0.*", "1.0+a+b", "vv1.0",
       "1.0dev1a1", "1.0.post1a1", "1.0+ü", "french toast", "2.7-latest",
       "18446744073709551616",
   };
