@@ -1,0 +1,295 @@
+#include "sandbox/bwrap_runner.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+namespace corral::sandbox {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Keeps the first and the last `cap/2` bytes of a stream.
+class CappedLog {
+ public:
+  explicit CappedLog(size_t cap) : half_(cap / 2) {}
+  void Append(const char* data, size_t n) {
+    total_ += n;
+    size_t to_head = std::min(n, half_ - std::min(half_, head_.size()));
+    head_.append(data, to_head);
+    data += to_head;
+    n -= to_head;
+    if (n == 0) return;
+    tail_.append(data, n);
+    if (tail_.size() > 2 * half_ + 4096) tail_.erase(0, tail_.size() - half_);
+  }
+  std::string Take() {
+    if (tail_.size() > half_) tail_.erase(0, tail_.size() - half_);
+    if (total_ > head_.size() + tail_.size()) {
+      uint64_t dropped = total_ - head_.size() - tail_.size();
+      return head_ + "\n[corral: " + std::to_string(dropped) + " bytes of output omitted]\n" +
+             tail_;
+    }
+    return head_ + tail_;
+  }
+  uint64_t total() const { return total_; }
+
+ private:
+  size_t half_;
+  std::string head_, tail_;
+  uint64_t total_ = 0;
+};
+
+void SetLimit(int resource, uint64_t value) {
+  if (value == 0) return;
+  struct rlimit rl;
+  rl.rlim_cur = rl.rlim_max = static_cast<rlim_t>(value);
+  struct rlimit old;
+  if (getrlimit(resource, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
+      old.rlim_max < rl.rlim_max)
+    rl.rlim_cur = rl.rlim_max = old.rlim_max;
+  setrlimit(resource, &rl);
+}
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::string BwrapPath() {
+  for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"})
+    if (access(p, X_OK) == 0) return p;
+  return "";
+}
+
+bool BwrapSupportsTmpfsSize() {
+  static std::once_flag once;
+  static bool supported = false;
+  std::call_once(once, [] {
+    std::string bwrap = BwrapPath();
+    if (bwrap.empty()) return;
+    RunLimits limits;
+    limits.timeout_s = 10;
+    limits.rlimits = ResourceLimits{0, 0, 0, 0, 0};
+    RunExit exit;
+    std::string err;
+    if (RunProcess({bwrap, "--help"}, {"PATH=/usr/bin:/bin"}, limits, -1, &exit, &err))
+      supported = exit.log.find("--size") != std::string::npos;
+  });
+  return supported;
+}
+
+std::vector<std::string> BwrapArgv(const SandboxPolicy& policy,
+                                   const std::vector<std::string>& command) {
+  std::vector<std::string> a = {BwrapPath().empty() ? "/usr/bin/bwrap" : BwrapPath(),
+                                "--unshare-all", "--unshare-user", "--new-session",
+                                "--die-with-parent", "--cap-drop", "ALL",
+                                "--hostname", "corral-sandbox", "--clearenv"};
+  for (const auto& [k, v] : policy.env) a.insert(a.end(), {"--setenv", k, v});
+  a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
+  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    struct stat st;
+    if (lstat(top, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlink(top, target, sizeof target - 1);
+      if (n <= 0) continue;
+      a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), top});
+    } else if (S_ISDIR(st.st_mode)) {
+      a.insert(a.end(), {"--ro-bind", top, top});
+    }
+  }
+  // A minimal /etc: the dynamic loader's cache, alternatives (cc, c++),
+  // the distribution's Python configuration. Never the whole of it.
+  std::vector<std::string> etc = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                                  "/etc/alternatives"};
+  for (const char* pattern : {"/etc/python*", "/etc/pypy*"}) {
+    glob_t g{};
+    if (glob(pattern, 0, nullptr, &g) == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) etc.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+  }
+  for (const std::string& e : etc) a.insert(a.end(), {"--ro-bind-try", e, e});
+  for (const std::string& p : policy.ro_paths) a.insert(a.end(), {"--ro-bind", p, p});
+  if (policy.tmp_bytes > 0 && BwrapSupportsTmpfsSize())
+    a.insert(a.end(), {"--size", std::to_string(policy.tmp_bytes)});
+  a.insert(a.end(), {"--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"});
+  a.insert(a.end(), {"--bind", policy.job_dir.string(), "/job"});
+  for (const auto& [host, inside] : policy.ro_binds) a.insert(a.end(), {"--ro-bind", host, inside});
+  if (policy.seccomp_fd >= 0) a.insert(a.end(), {"--seccomp", "3"});
+  a.insert(a.end(), {"--chdir", policy.chdir, "--"});
+  a.insert(a.end(), command.begin(), command.end());
+  return a;
+}
+
+bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                const RunLimits& limits, int keep_fd, RunExit* exit, std::string* err) {
+  *exit = RunExit{};
+  if (argv.empty()) {
+    *err = "RunProcess: empty command";
+    return false;
+  }
+  std::vector<char*> cargv, cenv;
+  for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
+  cargv.push_back(nullptr);
+  for (const auto& s : env) cenv.push_back(const_cast<char*>(s.c_str()));
+  cenv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    *err = std::string("cannot create a pipe for ") + argv[0] + ": " + std::strerror(errno);
+    return false;
+  }
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const ResourceLimits& rl = limits.rlimits;
+  auto t0 = Clock::now();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = std::string("cannot fork for ") + argv[0] + ": " + std::strerror(errno);
+    close(fds[0]);
+    close(fds[1]);
+    if (devnull >= 0) close(devnull);
+    return false;
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here to exec.
+    setsid();
+    struct rlimit zero = {0, 0};
+    setrlimit(RLIMIT_CORE, &zero);
+    SetLimit(RLIMIT_AS, rl.address_space);
+    SetLimit(RLIMIT_FSIZE, rl.file_size);
+    SetLimit(RLIMIT_NOFILE, rl.open_files);
+    SetLimit(RLIMIT_NPROC, rl.processes);
+    SetLimit(RLIMIT_CPU, rl.cpu_seconds);
+    umask(022);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    int first_closed = 3;
+    if (keep_fd >= 0) {
+      dup2(keep_fd, 3);
+      first_closed = 4;
+    }
+    syscall(SYS_close_range, first_closed, ~0U, 0);
+    execve(cargv[0], cargv.data(), cenv.data());
+    const char msg[] = "corral: cannot execute the sandbox command\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  close(fds[1]);
+  if (devnull >= 0) close(devnull);
+  exit->started = true;
+
+  CappedLog log(limits.max_log_bytes);
+  auto last_output = Clock::now();
+  bool killed = false;
+  Clock::time_point kill_time;
+  char buf[65536];
+  for (;;) {
+    int wait_ms = 1000;
+    if (killed) {
+      if (Since(kill_time) > 5) break;  // a straggler holds the pipe: stop listening
+    }
+    struct pollfd p = {fds[0], POLLIN, 0};
+    int r = poll(&p, 1, wait_ms);
+    if (r < 0 && errno != EINTR) break;
+    if (r > 0) {
+      ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        break;
+      }
+      log.Append(buf, static_cast<size_t>(n));
+      last_output = Clock::now();
+      if (!killed && log.total() > limits.max_output_bytes) {
+        exit->output_exceeded = true;
+        kill(-pid, SIGKILL);
+        killed = true;
+        kill_time = Clock::now();
+      }
+    }
+    if (!killed) {
+      if (limits.timeout_s > 0 && Since(t0) > limits.timeout_s) {
+        exit->wall_timeout = true;
+      } else if (limits.no_output_timeout_s > 0 &&
+                 Since(last_output) > limits.no_output_timeout_s) {
+        exit->quiet_timeout = true;
+      }
+      if (exit->wall_timeout || exit->quiet_timeout) {
+        kill(-pid, SIGKILL);
+        killed = true;
+        kill_time = Clock::now();
+      }
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) exit->exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) exit->signal = WTERMSIG(status);
+  exit->output_bytes = log.total();
+  exit->log = log.Take();
+  exit->seconds = Since(t0);
+  return true;
+}
+
+bool RunSandboxed(const SandboxPolicy& policy, const std::vector<std::string>& command,
+                  const RunLimits& limits, RunExit* exit, std::string* err) {
+  std::string bwrap = BwrapPath();
+  if (bwrap.empty()) {
+    *err = "bubblewrap is not installed (looked for /usr/bin/bwrap): install the 'bubblewrap' "
+           "package; jobs cannot run without it";
+    return false;
+  }
+  std::vector<std::string> argv = BwrapArgv(policy, command);
+  return RunProcess(argv, {"PATH=/usr/bin:/bin"}, limits, policy.seccomp_fd, exit, err);
+}
+
+std::string Isolation(const SandboxPolicy& policy, bool net_isolated) {
+  std::string s = "bwrap:";
+  if (net_isolated) s += "net,";
+  s += "pid,ipc,uts,user,cgroup;caps=none;ro-host;";
+  if (BwrapSupportsTmpfsSize() && policy.tmp_bytes > 0)
+    s += "tmpfs=" + std::to_string(policy.tmp_bytes >> 20) + "M;";
+  else
+    s += "tmpfs;";
+  s += "rlimits;timeouts;seccomp=";
+  s += policy.seccomp_fd >= 0 ? "bpf" : "none";
+  return s;
+}
+
+bool CopyTree(const std::filesystem::path& from, const std::filesystem::path& to,
+              std::string* err) {
+  RunLimits limits;
+  limits.timeout_s = 300;
+  limits.no_output_timeout_s = 0;
+  limits.max_log_bytes = 8192;
+  limits.rlimits = ResourceLimits{0, 0, 0, 0, 0};
+  RunExit exit;
+  if (!RunProcess({"/bin/cp", "-a", "--reflink=auto", from.string(), to.string()},
+                  {"PATH=/usr/bin:/bin", "LC_ALL=C"}, limits, -1, &exit, err))
+    return false;
+  if (exit.exit_code != 0) {
+    *err = "cannot copy " + from.string() + " to " + to.string() + ": " + exit.log;
+    while (!err->empty() && err->back() == '\n') err->pop_back();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace corral::sandbox

@@ -1,0 +1,98 @@
+// Running one command inside bubblewrap (DESIGN.md section 5, "Isolation"):
+// every namespace unshared (no network), a new session, capabilities dropped,
+// a cleared environment, the host read-only, a size-capped /tmp, one writable
+// job folder at /job; rlimits set before bwrap starts; wall-clock and
+// no-output timeouts enforced here, killing the whole process tree.
+//
+// Seam for later hardening: `SandboxPolicy::seccomp_fd` is passed to bwrap's
+// --seccomp when set (a compiled BPF program, e.g. from libseccomp's
+// seccomp_export_bpf); cgroup limits would be applied to the child between
+// fork and exec in RunSandboxed. Both are reported in Isolation().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace corral::sandbox {
+
+// What the sandbox looks like: which host folders it sees and what it may do.
+struct SandboxPolicy {
+  std::filesystem::path job_dir;          // bound read-write at /job
+  std::vector<std::string> ro_paths;      // extra host folders bound read-only at the same path
+  std::map<std::string, std::string> ro_binds;  // host path -> sandbox path, read-only
+  std::map<std::string, std::string> env;       // the whole environment (--clearenv first)
+  uint64_t tmp_bytes = 512ull << 20;      // size of the /tmp tmpfs (if bwrap supports --size)
+  int seccomp_fd = -1;                    // see the seam above; -1: none
+  std::string chdir = "/job";
+};
+
+// Process limits applied in the child before exec (inherited by everything
+// in the sandbox). 0 leaves a limit as it is.
+struct ResourceLimits {
+  uint64_t address_space = 4ull << 30;
+  uint64_t file_size = 2ull << 30;
+  uint64_t open_files = 1024;
+  uint64_t processes = 4096;  // per user namespace on Linux >= 5.14
+  uint64_t cpu_seconds = 0;   // set from the job's timeout
+};
+
+// How long and how loud a run may be.
+struct RunLimits {
+  int timeout_s = 900;
+  int no_output_timeout_s = 300;
+  size_t max_log_bytes = 1 << 20;        // kept: the first and last halves
+  uint64_t max_output_bytes = 256ull << 20;  // beyond this the run is killed
+  ResourceLimits rlimits;
+};
+
+// What happened to one run.
+struct RunExit {
+  bool started = false;      // false: fork/exec failed (see *err)
+  int exit_code = -1;        // bwrap's exit status (the command's, or 1 for bwrap errors)
+  int signal = 0;            // when bwrap itself was killed by a signal
+  bool wall_timeout = false;
+  bool quiet_timeout = false;
+  bool output_exceeded = false;
+  std::string log;           // combined stdout+stderr, capped
+  uint64_t output_bytes = 0; // total produced, including what the cap dropped
+  double seconds = 0;
+};
+
+// The full bwrap argument vector for `command` under `policy` (exposed for
+// the log and `corral reproduce`).
+std::vector<std::string> BwrapArgv(const SandboxPolicy& policy,
+                                   const std::vector<std::string>& command);
+
+// Runs `command` inside bubblewrap. Returns false (with *err) only when the
+// sandbox could not be started at all: bwrap missing, fork/pipe failure.
+// Timeouts and limits are reported in *exit, not as errors. Thread-safe.
+bool RunSandboxed(const SandboxPolicy& policy, const std::vector<std::string>& command,
+                  const RunLimits& limits, RunExit* exit, std::string* err);
+
+// Path of bubblewrap ("/usr/bin/bwrap"), empty if not installed.
+std::string BwrapPath();
+// Whether this bwrap understands --size for tmpfs (bubblewrap >= 0.5).
+bool BwrapSupportsTmpfsSize();
+
+// The isolation level reached, e.g.
+// "bwrap:net,pid,ipc,uts,user,cgroup;caps=none;ro-host;tmpfs=512M;rlimits;timeouts;seccomp=none".
+// `net_isolated` comes from what the runner saw inside (only "lo").
+std::string Isolation(const SandboxPolicy& policy, bool net_isolated);
+
+// Runs `argv` (argv[0] an absolute path) outside any sandbox, with exactly
+// the environment `env` ("NAME=value"), stdin from /dev/null, stdout+stderr
+// captured and capped, in its own process group (killed whole on timeout),
+// after applying `limits.rlimits` and umask 022. `keep_fd` (if >= 0) is
+// passed to the child as fd 3. RunSandboxed is this with bwrap's argv.
+bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                const RunLimits& limits, int keep_fd, RunExit* exit, std::string* err);
+
+// Copies a folder tree with `cp -a --reflink=auto` (fast, keeps symlinks and
+// modes). False with *err naming both paths and cp's output.
+bool CopyTree(const std::filesystem::path& from, const std::filesystem::path& to,
+              std::string* err);
+
+}  // namespace corral::sandbox

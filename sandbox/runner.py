@@ -1,0 +1,623 @@
+# -*- coding: utf-8 -*-
+# Corral's in-sandbox runner. The C++ sandbox (sandbox/sandbox.cc) writes this
+# file and a job description (job.json) into /job/.corral, read-only, then
+# runs it inside bubblewrap with the task's base interpreter:
+#
+#   python runner.py /job/.corral/job.json          one job, or a venv template
+#   python runner.py _hook HOOK OUT BACKEND PATHS    a PEP 517 hook (build env)
+#   python runner.py _import OUT MODULE...           import check (test env)
+#   python runner.py _unittest JUNIT START_DIR       unittest with JUnit XML
+#
+# It must run unchanged on CPython 2.7, 3.6..3.13 and PyPy: no f-strings, no
+# subprocess.run, no pathlib, no pipes module (gone in 3.13).
+#
+# It decides only the outcomes that are the package's fault (build_failed,
+# install_failed, import_failed, no_tests) or the runner's own failure to set
+# up (infra_error); test counts are read by the C++ side from the JUnit XML.
+# Everything it learns goes to /job/result.json.
+from __future__ import print_function
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+import zipfile
+
+try:
+    from shlex import quote as _quote
+except ImportError:  # Python 2.7
+    from pipes import quote as _quote
+
+RESULT_VERSION = 1
+JOB = "/job"
+ENV_PY = "/job/env/bin/python"
+BUILD_ENV = "/job/buildenv"
+RUNNER = os.path.abspath(__file__)
+
+
+def _now():
+    return time.time()
+
+
+def _out(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _text(data):
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
+
+
+class Job(object):
+    """The state of one run: the result document and the step bookkeeping."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        # The build env starts as the read-only template (enough when the
+        # backend needs nothing installed) and becomes a private copy the
+        # first time pip must install into it.
+        self.build_env = spec.get("build_env_template") or BUILD_ENV
+        self.result = {
+            "version": RESULT_VERSION,
+            "mode": spec.get("mode"),
+            "outcome": None,
+            "summary": "",
+            "failed_step": "",
+            "steps": [],
+            "commands": [],
+            "wheel": "",
+            "build_seconds": 0.0,
+            "test_seconds": 0.0,
+            "tests": {"runner": "none", "rc": None, "junit": ""},
+            "probe": probe_isolation(),
+        }
+
+    def header(self, name, what):
+        _out("\n==> [corral] %s: %s\n" % (name, what))
+
+    def run(self, argv, cwd=None, keep_tail=16384):
+        """Runs argv with output teed to our stdout; returns (rc, tail text)."""
+        line = " ".join(_quote(a) for a in argv)
+        if cwd:
+            line = "cd %s && %s" % (_quote(cwd), line)
+        self.result["commands"].append(line)
+        _out("$ %s\n" % line)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, close_fds=True)
+        except OSError as e:
+            return 127, "cannot start %s: %s" % (argv[0], e)
+        tail = b""
+        out = getattr(sys.stdout, "buffer", sys.stdout)
+        for chunk in iter(lambda: proc.stdout.read1(4096) if hasattr(proc.stdout, "read1")
+                          else proc.stdout.readline(), b""):
+            out.write(chunk)
+            out.flush()
+            tail = (tail + chunk)[-keep_tail:]
+        proc.stdout.close()
+        rc = proc.wait()
+        if rc != 0:
+            _out("[corral] exit status %d\n" % rc)
+        return rc, _text(tail)
+
+    def step(self, name, seconds, ok):
+        self.result["steps"].append({"name": name, "seconds": round(seconds, 3), "ok": ok})
+
+    def fail(self, outcome, step, summary):
+        self.result["outcome"] = outcome
+        self.result["failed_step"] = step
+        self.result["summary"] = summary[:500]
+        _out("[corral] %s: %s\n" % (outcome, summary))
+
+    def write(self):
+        path = os.path.join(JOB, "result.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.result, f, indent=1, sort_keys=True)
+        os.rename(tmp, path)
+
+
+def probe_isolation():
+    """What the sandbox looks like from inside: the C++ side reports it."""
+    ifaces = []
+    try:
+        with open("/proc/net/dev") as f:
+            for line in f.readlines()[2:]:
+                ifaces.append(line.split(":")[0].strip())
+    except (IOError, OSError):
+        pass
+    root_writable = os.access("/usr", os.W_OK)
+    return {"net_interfaces": sorted(ifaces), "pid": os.getpid(), "uid": os.getuid(),
+            "usr_writable": root_writable}
+
+
+def last_line(text, prefer=None):
+    """The most telling line of a tool's output, for a one-line summary."""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    if prefer:
+        for l in reversed(lines):
+            for p in prefer:
+                if p in l:
+                    return l
+    return lines[-1] if lines else ""
+
+
+def compile_error_summary(text):
+    for l in text.splitlines():
+        if "Python.h" in l and "No such file" in l:
+            return "Python.h not found (the interpreter has no development headers)"
+    for l in text.splitlines():
+        if "error:" in l and (".c:" in l or ".cpp:" in l or ".h:" in l):
+            return l.strip()
+    return ""
+
+
+# ---------------------------------------------------------------- templates
+
+def make_env(job):
+    spec = job.spec
+    python = spec["python"]
+    t0 = _now()
+    if spec.get("major", 3) == 2:
+        job.header("venv", "virtualenv for Python 2 at /job/env")
+        host = spec.get("virtualenv_python") or "/usr/bin/python3"
+        rc, tail = job.run([host, "-m", "virtualenv", "--no-seed", "--no-periodic-update",
+                            "-p", python, "/job/env"])
+        if rc == 0:
+            rc, tail = job.run(["/job/env/bin/python", "-m", "ensurepip"])
+    else:
+        job.header("venv", "python -m venv /job/env")
+        rc, tail = job.run([python, "-m", "venv", "/job/env"])
+    if rc == 0:
+        rc, tail = job.run(["/job/env/bin/python", "-m", "pip", "--version"])
+    job.step("venv", _now() - t0, rc == 0)
+    if rc != 0:
+        job.fail("infra_error", "venv", "cannot create a virtual environment with %s: %s"
+                 % (python, last_line(tail, ["Error", "error"])))
+
+
+# ---------------------------------------------------------------- build
+
+def pip_error(tail):
+    return last_line(tail, ["No matching distribution", "Could not find a version",
+                            "ERROR:", "Error:", "error:"])
+
+
+def call_hook(job, name, out, cwd):
+    spec = job.spec
+    argv = [job.build_env + "/bin/python", RUNNER, "_hook", name, out, spec["backend"],
+            json.dumps(spec.get("backend_path", []))]
+    rc, tail = job.run(argv, cwd=cwd)
+    data = None
+    try:
+        with open(out) as f:
+            data = json.load(f)
+    except (IOError, OSError, ValueError):
+        pass
+    return rc, tail, data
+
+
+def install_build_requires(job, reqs):
+    if not reqs:
+        return True, ""
+    if job.build_env != BUILD_ENV:
+        rc, tail = job.run(["cp", "-a", job.build_env, BUILD_ENV])
+        if rc != 0:
+            raise RuntimeError("cannot copy the build environment: " + last_line(tail))
+        job.build_env = BUILD_ENV
+    argv = [BUILD_ENV + "/bin/python", "-m", "pip", "install", "--no-index", "--no-cache-dir"]
+    if job.spec.get("wheelhouse"):
+        argv += ["--find-links", job.spec["wheelhouse"]]
+    rc, tail = job.run(argv + list(reqs))
+    return rc == 0, tail
+
+
+def build(job):
+    spec = job.spec
+    src = spec["source"]
+    t0 = _now()
+    job.header("build", "PEP 517 backend %s" % spec["backend"])
+    ok, tail = install_build_requires(job, spec.get("requires", []))
+    if not ok:
+        job.step("build", _now() - t0, False)
+        job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
+                 % (", ".join(spec.get("requires", [])), pip_error(tail)))
+        return False
+    rc, tail, data = call_hook(job, "get_requires_for_build_wheel", "/job/hook-requires.json", src)
+    if not data or not data.get("ok"):
+        job.step("build", _now() - t0, False)
+        job.fail("build_failed", "build", "get_requires_for_build_wheel failed: %s"
+                 % hook_error(data, rc, tail))
+        return False
+    extra = data.get("value") or []
+    ok, tail = install_build_requires(job, extra)
+    if not ok:
+        job.step("build", _now() - t0, False)
+        job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
+                 % (", ".join(extra), pip_error(tail)))
+        return False
+    rc, tail, data = call_hook(job, "build_wheel", "/job/hook-wheel.json", src)
+    seconds = _now() - t0
+    job.result["build_seconds"] = round(seconds, 3)
+    if not data or not data.get("ok"):
+        job.step("build", seconds, False)
+        job.fail("build_failed", "build", compile_error_summary(tail) or
+                 "build_wheel failed: %s" % hook_error(data, rc, tail))
+        return False
+    name = data.get("value") or ""
+    wheel = os.path.join("/job/dist", os.path.basename(str(name)))
+    if not name.endswith(".whl") or not os.path.isfile(wheel):
+        job.step("build", seconds, False)
+        job.fail("build_failed", "build", "build_wheel returned %r but no such wheel is in /job/dist"
+                 % (name,))
+        return False
+    job.step("build", seconds, True)
+    job.result["wheel"] = wheel
+    return True
+
+
+def hook_error(data, rc, tail):
+    if data and data.get("error"):
+        return data["error"]
+    if rc < 0:
+        return "the backend process died with signal %d" % -rc
+    return "the backend process exited with status %d: %s" % (rc, last_line(tail))
+
+
+def hook_main(argv):
+    name, out, backend, paths = argv[0], argv[1], argv[2], json.loads(argv[3])
+    # The runner's own folder must not shadow the backend's modules.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(RUNNER):
+        del sys.path[0]
+    here = os.getcwd()
+    sys.path[0:0] = [os.path.normpath(os.path.join(here, p)) for p in paths]
+    result = {"ok": False}
+    try:
+        import importlib
+        mod_name, _, obj_path = backend.partition(":")
+        obj = importlib.import_module(mod_name)
+        for part in [p for p in obj_path.split(".") if p]:
+            obj = getattr(obj, part)
+        if name == "get_requires_for_build_wheel":
+            hook = getattr(obj, name, None)
+            value = list(hook(None)) if hook else []
+        elif name == "build_wheel":
+            if not os.path.isdir("/job/dist"):
+                os.makedirs("/job/dist")
+            value = obj.build_wheel("/job/dist", None, None)
+        else:
+            raise ValueError("unknown hook %s" % name)
+        result = {"ok": True, "value": value}
+    except BaseException:
+        tb = traceback.format_exc()
+        sys.stderr.write(tb)
+        lines = [l for l in tb.strip().splitlines() if l.strip()]
+        result = {"ok": False, "error": lines[-1].strip() if lines else "unknown error",
+                  "traceback": "\n".join(lines[-12:])}
+    with open(out, "w") as f:
+        json.dump(result, f)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0 if result["ok"] else 1
+
+
+# ---------------------------------------------------------------- install / import
+
+def install(job):
+    t0 = _now()
+    job.header("install", os.path.basename(job.result["wheel"]))
+    rc, tail = job.run([ENV_PY, "-m", "pip", "install", "--no-index", "--no-deps",
+                        "--no-cache-dir", job.result["wheel"]])
+    job.step("install", _now() - t0, rc == 0)
+    if rc != 0:
+        job.fail("install_failed", "install", pip_error(tail) or "pip exited with %d" % rc)
+        return False
+    return True
+
+
+def _identifier(name):
+    if not name or name[0].isdigit():
+        return False
+    return all(c.isalnum() or c == "_" for c in name)
+
+
+def top_level_modules(wheel):
+    names = set()
+    with zipfile.ZipFile(wheel) as z:
+        entries = z.namelist()
+        for e in entries:
+            parts = e.split("/")
+            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "top_level.txt":
+                # top_level.txt may name modules the wheel does not ship (a
+                # patched build's leftovers): import only what is really there.
+                roots = set(x.split("/")[0] for x in entries)
+                for l in _text(z.read(e)).splitlines():
+                    l = l.strip().replace("/", ".")
+                    first = l.split(".")[0]
+                    shipped = first in roots or (first + ".py") in roots or any(
+                        r.startswith(first + ".") and (r.endswith(".so") or r.endswith(".pyd"))
+                        for r in roots)
+                    if l and _identifier(first) and shipped:
+                        names.add(l)
+                if names:
+                    return sorted(names)
+        for e in entries:
+            parts = e.split("/")
+            first = parts[0]
+            if first.endswith(".dist-info") or first.endswith(".data") or first == "__pycache__":
+                continue
+            if len(parts) > 1:
+                if _identifier(first):
+                    names.add(first)
+            elif first.endswith(".py"):
+                names.add(first[:-3])
+            elif first.endswith(".so") or first.endswith(".pyd"):
+                names.add(first.split(".")[0])
+    return sorted(n for n in names if _identifier(n))
+
+
+def import_check(job):
+    t0 = _now()
+    modules = top_level_modules(job.result["wheel"])
+    job.result["modules"] = modules
+    job.header("import", ", ".join(modules) or "(no top-level modules)")
+    if not modules:
+        job.step("import", _now() - t0, True)
+        return True
+    out = "/job/import.json"
+    rc, tail = job.run([ENV_PY, RUNNER, "_import", out] + modules, cwd="/job/home")
+    data = None
+    try:
+        with open(out) as f:
+            data = json.load(f)
+    except (IOError, OSError, ValueError):
+        pass
+    job.step("import", _now() - t0, rc == 0)
+    if rc == 0 and data and not data.get("failed"):
+        return True
+    if data and data.get("failed"):
+        job.fail("import_failed", "import", "import %s failed: %s" % (data["failed"], data["error"]))
+    else:
+        current = ""
+        try:
+            with open(out + ".current") as f:
+                current = f.read().strip()
+        except (IOError, OSError):
+            pass
+        how = ("signal %d" % -rc) if rc < 0 else ("status %d" % rc)
+        job.fail("import_failed", "import", "import %s crashed the interpreter (%s)"
+                 % (current or "?", how))
+    return False
+
+
+def import_main(argv):
+    out, modules = argv[0], argv[1:]
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(RUNNER):
+        del sys.path[0]
+    result = {"failed": "", "error": "", "imported": []}
+    for m in modules:
+        with open(out + ".current", "w") as f:
+            f.write(m)
+        print("import %s" % m)
+        sys.stdout.flush()
+        try:
+            __import__(m)
+            result["imported"].append(m)
+        except BaseException as e:
+            traceback.print_exc()
+            line = traceback.format_exception_only(type(e), e)[-1].strip()
+            result["failed"], result["error"] = m, line
+            break
+    with open(out, "w") as f:
+        json.dump(result, f)
+    return 1 if result["failed"] else 0
+
+
+# ---------------------------------------------------------------- tests
+
+def find_test_dir(src):
+    for name in ("tests", "test"):
+        d = os.path.join(src, name)
+        if os.path.isdir(d):
+            return name, d
+    return None, None
+
+
+def has_test_files(d):
+    for root, dirs, files in os.walk(d):
+        for f in files:
+            if f.endswith(".py") and (f.startswith("test") or f.endswith("_test.py")):
+                return True
+    return False
+
+
+def wheelhouse_has(job, project):
+    wh = job.spec.get("wheelhouse")
+    if not wh or not os.path.isdir(wh):
+        return False
+    prefix = project.lower() + "-"
+    return any(f.lower().startswith(prefix) and f.endswith(".whl") for f in os.listdir(wh))
+
+
+def tests(job):
+    t0 = _now()
+    src = job.spec.get("source") or ""
+    name, d = find_test_dir(src) if src else (None, None)
+    job.header("tests", ("%s/ from the sdist" % name) if name else "no test folder")
+    if not name or not has_test_files(d):
+        job.step("tests", _now() - t0, True)
+        job.fail("no_tests", "tests", "no tests/ or test/ folder with test files in the sdist"
+                 if src else "a wheel carries no test suite")
+        return
+    run_dir = "/job/testrun"
+    if os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir)
+    shutil.copytree(d, os.path.join(run_dir, name))
+    reports = "/job/reports"
+    if not os.path.isdir(reports):
+        os.makedirs(reports)
+    junit = os.path.join(reports, "junit.xml")
+    if wheelhouse_has(job, "pytest"):
+        job.run([ENV_PY, "-m", "pip", "install", "--no-index", "--no-cache-dir",
+                 "--find-links", job.spec["wheelhouse"], "pytest"])
+    with open(os.devnull, "w") as devnull:
+        have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd="/job/home",
+                                      stdout=devnull, stderr=devnull) == 0
+    if have_pytest:
+        job.result["tests"]["runner"] = "pytest"
+        rc, tail = job.run([ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-rfE",
+                            "--junitxml=" + junit, name], cwd=run_dir)
+    else:
+        job.result["tests"]["runner"] = "unittest"
+        init = os.path.join(run_dir, name, "__init__.py")
+        if not os.path.exists(init):
+            open(init, "w").close()
+        rc, tail = job.run([ENV_PY, RUNNER, "_unittest", junit, name], cwd=run_dir)
+    seconds = _now() - t0
+    job.result["test_seconds"] = round(seconds, 3)
+    job.result["tests"]["rc"] = rc
+    job.result["tests"]["junit"] = junit if os.path.isfile(junit) else ""
+    job.result["tests"]["tail"] = last_line(tail)
+    job.step("tests", seconds, rc == 0)
+
+
+def unittest_main(argv):
+    import unittest
+    junit, start = argv[0], argv[1]
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(RUNNER):
+        del sys.path[0]
+    top = os.getcwd()
+    sys.path.insert(0, top)
+    records = []
+
+    class JUnitResult(unittest.TextTestResult):
+        """Remembers every test's status and time for the JUnit report."""
+
+        def startTest(self, test):
+            self._t0 = _now()
+            unittest.TextTestResult.startTest(self, test)
+
+        def _add(self, test, status, detail=""):
+            t0 = getattr(self, "_t0", None) or _now()
+            records.append((test.id(), status, detail, _now() - t0))
+
+        def addSuccess(self, test):
+            unittest.TextTestResult.addSuccess(self, test)
+            self._add(test, "pass")
+
+        def addFailure(self, test, err):
+            unittest.TextTestResult.addFailure(self, test, err)
+            self._add(test, "failure", self._exc_info_to_string(err, test))
+
+        def addError(self, test, err):
+            unittest.TextTestResult.addError(self, test, err)
+            self._add(test, "error", self._exc_info_to_string(err, test))
+
+        def addSkip(self, test, reason):
+            unittest.TextTestResult.addSkip(self, test, reason)
+            self._add(test, "skipped", reason)
+
+        def addExpectedFailure(self, test, err):
+            unittest.TextTestResult.addExpectedFailure(self, test, err)
+            self._add(test, "pass", "expected failure")
+
+        def addUnexpectedSuccess(self, test):
+            unittest.TextTestResult.addUnexpectedSuccess(self, test)
+            self._add(test, "failure", "unexpected success")
+
+        def addSubTest(self, test, subtest, err):
+            unittest.TextTestResult.addSubTest(self, test, subtest, err)
+            if err is not None:
+                kind = "failure" if issubclass(err[0], test.failureException) else "error"
+                self._add(test, kind, self._exc_info_to_string(err, test))
+
+    suite = unittest.TestLoader().discover(start, top_level_dir=top)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=JUnitResult)
+    result = runner.run(suite)
+    write_junit(junit, records)
+    return 0 if result.wasSuccessful() else 1
+
+
+def _xml(text):
+    from xml.sax.saxutils import escape
+    text = _text(text)
+    text = "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+    return escape(text, {'"': "&quot;"})
+
+
+def write_junit(path, records):
+    counts = {"failure": 0, "error": 0, "skipped": 0}
+    for r in records:
+        if r[1] in counts:
+            counts[r[1]] += 1
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n',
+             '<testsuite name="unittest" tests="%d" failures="%d" errors="%d" skipped="%d">\n'
+             % (len(records), counts["failure"], counts["error"], counts["skipped"])]
+    for test_id, status, detail, seconds in records:
+        cls, _, name = test_id.rpartition(".")
+        if " " in test_id:  # setUpClass (tests.x.Y) and similar holders
+            cls, name = "", test_id
+        parts.append('  <testcase classname="%s" name="%s" time="%.3f"'
+                     % (_xml(cls), _xml(name), seconds))
+        if status == "pass":
+            parts.append("/>\n")
+            continue
+        tag = {"failure": "failure", "error": "error", "skipped": "skipped"}[status]
+        first = (_text(detail).strip().splitlines() or [""])[-1]
+        parts.append('>\n    <%s message="%s">%s</%s>\n  </testcase>\n'
+                     % (tag, _xml(first[:300]), _xml(detail), tag))
+    parts.append("</testsuite>\n")
+    with open(path, "w") as f:
+        f.write("".join(parts))
+
+
+# ---------------------------------------------------------------- main
+
+def job_main(spec_path):
+    with open(spec_path) as f:
+        spec = json.load(f)
+    job = Job(spec)
+    t0 = _now()
+    try:
+        mode = spec.get("mode")
+        if mode == "mkenv":
+            make_env(job)
+        elif mode in ("sdist", "wheel"):
+            if mode == "wheel" or build(job):
+                if mode == "wheel":
+                    job.result["wheel"] = spec["wheel"]
+                if install(job) and import_check(job):
+                    tests(job)
+        else:
+            job.fail("infra_error", "runner", "unknown job mode %r" % (mode,))
+    except Exception:
+        tb = traceback.format_exc()
+        _out(tb)
+        job.fail("infra_error", "runner", "the runner crashed: %s"
+                 % tb.strip().splitlines()[-1])
+    job.result["seconds"] = round(_now() - t0, 3)
+    job.write()
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "_hook":
+        return hook_main(argv[2:])
+    if len(argv) >= 2 and argv[1] == "_import":
+        return import_main(argv[2:])
+    if len(argv) >= 2 and argv[1] == "_unittest":
+        return unittest_main(argv[2:])
+    if len(argv) == 2:
+        return job_main(argv[1])
+    sys.stderr.write("usage: runner.py JOB_JSON\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,106 @@
+#include "sandbox/bwrap_runner.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "test_packages.h"
+
+using namespace corral::sandbox;
+using corral::sandbox::testing::TempDir;
+
+namespace {
+
+SandboxPolicy ShellPolicy(const std::filesystem::path& job) {
+  SandboxPolicy p;
+  p.job_dir = job;
+  p.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", "/job"}};
+  return p;
+}
+
+RunExit Shell(const SandboxPolicy& policy, const std::string& script, RunLimits limits = {}) {
+  RunExit exit;
+  std::string err;
+  REQUIRE(RunSandboxed(policy, {"/bin/sh", "-c", script}, limits, &exit, &err));
+  return exit;
+}
+
+}  // namespace
+
+TEST_CASE("bwrap sandbox has no network and a read-only host and hides data and only /job is writable") {
+  REQUIRE_FALSE(BwrapPath().empty());
+  TempDir tmp;
+  SandboxPolicy policy = ShellPolicy(tmp.path());
+  RunExit exit = Shell(policy,
+                       "echo IFACES $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ');"
+                       "touch /usr/corral-probe 2>/dev/null && echo USR_WRITABLE;"
+                       "test -e /work && echo WORK_VISIBLE;"
+                       "test -e /root && echo ROOT_VISIBLE;"
+                       "echo hello > /job/out.txt && echo JOB_WRITABLE;"
+                       "echo UMASK $(umask); echo CORE $(ulimit -c);"
+                       "echo PID $$; env | sort | tr '\\n' ' '");
+  INFO(exit.log);
+  CHECK(exit.exit_code == 0);
+  CHECK(exit.log.find("IFACES lo\n") != std::string::npos);
+  CHECK(exit.log.find("USR_WRITABLE") == std::string::npos);
+  CHECK(exit.log.find("WORK_VISIBLE") == std::string::npos);
+  CHECK(exit.log.find("ROOT_VISIBLE") == std::string::npos);
+  CHECK(exit.log.find("JOB_WRITABLE") != std::string::npos);
+  CHECK(exit.log.find("UMASK 0022") != std::string::npos);
+  CHECK(exit.log.find("CORE 0") != std::string::npos);
+  CHECK(exit.log.find("PIP_FIND_LINKS") == std::string::npos);
+  CHECK(std::filesystem::exists(tmp.path() / "out.txt"));
+  CHECK(Isolation(policy, true).rfind("bwrap:net,pid,", 0) == 0);
+}
+
+TEST_CASE("bwrap sandbox wall-clock timeout kills the whole tree") {
+  TempDir tmp;
+  RunLimits limits;
+  limits.timeout_s = 1;
+  RunExit exit = Shell(ShellPolicy(tmp.path()),
+                       "(sleep 3; echo late > /job/late) & echo started; sleep 100", limits);
+  CHECK(exit.wall_timeout);
+  CHECK(exit.seconds < 8);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  CHECK_FALSE(std::filesystem::exists(tmp.path() / "late"));
+}
+
+TEST_CASE("bwrap sandbox no-output timeout and output caps") {
+  TempDir tmp;
+  RunLimits quiet;
+  quiet.no_output_timeout_s = 1;
+  RunExit exit = Shell(ShellPolicy(tmp.path()), "echo start; sleep 100", quiet);
+  CHECK(exit.quiet_timeout);
+  CHECK_FALSE(exit.wall_timeout);
+
+  RunLimits loud;
+  loud.max_log_bytes = 10000;
+  loud.max_output_bytes = 1 << 20;
+  exit = Shell(ShellPolicy(tmp.path()), "echo FIRST; yes corral | head -c 5000000; echo LAST", loud);
+  CHECK(exit.output_exceeded);
+  CHECK(exit.log.size() < 11000);
+  CHECK(exit.log.rfind("FIRST", 0) == 0);
+  CHECK(exit.log.find("bytes of output omitted") != std::string::npos);
+
+  RunLimits capped;
+  capped.max_log_bytes = 10000;
+  exit = Shell(ShellPolicy(tmp.path()), "echo FIRST; yes corral | head -c 200000; echo; echo LAST",
+               capped);
+  CHECK_FALSE(exit.output_exceeded);
+  CHECK(exit.exit_code == 0);
+  CHECK(exit.log.rfind("FIRST", 0) == 0);
+  CHECK(exit.log.find("LAST\n") != std::string::npos);
+  CHECK(exit.log.size() < 11000);
+}
+
+TEST_CASE("CopyTree copies a tree with symlinks and modes") {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp.path() / "a/bin");
+  std::filesystem::create_symlink("/usr/bin/env", tmp.path() / "a/bin/link");
+  std::string err;
+  REQUIRE(CopyTree(tmp.path() / "a", tmp.path() / "b", &err));
+  CHECK(std::filesystem::is_symlink(tmp.path() / "b/bin/link"));
+  CHECK_FALSE(CopyTree(tmp.path() / "missing", tmp.path() / "c", &err));
+  CHECK(err.find("missing") != std::string::npos);
+}

@@ -1,0 +1,281 @@
+// End-to-end jobs: real sdists, real bubblewrap, real interpreters.
+#include "sandbox/sandbox.h"
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "sandbox/interpreters.h"
+#include "sandbox/venv_template.h"
+#include "test_packages.h"
+
+using namespace corral::sandbox;
+using corral::Outcome;
+using corral::OutcomeName;
+using corral::sandbox::testing::PackageKind;
+using corral::sandbox::testing::SdistEntries;
+using corral::sandbox::testing::TempDir;
+using corral::sandbox::testing::WriteArchive;
+
+namespace {
+
+// Shared by every test process of this build, so templates are made once;
+// the template test below uses a fresh cache of its own.
+std::filesystem::path SharedCache() {
+  return std::filesystem::path(CORRAL_BINARY).parent_path() / "sandbox-test-cache";
+}
+
+bool PlatformFor(const std::string& path, corral::Platform* p) {
+  if (!std::filesystem::exists(path)) {
+    WARN("skipping: interpreter " << path << " is absent on this machine");
+    return false;
+  }
+  std::string err;
+  INFO(err);
+  REQUIRE(ProbeInterpreter(path, p, &err));
+  return true;
+}
+
+JobResult Run(const corral::Platform& platform, const TempDir& tmp, const std::string& name,
+              PackageKind kind, const std::string& suffix = "",
+              const std::filesystem::path& wheelhouse = {}) {
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / (name + suffix + "-1.0.tar.gz");
+  REQUIRE(WriteArchive(sdist, SdistEntries(name, kind), &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = sdist.filename().string();
+  spec.project = name;
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / ("work-" + name + suffix);
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = SharedCache();
+  spec.wheelhouse = wheelhouse;
+  spec.timeout_s = 300;
+  JobResult r = RunJob(spec);
+  std::printf("timing: %s %-10s %-13s total %.2f s (env copy %.3f s, build %.2f s, tests %.2f s%s)\n",
+              platform.Tag().ToString().c_str(), name.c_str(),
+              std::string(OutcomeName(r.outcome)).c_str(), r.total_seconds, r.env_seconds,
+              r.build_seconds, r.test_seconds,
+              r.template_seconds > 0
+                  ? (", template created " + std::to_string(r.template_seconds) + " s").c_str()
+                  : "");
+  return r;
+}
+
+void JobsOn(const std::string& interpreter) {
+  corral::Platform platform;
+  if (!PlatformFor(interpreter, &platform)) return;
+  TempDir tmp;
+
+  JobResult pass = Run(platform, tmp, "demo_pass", PackageKind::kPassing);
+  {
+    INFO(pass.summary << "\n" << pass.log);
+    REQUIRE(pass.outcome == Outcome::kPassed);
+    CHECK(pass.tests_passed == 3);
+    CHECK(pass.tests_skipped == 1);
+    CHECK(pass.tests_failed + pass.tests_errors == 0);
+    CHECK(pass.failing_tests.empty());
+    CHECK(pass.test_runner == "unittest");
+    CHECK(pass.wheel.filename() == "demo_pass-1.0-py2.py3-none-any.whl");
+    CHECK(std::filesystem::exists(pass.wheel));
+    CHECK(pass.wheel_sha256.size() == 64);
+    CHECK(pass.wheel_content_digest.size() == 64);
+    CHECK(pass.isolation.rfind("bwrap:net,pid,", 0) == 0);
+    CHECK(pass.environment.at("SOURCE_DATE_EPOCH") == "315532800");
+    CHECK(pass.commands.size() >= 4);
+    CHECK(pass.log.find("==> [corral] build") != std::string::npos);
+    CHECK(pass.build_seconds > 0);
+    CHECK(pass.test_seconds > 0);
+  }
+
+  // The same sdist built again gives the same content digest.
+  JobResult again = Run(platform, tmp, "demo_pass", PackageKind::kPassing, "-again");
+  CHECK(again.outcome == Outcome::kPassed);
+  CHECK(again.wheel_content_digest == pass.wheel_content_digest);
+
+  JobResult fail = Run(platform, tmp, "demo_fail", PackageKind::kFailingTest);
+  {
+    INFO(fail.summary << "\n" << fail.log);
+    CHECK(fail.outcome == Outcome::kTestsFailed);
+    CHECK(fail.failing_tests == std::vector<std::string>{"tests.test_add.TestAdd.test_wrong"});
+    CHECK(fail.tests_failed == 1);
+    CHECK(fail.tests_passed == 3);
+    CHECK(fail.summary.find("tests.test_add.TestAdd.test_wrong failed") != std::string::npos);
+  }
+
+  JobResult imp = Run(platform, tmp, "demo_imp", PackageKind::kImportError);
+  {
+    INFO(imp.summary << "\n" << imp.log);
+    CHECK(imp.outcome == Outcome::kImportFailed);
+    CHECK(imp.summary.find("import demo_imp failed") != std::string::npos);
+    CHECK(imp.summary.find("corral_module_that_does_not_exist") != std::string::npos);
+  }
+
+  JobResult build = Run(platform, tmp, "demo_build", PackageKind::kBuildError);
+  {
+    INFO(build.summary << "\n" << build.log);
+    CHECK(build.outcome == Outcome::kBuildFailed);
+    CHECK(build.summary.find("RuntimeError: mini backend: refusing to build demo_build") !=
+          std::string::npos);
+    CHECK(build.wheel.empty());
+  }
+
+  JobResult none = Run(platform, tmp, "demo_none", PackageKind::kNoTests);
+  {
+    INFO(none.summary << "\n" << none.log);
+    CHECK(none.outcome == Outcome::kNoTests);
+    CHECK(none.wheel_content_digest.size() == 64);
+  }
+
+  // Build requirements come from the wheelhouse, offline; missing ones fail the build.
+  std::filesystem::path wheelhouse = tmp.path() / "wheelhouse";
+  std::filesystem::create_directories(wheelhouse);
+  REQUIRE_FALSE(none.wheel.empty());
+  std::filesystem::copy_file(none.wheel, wheelhouse / none.wheel.filename());
+  JobResult req = Run(platform, tmp, "demo_req", PackageKind::kNeedsBuildRequirement, "",
+                      wheelhouse);
+  {
+    INFO(req.summary << "\n" << req.log);
+    CHECK(req.outcome == Outcome::kPassed);
+    CHECK(req.log.find("--find-links /wheelhouse demo_none") != std::string::npos);
+  }
+  JobResult unres = Run(platform, tmp, "demo_req", PackageKind::kNeedsBuildRequirement, "-nowh");
+  {
+    INFO(unres.summary << "\n" << unres.log);
+    CHECK(unres.outcome == Outcome::kBuildFailed);
+    CHECK(unres.summary.find("build requirements demo_none unresolvable offline") !=
+          std::string::npos);
+    CHECK((unres.summary.find("No matching distribution") != std::string::npos ||
+           unres.summary.find("Could not find a version") != std::string::npos));
+  }
+
+  // A wheel as input: install + import only, and the same content digest.
+  std::filesystem::path wheel = tmp.path() / pass.wheel.filename();
+  std::filesystem::copy_file(pass.wheel, wheel);
+  JobSpec spec;
+  spec.input = wheel;
+  spec.filename = wheel.filename().string();
+  spec.project = "demo_pass";
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / "work-wheel";
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = SharedCache();
+  JobResult w = RunJob(spec);
+  std::printf("timing: %s wheel      %-13s total %.2f s\n", platform.Tag().ToString().c_str(),
+              std::string(OutcomeName(w.outcome)).c_str(), w.total_seconds);
+  INFO(w.summary << "\n" << w.log);
+  CHECK(w.outcome == Outcome::kNoTests);
+  CHECK(w.build_seconds == 0);
+  CHECK(w.wheel_content_digest == pass.wheel_content_digest);
+  CHECK(w.log.find("==> [corral] import: demo_pass") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("jobs on CPython 2.7") { JobsOn("/root/.pyenv/versions/2.7.18/bin/python"); }
+TEST_CASE("jobs on CPython 3.6") { JobsOn("/root/.pyenv/versions/3.6.15/bin/python"); }
+TEST_CASE("jobs on CPython 3.12") { JobsOn("/root/.pyenv/versions/3.12.1/bin/python"); }
+TEST_CASE("jobs on CPython 3.13") { JobsOn("/root/.pyenv/versions/3.13.0/bin/python"); }
+TEST_CASE("jobs on PyPy 3") { JobsOn("/usr/bin/pypy3"); }
+
+TEST_CASE("an sdist escaping with ../ is refused before any Python runs") {
+  corral::Platform platform;
+  if (!PlatformFor("/root/.pyenv/versions/3.12.1/bin/python", &platform)) return;
+  TempDir tmp;
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / "evil-1.0.tar.gz";
+  REQUIRE(WriteArchive(sdist, {{"evil-1.0/setup.py", "x"}, {"evil-1.0/../../../evil.py", "boom"}},
+                       &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = "evil-1.0.tar.gz";
+  spec.project = "evil";
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / "work";
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = tmp.path() / "cache";
+  JobResult r = RunJob(spec);
+  CHECK(r.outcome == Outcome::kBuildFailed);
+  CHECK(r.summary.find("refused") != std::string::npos);
+  CHECK(r.summary.find("evil.py") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(tmp.path() / "evil.py"));
+  CHECK_FALSE(std::filesystem::exists(spec.cache_dir / "venv-templates"));
+}
+
+TEST_CASE("machine problems are infra_error and never the package's fault") {
+  TempDir tmp;
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / "demo_ok-1.0.tar.gz";
+  REQUIRE(WriteArchive(sdist, SdistEntries("demo_ok", PackageKind::kPassing), &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = sdist.filename().string();
+  spec.project = "demo_ok";
+  spec.version = "1.0";
+  spec.platform.implementation = "cpython";
+  spec.platform.python_version = "3.99.0";
+  spec.platform.interpreter_path = "/nonexistent/bin/python3.99";
+  spec.work_dir = tmp.path() / "work";
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = tmp.path() / "cache";
+  JobResult r = RunJob(spec);
+  CHECK(r.outcome == Outcome::kInfraError);
+  CHECK(r.summary.find("/nonexistent/bin/python3.99") != std::string::npos);
+
+  spec.work_dir = tmp.path() / "missing-work-dir";
+  r = RunJob(spec);
+  CHECK(r.outcome == Outcome::kInfraError);
+}
+
+TEST_CASE("venv templates are created once even when jobs race for them") {
+  corral::Platform platform;
+  if (!PlatformFor("/root/.pyenv/versions/3.13.0/bin/python", &platform)) return;
+  TempDir tmp;
+  TemplateInfo a, b;
+  std::string err_a, err_b;
+  bool ok_a = false, ok_b = false;
+  std::thread ta([&] { ok_a = EnsureVenvTemplate(platform, tmp.path(), &a, &err_a); });
+  std::thread tb([&] { ok_b = EnsureVenvTemplate(platform, tmp.path(), &b, &err_b); });
+  ta.join();
+  tb.join();
+  INFO(err_a << err_b);
+  REQUIRE(ok_a);
+  REQUIRE(ok_b);
+  CHECK(a.env == b.env);
+  CHECK(a.created != b.created);
+  std::printf("timing: template %s created in %.2f s\n", platform.Tag().ToString().c_str(),
+              a.created ? a.seconds : b.seconds);
+  CHECK(std::filesystem::exists(a.env / "bin" / "python"));
+  // Only the finished template and its lock remain: no staging leftovers.
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path() / "venv-templates")) {
+    (void)e;
+    ++entries;
+  }
+  CHECK(entries == 2);
+  TemplateInfo c;
+  REQUIRE(EnsureVenvTemplate(platform, tmp.path(), &c, &err_a));
+  CHECK_FALSE(c.created);
+}
+
+TEST_CASE("C extensions compile in the sandbox and a headerless interpreter says so") {
+  for (const char* py : {"/root/.pyenv/versions/2.7.18/bin/python",
+                         "/root/.pyenv/versions/3.12.1/bin/python", "/usr/bin/pypy3"}) {
+    corral::Platform platform;
+    if (!PlatformFor(py, &platform)) continue;
+    TempDir tmp;
+    JobResult r = Run(platform, tmp, "demo_ext", PackageKind::kCExtension);
+    INFO(py << ": " << r.summary << "\n" << r.log);
+    if (platform.has_headers) {
+      CHECK(r.outcome == Outcome::kPassed);
+      CHECK(r.tests_passed == 1);
+    } else {
+      CHECK(r.outcome == Outcome::kBuildFailed);
+      CHECK(r.summary == "Python.h not found (the interpreter has no development headers)");
+    }
+  }
+}
