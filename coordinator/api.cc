@@ -1,0 +1,275 @@
+#include "coordinator/api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/names.h"
+#include "common/protocol.h"
+#include "common/signing.h"
+#include "coordinator/artifact_store.h"
+#include "coordinator/compat.h"
+#include "coordinator/engine.h"
+#include "coordinator/matrix.h"
+#include "coordinator/request_auth.h"
+#include "coordinator/views.h"
+#include "leaderboard/site.h"
+
+namespace corral::coordinator {
+
+namespace {
+
+HttpResponse Refuse(const std::string& code, const std::string& detail) {
+  return HttpResponse::Error(StatusForCode(code), code, detail);
+}
+
+bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+
+bool IsValidUtf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+int StatusForCode(const std::string& code) {
+  if (code == "missing_signature" || code == "bad_signature" || code == "stale_date" ||
+      code == "unknown_volunteer" || code == "replayed_nonce")
+    return 401;
+  if (code == "wrong_volunteer" || code == "key_mismatch") return 403;
+  if (code == "not_leased" || code == "lease_cancelled" || code == "task_decided" ||
+      code == "already_enrolled")
+    return 409;
+  if (code == "too_large") return 413;
+  if (code == "bad_payload" || code == "wrong_input") return 422;
+  if (code == "bad_request") return 400;
+  return 500;
+}
+
+Api::Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
+         std::function<int64_t()> clock)
+    : engine_(engine), artifacts_(artifacts), nonces_(nonces), options_(std::move(options)),
+      clock_(std::move(clock)) {}
+
+std::string Api::PublicUrl(const HttpRequest& req) const {
+  if (!options_.public_url.empty()) return options_.public_url;
+  std::string host = req.Header("host");
+  return "http://" + (host.empty() ? std::string("127.0.0.1") : host);
+}
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  if (m == "POST" && p == "/api/v1/volunteers") return Enrol(req);
+  if (m == "POST" && p == "/api/v1/lease") return Lease(req);
+  if (m == "POST" && p == "/api/v1/heartbeat") return Heartbeat(req);
+  if (m == "POST" && p == "/api/v1/results") return Results(req);
+  const std::string artifacts = "/api/v1/artifacts/";
+  if (StartsWith(p, artifacts)) {
+    std::string sha = p.substr(artifacts.size());
+    if (m == "PUT") return PutArtifact(req, sha);
+    if (m == "GET") return GetArtifact(sha);
+  }
+  if (m != "GET" && m != "HEAD") {
+    if (StartsWith(p, "/api/"))
+      return HttpResponse::Error(405, "method_not_allowed", m + " is not allowed on " + p);
+    return HttpResponse::Error(405, "method_not_allowed", m + " is not allowed on " + p);
+  }
+  if (p == "/api/v1/projects")
+    return HttpResponse::Json(200, ProjectsListJson(engine_.store(), engine_.GetCounters()));
+  if (StartsWith(p, "/api/v1/projects/")) return Project(p.substr(17), false);
+  if (StartsWith(p, "/api/v1/tasks/")) return Task(req, p.substr(14), false);
+  if (p == "/api/v1/compat") return Compat(req, false);
+  if (p == "/api/v1/leaderboard") return Leaderboard(req, false);
+  if (StartsWith(p, "/api/v1/volunteers/")) return Volunteer(p.substr(19), false);
+  if (p == "/metrics") {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = MetricsText(engine_.GetCounters(), engine_.ActiveLeases());
+    return r;
+  }
+  if (StartsWith(p, "/api/"))
+    return HttpResponse::Error(404, "not_found", "no API route " + p + "; see docs/API_SHAPES.md");
+  // The site: the same documents, rendered.
+  if (p == "/" || p.empty()) return Home();
+  if (StartsWith(p, "/projects/")) return Project(p.substr(10), true);
+  if (StartsWith(p, "/tasks/")) return Task(req, p.substr(7), true);
+  if (p == "/leaderboard") return Leaderboard(req, true);
+  if (StartsWith(p, "/volunteers/")) return Volunteer(p.substr(12), true);
+  if (p == "/lookup") return Compat(req, true);
+  return HttpResponse::Html(404, site::RenderNotFound("page \"" + p + "\""));
+}
+
+HttpResponse Api::Enrol(const HttpRequest& req) {
+  AuthResult auth = AuthenticateRequest(req, clock_(), options_.max_skew_s, &nonces_, {});
+  if (!auth.ok) return Refuse(auth.code, auth.detail);
+  nlohmann::json body;
+  EnrolRequest er;
+  std::string err;
+  if (!ParseJson(req.body, &body, &err) || !ParseEnrolRequest(body, &er, &err))
+    return Refuse("bad_payload", err);
+  if (er.machine_key != auth.key)
+    return Refuse("key_mismatch", "the request must be signed by the machine key being enrolled");
+  Refusal refusal;
+  if (!engine_.Enrol(er, req.remote_addr, clock_(), &refusal))
+    return Refuse(refusal.code, refusal.detail);
+  return HttpResponse::Json(200, {{"volunteer_id", er.machine_key}, {"account", er.account_key}});
+}
+
+#define CORRAL_AUTHENTICATE(req)                                                             \
+  AuthResult auth = AuthenticateRequest(                                                     \
+      req, clock_(), options_.max_skew_s, &nonces_,                                          \
+      [this](const std::string& key) { return engine_.FindVolunteer(key, nullptr); });       \
+  if (!auth.ok) return Refuse(auth.code, auth.detail)
+
+HttpResponse Api::Lease(const HttpRequest& req) {
+  CORRAL_AUTHENTICATE(req);
+  nlohmann::json body;
+  LeaseRequest lr;
+  std::string err;
+  if (!ParseJson(req.body, &body, &err) || !ParseLeaseRequest(body, &lr, &err))
+    return Refuse("bad_payload", err);
+  return HttpResponse::Json(200, engine_.Lease(auth.key, lr, clock_()));
+}
+
+HttpResponse Api::Heartbeat(const HttpRequest& req) {
+  CORRAL_AUTHENTICATE(req);
+  nlohmann::json body;
+  HeartbeatRequest hr;
+  std::string err;
+  if (!ParseJson(req.body, &body, &err) || !ParseHeartbeatRequest(body, &hr, &err))
+    return Refuse("bad_payload", err);
+  return HttpResponse::Json(200, engine_.Heartbeat(auth.key, hr, clock_()));
+}
+
+HttpResponse Api::Results(const HttpRequest& req) {
+  CORRAL_AUTHENTICATE(req);
+  nlohmann::json envelope;
+  std::string err;
+  if (!ParseJson(req.body, &envelope, &err))
+    return Refuse("bad_payload", "the body must be a DSSE envelope: " + err);
+  std::string keyid = DsseKeyId(envelope);
+  if (keyid.empty()) return Refuse("bad_payload", "the body must be a DSSE envelope with a signature");
+  if (keyid != auth.key)
+    return Refuse("key_mismatch", "the envelope is signed by " + keyid.substr(0, 16) +
+                                      "... but the request by " + auth.key.substr(0, 16) + "...");
+  std::string payload_text;
+  if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err))
+    return Refuse(err.find("does not verify") != std::string::npos ? "bad_signature" : "bad_payload", err);
+  nlohmann::json payload_json;
+  ResultPayload payload;
+  if (!ParseJson(payload_text, &payload_json, &err) || !ParseResultPayload(payload_json, &payload, &err))
+    return Refuse("bad_payload", err);
+  Refusal refusal;
+  switch (engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal)) {
+    case Engine::Submit::kAccepted:
+      return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", false}});
+    case Engine::Submit::kDuplicate:
+      return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", true}});
+    case Engine::Submit::kRefused:
+      break;
+  }
+  return Refuse(refusal.code, refusal.detail);
+}
+
+HttpResponse Api::PutArtifact(const HttpRequest& req, const std::string& sha) {
+  CORRAL_AUTHENTICATE(req);
+  std::string code, detail;
+  if (!artifacts_.Put(sha, req.body, &code, &detail)) return Refuse(code, detail);
+  return HttpResponse::Json(200, {{"stored", true}, {"sha256", sha}, {"size", req.body.size()}});
+}
+
+HttpResponse Api::GetArtifact(const std::string& sha) {
+  std::string data;
+  if (!artifacts_.Get(sha, &data))
+    return HttpResponse::Error(404, "unknown_artifact", "no artifact with sha256 " + sha);
+  HttpResponse r;
+  r.content_type = IsValidUtf8(data) ? "text/plain; charset=utf-8" : "application/octet-stream";
+  r.body = std::move(data);
+  r.headers.push_back({"Cache-Control", "public, max-age=31536000, immutable"});
+  return r;
+}
+
+HttpResponse Api::Project(const std::string& raw_name, bool html) {
+  std::string name = NormalizeProjectName(UrlDecode(raw_name));
+  if (!name.empty() && name.back() == '/') name.pop_back();
+  Matrix m;
+  if (name.empty() || !LoadMatrix(engine_.store(), name, engine_.Platforms(), &m)) {
+    if (html) return HttpResponse::Html(404, site::RenderNotFound("project \"" + name + "\""));
+    return HttpResponse::Error(404, "unknown_project", "Corral knows no project named '" + name + "'");
+  }
+  nlohmann::json j = ProjectJson(m);
+  return html ? HttpResponse::Html(200, site::RenderProject(j)) : HttpResponse::Json(200, j);
+}
+
+HttpResponse Api::Task(const HttpRequest& req, const std::string& id, bool html) {
+  nlohmann::json j;
+  if (!TaskJson(engine_.store(), id, PublicUrl(req), &j)) {
+    if (html) return HttpResponse::Html(404, site::RenderNotFound("task \"" + id + "\""));
+    return HttpResponse::Error(404, "unknown_task", "no task with id " + id);
+  }
+  return html ? HttpResponse::Html(200, site::RenderTask(j)) : HttpResponse::Json(200, j);
+}
+
+HttpResponse Api::Compat(const HttpRequest& req, bool html) {
+  std::string project = NormalizeProjectName(req.Param("project"));
+  std::string os = req.Param("os"), python = req.Param("python");
+  CompatQuestion q;
+  std::string err;
+  nlohmann::json answer;
+  int status = 200;
+  std::string code;
+  Matrix m;
+  if (project.empty()) {
+    status = 400, code = "bad_request", err = "project is required: ?project=NAME&os=linux&python=3.11";
+  } else if (!ParseCompatQuestion(os, python, req.Param("implementation"), req.Param("version"), &q, &err)) {
+    status = 400, code = "bad_request";
+  } else if (!LoadMatrix(engine_.store(), project, engine_.Platforms(), &m)) {
+    status = 404, code = "unknown_project", err = "Corral knows no project named '" + project + "'";
+  } else {
+    CompatAnswer a;
+    if (!AnswerCompat(m, q, &a, &err)) {
+      status = 404, code = "unknown_version";
+    } else {
+      answer = CompatJson(m, q, python, a);
+    }
+  }
+  if (!html) return status == 200 ? HttpResponse::Json(200, answer) : HttpResponse::Error(status, code, err);
+  if (status != 200)
+    answer = {{"project", project}, {"os", os}, {"python", python}, {"version", nullptr},
+              {"answer", "unknown"}, {"sentence", err}, {"newest_working_version", nullptr},
+              {"evidence", nlohmann::json::array()}};
+  nlohmann::json list = ProjectsListJson(engine_.store(), engine_.GetCounters());
+  return HttpResponse::Html(status, site::RenderHome(list, &answer));
+}
+
+HttpResponse Api::Leaderboard(const HttpRequest& req, bool html) {
+  std::string window = req.Param("window");
+  if (window.empty()) window = "all";
+  if (window != "day" && window != "week" && window != "all")
+    return HttpResponse::Error(400, "bad_request", "window must be day, week or all (got '" + window + "')");
+  nlohmann::json j = LeaderboardJson(engine_.store(), window, clock_());
+  return html ? HttpResponse::Html(200, site::RenderLeaderboard(j)) : HttpResponse::Json(200, j);
+}
+
+HttpResponse Api::Volunteer(const std::string& id, bool html) {
+  nlohmann::json j;
+  if (!VolunteerJson(engine_.store(), id, &j)) {
+    if (html) return HttpResponse::Html(404, site::RenderNotFound("volunteer \"" + id + "\""));
+    return HttpResponse::Error(404, "unknown_volunteer", "no volunteer with id " + id);
+  }
+  return html ? HttpResponse::Html(200, site::RenderVolunteer(j)) : HttpResponse::Json(200, j);
+}
+
+HttpResponse Api::Home() {
+  nlohmann::json list = ProjectsListJson(engine_.store(), engine_.GetCounters());
+  return HttpResponse::Html(200, site::RenderHome(list, nullptr));
+}
+
+}  // namespace corral::coordinator

@@ -1,0 +1,55 @@
+// The coordinator's HTTP surface (DESIGN.md section 4, docs/API_SHAPES.md):
+// routes requests, checks signatures and parses bodies, then hands the
+// domain work to the Engine and answers in the protocol's JSON (errors as
+// {"error": code, "detail": text}). Holds no business rules.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/http_server.h"
+
+namespace corral::coordinator {
+
+class Engine;
+class ArtifactStore;
+class NonceCache;
+
+struct ApiOptions {
+  int max_skew_s = 300;
+  std::string public_url;  // "" -> from the request's Host header
+};
+
+class Api {
+ public:
+  Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
+      std::function<int64_t()> clock);
+  // Thread-safe.
+  HttpResponse Handle(const HttpRequest& req);
+
+ private:
+  HttpResponse Enrol(const HttpRequest& req);
+  HttpResponse Lease(const HttpRequest& req);
+  HttpResponse Heartbeat(const HttpRequest& req);
+  HttpResponse Results(const HttpRequest& req);
+  HttpResponse PutArtifact(const HttpRequest& req, const std::string& sha);
+  HttpResponse GetArtifact(const std::string& sha);
+  HttpResponse Project(const std::string& name, bool html);
+  HttpResponse Task(const HttpRequest& req, const std::string& id, bool html);
+  HttpResponse Compat(const HttpRequest& req, bool html);
+  HttpResponse Leaderboard(const HttpRequest& req, bool html);
+  HttpResponse Volunteer(const std::string& id, bool html);
+  HttpResponse Home();
+  std::string PublicUrl(const HttpRequest& req) const;
+
+  Engine& engine_;
+  ArtifactStore& artifacts_;
+  NonceCache& nonces_;
+  ApiOptions options_;
+  std::function<int64_t()> clock_;
+};
+
+// The HTTP status for a protocol error code.
+int StatusForCode(const std::string& code);
+
+}  // namespace corral::coordinator

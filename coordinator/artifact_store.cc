@@ -1,0 +1,56 @@
+#include "coordinator/artifact_store.h"
+
+#include "common/crypto.h"
+#include "common/fs_util.h"
+
+namespace corral::coordinator {
+
+bool ArtifactStore::IsSha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::filesystem::path ArtifactStore::PathOf(const std::string& sha256) const {
+  return dir_ / sha256.substr(0, 2) / sha256;
+}
+
+bool ArtifactStore::Put(const std::string& sha256, const std::string& data, std::string* code,
+                        std::string* detail) {
+  if (!IsSha256(sha256)) {
+    *code = "bad_payload";
+    *detail = "artifacts are named by the lower-case hex sha256 of their content";
+    return false;
+  }
+  if (data.size() > max_bytes_) {
+    *code = "too_large";
+    *detail = "artifact of " + std::to_string(data.size()) + " bytes exceeds the limit of " +
+              std::to_string(max_bytes_) + " bytes";
+    return false;
+  }
+  std::string actual = Sha256Hex(data);
+  if (actual != sha256) {
+    *code = "wrong_input";
+    *detail = "the body's sha256 is " + actual + ", not " + sha256 + " as the path says";
+    return false;
+  }
+  std::filesystem::path path = PathOf(sha256);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return true;
+  std::string err;
+  if (!EnsureDir(path.parent_path(), &err) || !WriteFileAtomic(path, data, &err)) {
+    *code = "internal";
+    *detail = "storing artifact " + sha256 + ": " + err;
+    return false;
+  }
+  return true;
+}
+
+bool ArtifactStore::Get(const std::string& sha256, std::string* data) const {
+  if (!IsSha256(sha256)) return false;
+  std::string err;
+  return ReadFile(PathOf(sha256), data, &err);
+}
+
+}  // namespace corral::coordinator

@@ -1,0 +1,49 @@
+// Who is asking: checks a signed volunteer request (Corral-* headers, DESIGN.md
+// section 4) and remembers nonces for the clock-skew window so that a
+// captured request cannot be replayed. Holds no business rules.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace corral {
+struct HttpRequest;
+}
+
+namespace corral::coordinator {
+
+// Remembers (key, nonce) pairs seen within the skew window. Thread-safe.
+// In memory only: after a restart, requests signed in the last window could
+// be replayed once; everything they could do is idempotent or harmless.
+class NonceCache {
+ public:
+  explicit NonceCache(int64_t window_s) : window_s_(window_s) {}
+  // True the first time (key, nonce) is seen; false for a replay.
+  bool Remember(const std::string& key, const std::string& nonce, int64_t date, int64_t now);
+
+ private:
+  int64_t window_s_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> seen_;
+  std::multimap<int64_t, std::pair<std::string, std::string>> by_date_;
+};
+
+// The verified identity of a request, or why there is none.
+struct AuthResult {
+  bool ok = false;
+  std::string key;           // the machine key that signed
+  int status = 401;
+  std::string code, detail;  // when !ok
+};
+
+// Checks headers, clock, signature and nonce. `known_key` says whether the
+// key is an enrolled volunteer; pass an empty function to skip that (enrolment).
+AuthResult AuthenticateRequest(const HttpRequest& req, int64_t now, int64_t max_skew_s,
+                               NonceCache* nonces, const std::function<bool(const std::string&)>& is_known);
+
+}  // namespace corral::coordinator

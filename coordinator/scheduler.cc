@@ -1,0 +1,203 @@
+#include "coordinator/scheduler.h"
+
+#include "common/crypto.h"
+#include "coordinator/store.h"
+
+namespace corral::coordinator {
+
+std::string QueueKey(const std::string& platform, uint64_t priority, const std::string& task_id) {
+  return Key({platform, OrderedHex(priority), task_id});
+}
+
+namespace {
+std::string TaskOfQueueKey(const std::string& key) {
+  size_t z = key.rfind('\0');
+  return z == std::string::npos ? key : key.substr(z + 1);
+}
+}  // namespace
+
+Scheduler::Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch)
+    : store_(store), loader_(std::move(loader)), batch_(cache_batch) {}
+
+TaskState* Scheduler::State(const std::string& task_id) {
+  auto it = tasks_.find(task_id);
+  if (it != tasks_.end()) return &it->second;
+  TaskState st;
+  if (!loader_(task_id, &st)) return nullptr;
+  return &tasks_.emplace(task_id, std::move(st)).first->second;
+}
+
+void Scheduler::RestoreLease(const ActiveLease& lease) {
+  TaskState* st = State(lease.task_id);
+  if (!st) return;
+  st->active[lease.lease_id] = lease;
+  st->accounts.insert(lease.account);
+  leases_[lease.lease_id] = lease.task_id;
+}
+
+void Scheduler::AddTask(const std::string& platform, const std::string& queue_key) {
+  PlatformQueue& q = queues_[platform];
+  // Keys after the cursor are found by the next refill, in order.
+  if (q.exhausted || queue_key <= q.cursor) q.ready.insert(queue_key);
+}
+
+void Scheduler::Refill(const std::string& platform, PlatformQueue& q) {
+  if (q.exhausted) return;
+  std::string prefix = platform;
+  prefix.push_back('\0');
+  size_t read = 0;
+  std::string start = q.cursor.empty() ? prefix : q.cursor;
+  bool skip_first = !q.cursor.empty();
+  store_.Scan(Cf::kQueue, prefix, start, [&](std::string_view key, std::string_view) {
+    if (skip_first && key == q.cursor) return true;
+    skip_first = false;
+    std::string k(key);
+    q.cursor = k;
+    ++read;
+    auto it = tasks_.find(TaskOfQueueKey(k));
+    // Tasks already in memory are cached only while they want replicas;
+    // the others come back through MaybeReady when that changes.
+    if (it == tasks_.end() ||
+        (!it->second.decided && it->second.wanted > static_cast<int>(it->second.active.size())))
+      q.ready.insert(k);
+    return read < batch_;
+  });
+  if (read < batch_) q.exhausted = true;
+}
+
+void Scheduler::MaybeReady(const std::string& task_id, TaskState& st) {
+  if (st.decided || st.wanted <= static_cast<int>(st.active.size())) return;
+  PlatformQueue& q = queues_[st.platform];
+  if (q.exhausted || st.queue_key <= q.cursor) q.ready.insert(st.queue_key);
+}
+
+std::vector<ActiveLease> Scheduler::Lease(const std::string& volunteer_id, const std::string& account,
+                                          const std::vector<std::string>& platforms, int slots,
+                                          int64_t now, int lease_seconds) {
+  std::vector<ActiveLease> out;
+  for (const auto& platform : platforms) {
+    if (static_cast<int>(out.size()) >= slots) break;
+    PlatformQueue& q = queues_[platform];
+    // Cursor into the ready set: skipped entries (this account's own tasks)
+    // stay for other volunteers.
+    std::string after;
+    bool started = false;
+    while (static_cast<int>(out.size()) < slots) {
+      if (q.ready.size() < batch_ / 2) Refill(platform, q);
+      auto it = started ? q.ready.upper_bound(after) : q.ready.begin();
+      if (it == q.ready.end()) {
+        if (q.exhausted) break;
+        Refill(platform, q);
+        it = started ? q.ready.upper_bound(after) : q.ready.begin();
+        if (it == q.ready.end()) break;
+      }
+      std::string key = *it;
+      after = key;
+      started = true;
+      std::string task_id = TaskOfQueueKey(key);
+      TaskState* st = State(task_id);
+      if (!st || st->decided || st->wanted <= static_cast<int>(st->active.size())) {
+        q.ready.erase(key);  // parked until MaybeReady brings it back
+        continue;
+      }
+      if (st->accounts.count(account)) continue;
+      ActiveLease lease{RandomHex(16), task_id, volunteer_id, account, now, now + lease_seconds};
+      st->active[lease.lease_id] = lease;
+      st->accounts.insert(account);
+      leases_[lease.lease_id] = task_id;
+      if (st->wanted <= static_cast<int>(st->active.size())) q.ready.erase(key);
+      out.push_back(std::move(lease));
+    }
+  }
+  return out;
+}
+
+const ActiveLease* Scheduler::FindLease(const std::string& lease_id) const {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return nullptr;
+  auto t = tasks_.find(it->second);
+  if (t == tasks_.end()) return nullptr;
+  auto l = t->second.active.find(lease_id);
+  return l == t->second.active.end() ? nullptr : &l->second;
+}
+
+std::map<std::string, int64_t> Scheduler::Heartbeat(const std::string& volunteer_id,
+                                                    const std::vector<std::string>& lease_ids,
+                                                    int64_t now, int lease_seconds,
+                                                    std::vector<std::string>* cancelled) {
+  std::map<std::string, int64_t> extended;
+  for (const auto& id : lease_ids) {
+    auto it = leases_.find(id);
+    ActiveLease* lease = nullptr;
+    if (it != leases_.end()) {
+      auto t = tasks_.find(it->second);
+      if (t != tasks_.end()) {
+        auto l = t->second.active.find(id);
+        if (l != t->second.active.end()) lease = &l->second;
+      }
+    }
+    if (!lease || lease->volunteer_id != volunteer_id || lease->deadline < now) {
+      cancelled->push_back(id);
+      continue;
+    }
+    lease->deadline = now + lease_seconds;
+    extended[id] = lease->deadline;
+  }
+  return extended;
+}
+
+std::vector<ActiveLease> Scheduler::ExpireLeases(int64_t now) {
+  std::vector<ActiveLease> expired;
+  for (auto it = leases_.begin(); it != leases_.end();) {
+    auto t = tasks_.find(it->second);
+    if (t == tasks_.end()) {
+      it = leases_.erase(it);
+      continue;
+    }
+    auto l = t->second.active.find(it->first);
+    if (l == t->second.active.end() || l->second.deadline >= now) {
+      ++it;
+      continue;
+    }
+    expired.push_back(l->second);
+    // The account may try again later; someone else gets it first if ready.
+    t->second.accounts.erase(l->second.account);
+    t->second.active.erase(l);
+    MaybeReady(t->first, t->second);
+    it = leases_.erase(it);
+  }
+  return expired;
+}
+
+void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id,
+                         const std::string& account, int wanted) {
+  leases_.erase(lease_id);
+  TaskState* st = State(task_id);
+  if (!st) return;
+  st->active.erase(lease_id);
+  st->accounts.insert(account);
+  st->wanted = wanted;
+  MaybeReady(task_id, *st);
+}
+
+std::vector<ActiveLease> Scheduler::OnDecided(const std::string& task_id) {
+  std::vector<ActiveLease> cancelled;
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return cancelled;
+  for (auto& [id, lease] : it->second.active) {
+    cancelled.push_back(lease);
+    leases_.erase(id);
+  }
+  queues_[it->second.platform].ready.erase(it->second.queue_key);
+  // The queue entry is gone from the store too; should the task come up
+  // again, the loader reads it as decided.
+  tasks_.erase(it);
+  return cancelled;
+}
+
+size_t Scheduler::cached(const std::string& platform) const {
+  auto it = queues_.find(platform);
+  return it == queues_.end() ? 0 : it->second.ready.size();
+}
+
+}  // namespace corral::coordinator

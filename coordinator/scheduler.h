@@ -1,0 +1,117 @@
+// The dispatch side of the coordinator (DESIGN.md section 3): which task a
+// volunteer gets when it asks, and the leases that follow. Like BOINC's
+// feeder, it keeps an in-memory cache of ready tasks per platform, refilled
+// in priority order from the store's queue column family in batches, so a
+// lease request never scans the database. It also holds every active lease
+// with its deadline, for heartbeats, expiry and result checks.
+//
+// Rules it enforces: a task is leased to as many volunteers at once as the
+// verifier still wants results (the quorum at first, one more after a
+// disagreement), never to two volunteers of the same account, and an expired
+// lease puts its task back in the cache for someone else.
+//
+// Not thread-safe: the Engine serialises every call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace corral::coordinator {
+
+class Store;
+
+// One active lease, as the scheduler tracks it.
+struct ActiveLease {
+  std::string lease_id, task_id, volunteer_id, account;
+  int64_t issued_at = 0, deadline = 0;
+};
+
+// What the scheduler knows of one task that has had any activity.
+struct TaskState {
+  std::string platform;
+  std::string queue_key;               // its key in the queue column family
+  bool decided = false;
+  int wanted = 0;                      // voting results the verifier still wants
+  std::set<std::string> accounts;      // accounts that hold a lease or gave a result
+  std::map<std::string, ActiveLease> active;  // by lease id
+};
+
+// Loads a task's state from stored records (task, results): used the first
+// time the scheduler meets a task. Returns false when the task is unknown.
+using TaskStateLoader = std::function<bool(const std::string& task_id, TaskState* out)>;
+
+// The queue column family key of a task.
+std::string QueueKey(const std::string& platform, uint64_t priority, const std::string& task_id);
+
+class Scheduler {
+ public:
+  // `cache_batch`: how many queue entries one refill reads per platform.
+  Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch = 512);
+
+  // Registers an active lease found in the store at start-up.
+  void RestoreLease(const ActiveLease& lease);
+
+  // A new undecided task was stored in the queue under `queue_key`.
+  void AddTask(const std::string& platform, const std::string& queue_key);
+
+  // Leases up to `slots` tasks on `platforms` to a volunteer, each with a
+  // deadline of now + lease_seconds. The leases are only in memory: the
+  // caller persists them.
+  std::vector<ActiveLease> Lease(const std::string& volunteer_id, const std::string& account,
+                                 const std::vector<std::string>& platforms, int slots, int64_t now,
+                                 int lease_seconds);
+
+  // The active lease with this id, or nullptr.
+  const ActiveLease* FindLease(const std::string& lease_id) const;
+
+  // Extends the volunteer's active leases among `lease_ids` to now +
+  // lease_seconds; the others (expired, finished, cancelled, someone else's,
+  // unknown) are listed in *cancelled.
+  std::map<std::string, int64_t> Heartbeat(const std::string& volunteer_id,
+                                           const std::vector<std::string>& lease_ids, int64_t now,
+                                           int lease_seconds, std::vector<std::string>* cancelled);
+
+  // Removes leases whose deadline passed and puts their tasks back in the
+  // cache. Returns them so the caller can record them as expired.
+  std::vector<ActiveLease> ExpireLeases(int64_t now);
+
+  // A result arrived for `lease_id` of `task_id` from `account`: the lease
+  // ends, the account stays excluded from the task, and the verifier now
+  // wants `wanted` more voting results (0 while replicas are still running is
+  // fine). Puts the task back in the cache when more replicas are needed.
+  void OnResult(const std::string& task_id, const std::string& lease_id,
+                const std::string& account, int wanted);
+
+  // The task has a verdict: it leaves the cache for good. Returns its leases
+  // still active, now cancelled.
+  std::vector<ActiveLease> OnDecided(const std::string& task_id);
+
+  int64_t active_leases() const { return static_cast<int64_t>(leases_.size()); }
+  // Ready tasks cached for a platform (for tests and metrics).
+  size_t cached(const std::string& platform) const;
+
+ private:
+  struct PlatformQueue {
+    std::set<std::string> ready;  // queue keys, in priority order
+    std::string cursor;           // last queue key read from the store
+    bool exhausted = false;       // the store has nothing after the cursor
+  };
+
+  TaskState* State(const std::string& task_id);
+  void Refill(const std::string& platform, PlatformQueue& q);
+  void MaybeReady(const std::string& task_id, TaskState& st);
+
+  const Store& store_;
+  TaskStateLoader loader_;
+  size_t batch_;
+  std::map<std::string, PlatformQueue> queues_;
+  std::unordered_map<std::string, TaskState> tasks_;
+  std::unordered_map<std::string, std::string> leases_;  // lease id -> task id
+};
+
+}  // namespace corral::coordinator
