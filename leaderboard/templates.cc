@@ -1,0 +1,236 @@
+#include "leaderboard/templates.h"
+
+namespace corral::site {
+
+// The CSS avoids '<' and '&' so that the page stays well-formed XML.
+const char kLayoutTemplate[] = R"tpl(<!DOCTYPE html>
+<html lang="en" xmlns="http://www.w3.org/1999/xhtml">
+<head>
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>{{title}} · Corral</title>
+<style>
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;line-height:1.45;color:#1f2328;background:#f6f8fa}
+header{background:#24364b;padding:.6rem 1rem}
+header nav{max-width:72rem;margin:0 auto;display:flex;flex-wrap:wrap;gap:1rem;align-items:baseline}
+header a{color:#fff;text-decoration:none;font-weight:600}
+header a.brand{font-size:1.2rem;margin-right:1rem}
+main{max-width:72rem;margin:0 auto;padding:1rem}
+footer{max-width:72rem;margin:2rem auto 0;padding:1rem;color:#59636e;font-size:.85rem;border-top:1px solid #d1d9e0}
+h1{font-size:1.6rem;margin:.5rem 0}
+h2{font-size:1.25rem;margin:1.5rem 0 .5rem}
+h3{font-size:1.05rem;margin:1rem 0 .4rem}
+a{color:#0b57d0}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+pre{background:#fff;border:1px solid #d1d9e0;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+table{border-collapse:collapse;background:#fff;margin:.25rem 0}
+th,td{border:1px solid #d1d9e0;padding:.35rem .55rem;text-align:left;vertical-align:top}
+thead th{background:#eef1f4;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+small,.muted{color:#59636e;font-size:.8rem}
+.tag{display:inline-block;padding:0 .35rem;border-radius:.25rem;background:#eef1f4;font-size:.8rem}
+.cell{white-space:nowrap;font-weight:600}
+.cell a{color:inherit}
+.s-passed{background:#dafbe1;color:#116329}
+.s-no_tests{background:#effbe8;color:#3d6b1f}
+.s-tests_failed,.s-timeout,.s-resource_exhausted{background:#ffebe9;color:#a40e26}
+.s-build_failed,.s-install_failed,.s-import_failed{background:#fff1e5;color:#953800}
+.s-unsupported,.s-pending,.s-none,.s-infra_error,.s-unknown{background:#eef1f4;color:#59636e}
+.s-inconclusive{background:#fbefff;color:#6e40c9}
+.legend{display:flex;flex-wrap:wrap;gap:.4rem;padding:0;list-style:none}
+.legend li{padding:.15rem .5rem;border-radius:.25rem}
+form.lookup-form{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;background:#fff;border:1px solid #d1d9e0;padding:.8rem}
+form.lookup-form label{display:flex;flex-direction:column;font-size:.85rem;color:#59636e}
+input,select,button{font:inherit;padding:.35rem .5rem;border:1px solid #afb8c1;border-radius:.3rem;background:#fff}
+button{background:#24364b;color:#fff;border-color:#24364b;cursor:pointer}
+input.copy{width:100%;box-sizing:border-box;font-family:ui-monospace,Menlo,Consolas,monospace}
+.answer{margin:1rem 0;padding:1rem;border-left:.5rem solid;background:#fff}
+.answer .sentence{font-size:1.6rem;line-height:1.3;margin:0 0 .5rem;font-weight:600}
+.answer-yes{border-color:#1a7f37}.answer-yes .sentence{color:#116329}
+.answer-no{border-color:#cf222e}.answer-no .sentence{color:#a40e26}
+.answer-unsupported{border-color:#8c959f}.answer-unsupported .sentence{color:#59636e}
+.answer-unknown{border-color:#bf8700}.answer-unknown .sentence{color:#7d4e00}
+.result{background:#fff;border:1px solid #d1d9e0;padding:.2rem .8rem .8rem;margin:1rem 0}
+.agree-yes{color:#116329}.agree-no{color:#a40e26}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.5rem 0}
+dl.facts dt{font-weight:600}
+dl.facts dd{margin:0;overflow-wrap:anywhere}
+.windows a{margin-right:.6rem}
+.windows a.current{font-weight:700;text-decoration:none;color:#1f2328}
+@media (max-width:40rem){main{padding:.6rem}.answer .sentence{font-size:1.3rem}dl.facts{grid-template-columns:1fr}}
+</style>
+</head>
+<body>
+<header><nav><a class="brand" href="/">Corral</a><a href="/">Home</a><a href="/leaderboard">Leaderboard</a></nav></header>
+<main>
+{{{content}}}
+</main>
+<footer><p>Corral: volunteers build and test PyPI packages on their own machines; a result is shown once two independent volunteers agree.{{#has_json}} This page as JSON: <a href="{{json_url}}">{{json_url}}</a>.{{/has_json}}</p></footer>
+</body>
+</html>
+)tpl";
+
+const char kHomeTemplate[] = R"tpl(<section>
+<h1>Does it work?</h1>
+<form class="lookup-form" method="get" action="/lookup">
+<label>Project <input type="text" name="project" value="{{form_project}}" required="required" placeholder="e.g. requests" autocapitalize="none" spellcheck="false"/></label>
+<label>OS <select name="os">{{#os_options}}<option value="{{value}}"{{#selected}} selected="selected"{{/selected}}>{{label}}</option>{{/os_options}}</select></label>
+<label>Python <input type="text" name="python" value="{{form_python}}" placeholder="3.11" size="6" inputmode="decimal"/></label>
+<button type="submit">Ask</button>
+</form>
+</section>
+{{#has_answer}}
+<section class="answer answer-{{answer_class}}" id="answer">
+<p class="sentence">{{sentence}}</p>
+{{#has_newest}}<p>Newest working version: <strong class="newest">{{newest}}</strong></p>{{/has_newest}}
+{{#has_evidence}}
+<h2>Evidence</h2>
+<div class="scroll"><table class="evidence">
+<thead><tr><th>Version</th><th>Platform</th><th>Result</th><th class="num">Agreeing</th></tr></thead>
+<tbody>
+{{#evidence}}<tr><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}</td><td class="num">{{agreeing}}</td></tr>
+{{/evidence}}
+</tbody>
+</table></div>
+{{/has_evidence}}
+{{^has_evidence}}<p class="muted">No verified results to show as evidence yet.</p>{{/has_evidence}}
+{{#has_project_link}}<p><a href="/projects/{{project_path}}">All results for {{project}}</a></p>{{/has_project_link}}
+</section>
+{{/has_answer}}
+<section>
+<h2>Projects</h2>
+{{#has_stats}}<p class="muted">{{stats_projects}} projects · {{stats_tasks}} tasks · {{stats_verdicts}} verdicts · {{stats_volunteers}} volunteers · {{stats_results}} results</p>{{/has_stats}}
+{{#has_projects}}
+<div class="scroll"><table class="projects">
+<thead><tr><th>Project</th><th class="num">Versions</th><th class="num">Verdicts</th><th class="num">Pending</th></tr></thead>
+<tbody>
+{{#projects}}<tr><td><a href="/projects/{{path}}">{{name}}</a></td><td class="num">{{versions}}</td><td class="num">{{verdicts}}</td><td class="num">{{pending}}</td></tr>
+{{/projects}}
+</tbody>
+</table></div>
+{{/has_projects}}
+{{^has_projects}}<p class="muted">No projects yet.</p>{{/has_projects}}
+</section>
+)tpl";
+
+const char kProjectTemplate[] = R"tpl(<h1>{{project}}</h1>
+{{#has_summary}}<p class="summary">{{summary}}</p>{{/has_summary}}
+<h2>Compatibility matrix</h2>
+{{#has_versions}}
+<div class="scroll"><table class="matrix">
+<thead><tr><th>Version</th>{{#platforms}}<th class="platform">{{label}}<br/><small>{{tag}}</small></th>{{/platforms}}</tr></thead>
+<tbody>
+{{#versions}}<tr class="version-row">
+<th class="version">{{version}}{{#yanked}} <span class="tag">yanked</span>{{/yanked}}{{#has_requires_python}}<br/><small>Requires-Python {{requires_python}}</small>{{/has_requires_python}}</th>
+{{#cells}}<td class="cell s-{{status_class}}"{{#has_title}} title="{{title}}"{{/has_title}}>{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}{{#has_counts}}<br/><small>{{agreeing}}/{{results}} agree</small>{{/has_counts}}</td>{{/cells}}
+</tr>
+{{/versions}}
+</tbody>
+</table></div>
+{{/has_versions}}
+{{^has_versions}}<p class="muted">No versions of this project have been ingested yet.</p>{{/has_versions}}
+<h2>Legend</h2>
+<ul class="legend">{{#legend}}<li class="s-{{status_class}}">{{status_text}}</li>{{/legend}}</ul>
+<p class="muted">A result appears once two volunteers of different accounts agree; "inconclusive" means their replicas never agreed (a flaky build or test suite).</p>
+)tpl";
+
+const char kTaskTemplate[] = R"tpl(<h1>{{project}} {{version}} on {{platform_label}}</h1>
+<p><a href="/projects/{{project_path}}">All results for {{project}}</a></p>
+<dl class="facts">
+<dt>Verdict</dt><dd><span class="cell s-{{status_class}}">{{status_text}}</span></dd>
+{{#has_summary}}<dt>Summary</dt><dd>{{summary}}</dd>{{/has_summary}}
+<dt>Project</dt><dd>{{project}}</dd>
+<dt>Version</dt><dd>{{version}}</dd>
+<dt>Platform</dt><dd>{{platform_label}} <small>{{platform}}</small></dd>
+{{#has_filename}}<dt>File</dt><dd>{{filename}}</dd>{{/has_filename}}
+{{#has_sha256}}<dt>SHA-256</dt><dd><code>{{sha256}}</code></dd>{{/has_sha256}}
+<dt>Task</dt><dd><code>{{task_id}}</code></dd>
+</dl>
+<h2>Reproduce</h2>
+<pre class="reproduce"><code>{{reproduce}}</code></pre>
+<form class="copy" action="#"><label class="muted" for="reproduce-copy">Select to copy:</label>
+<input class="copy" id="reproduce-copy" type="text" readonly="readonly" value="{{reproduce}}"/></form>
+<h2>Results ({{result_count}})</h2>
+{{^has_results}}<p class="muted">No volunteer has reported a result for this task yet.</p>{{/has_results}}
+{{#results}}<section class="result">
+<h3>Result {{index}} · <a href="/volunteers/{{volunteer_path}}">{{volunteer_name}}</a>{{#has_agrees}} · <span class="agree-{{agree_class}}">{{agree_text}}</span>{{/has_agrees}}</h3>
+<dl class="facts">
+<dt>Volunteer</dt><dd><a href="/volunteers/{{volunteer_path}}">{{volunteer_name}}</a> <small>{{volunteer_id}}</small></dd>
+<dt>Account</dt><dd>{{account}}</dd>
+<dt>Outcome</dt><dd><span class="cell s-{{status_class}}">{{status_text}}</span></dd>
+{{#has_summary}}<dt>Summary</dt><dd>{{summary}}</dd>{{/has_summary}}
+{{#has_tests}}<dt>Tests</dt><dd>{{tests_passed}} passed, {{tests_failed}} failed, {{tests_errors}} errors, {{tests_skipped}} skipped</dd>{{/has_tests}}
+{{#has_durations}}<dt>Durations</dt><dd>build {{build_s}}, tests {{test_s}}, total {{total_s}}</dd>{{/has_durations}}
+{{#has_wheel}}<dt>Wheel</dt><dd>{{wheel_filename}}<br/><small>sha256 <code>{{wheel_sha256}}</code></small><br/><small>content digest <code>{{wheel_content_digest}}</code></small></dd>{{/has_wheel}}
+<dt>Isolation</dt><dd>{{isolation}}</dd>
+<dt>Log</dt><dd>{{#has_log}}<a class="log" href="/api/v1/artifacts/{{log_path}}">log ({{log_short}})</a>{{/has_log}}{{^has_log}}<span class="muted">none uploaded</span>{{/has_log}}</dd>
+{{#has_received}}<dt>Received</dt><dd>{{received_at}}</dd>{{/has_received}}
+</dl>
+{{#has_failing}}<h3>Failing tests</h3>
+<ul class="failing">{{#failing_tests}}<li><code>{{.}}</code></li>{{/failing_tests}}</ul>{{/has_failing}}
+{{#has_commands}}<h3>Commands</h3>
+<pre class="commands">{{#commands}}<code>{{.}}</code>
+{{/commands}}</pre>{{/has_commands}}
+{{#has_platform}}<h3>Platform</h3>
+<div class="scroll"><table class="platform"><tbody>{{#platform_rows}}<tr><th>{{key}}</th><td>{{value}}</td></tr>{{/platform_rows}}</tbody></table></div>{{/has_platform}}
+{{#has_environment}}<h3>Environment</h3>
+<div class="scroll"><table class="environment"><tbody>{{#environment_rows}}<tr><th>{{key}}</th><td><code>{{value}}</code></td></tr>{{/environment_rows}}</tbody></table></div>{{/has_environment}}
+</section>
+{{/results}}
+)tpl";
+
+const char kLeaderboardTemplate[] = R"tpl(<h1>Leaderboard</h1>
+<p class="windows">Window: {{#windows}}<a href="/leaderboard?window={{value}}"{{#current}} class="current" aria-current="page"{{/current}}>{{label}}</a>{{/windows}}</p>
+<h2>Volunteers</h2>
+{{#has_volunteers}}
+<div class="scroll"><table class="volunteers">
+<thead><tr><th class="num">Rank</th><th>Volunteer</th><th>Account</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th><th>Platforms</th></tr></thead>
+<tbody>
+{{#volunteers}}<tr><td class="num">{{rank}}</td><td><a href="/volunteers/{{path}}">{{name}}</a></td><td>{{account}}</td><td class="num">{{verified_results}}</td><td class="num">{{credit}}</td><td class="num">{{recent_average_credit}}</td><td>{{#platforms}}<span class="tag">{{.}}</span> {{/platforms}}</td></tr>
+{{/volunteers}}
+</tbody>
+</table></div>
+{{/has_volunteers}}
+{{^has_volunteers}}<p class="muted">No volunteer has a verified result in this window.</p>{{/has_volunteers}}
+<h2>Accounts</h2>
+{{#has_accounts}}
+<div class="scroll"><table class="accounts">
+<thead><tr><th class="num">Rank</th><th>Account</th><th class="num">Machines</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th></tr></thead>
+<tbody>
+{{#accounts}}<tr><td class="num">{{rank}}</td><td>{{name}}{{#show_id}} <small>{{account}}</small>{{/show_id}}</td><td class="num">{{machines}}</td><td class="num">{{verified_results}}</td><td class="num">{{credit}}</td><td class="num">{{recent_average_credit}}</td></tr>
+{{/accounts}}
+</tbody>
+</table></div>
+{{/has_accounts}}
+{{^has_accounts}}<p class="muted">No account has a verified result in this window.</p>{{/has_accounts}}
+<p class="muted">Credit is granted after cross-verification, from the measured cost of each task; the recent average halves every 7 days.</p>
+)tpl";
+
+const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}</h1>
+<dl class="facts">
+<dt>Volunteer</dt><dd><code>{{volunteer_id}}</code></dd>
+<dt>Account</dt><dd>{{account}}</dd>
+<dt>Verified results</dt><dd>{{verified_results}}</dd>
+<dt>Credit</dt><dd>{{credit}}</dd>
+<dt>Platforms</dt><dd>{{#platforms}}<span class="tag">{{label}} <small>{{tag}}</small></span> {{/platforms}}{{^has_platforms}}<span class="muted">none</span>{{/has_platforms}}</dd>
+</dl>
+<h2>Recent results</h2>
+{{#has_results}}
+<div class="scroll"><table class="recent">
+<thead><tr><th>Task</th><th>Project</th><th>Version</th><th>Platform</th><th>Outcome</th><th>Agrees</th></tr></thead>
+<tbody>
+{{#results}}<tr><td><a href="/tasks/{{task_path}}"><code>{{task_short}}</code></a></td><td><a href="/projects/{{project_path}}">{{project}}</a></td><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{status_text}}</td><td class="agree-{{agree_class}}">{{agree_text}}</td></tr>
+{{/results}}
+</tbody>
+</table></div>
+{{/has_results}}
+{{^has_results}}<p class="muted">No results yet.</p>{{/has_results}}
+)tpl";
+
+const char kNotFoundTemplate[] = R"tpl(<h1>Not found</h1>
+<p>There is no {{what}} here.</p>
+<p><a href="/">Search for a project</a> or see the <a href="/leaderboard">leaderboard</a>.</p>
+)tpl";
+
+}  // namespace corral::site
