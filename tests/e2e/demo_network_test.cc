@@ -18,6 +18,9 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "common/crypto.h"
 #include "common/http_client.h"
 #include "demo/corpus.h"
