@@ -23,6 +23,7 @@
 #include "demo/demo_network.h"
 #include "demo/local_index.h"
 #include "volunteer/daemon.h"
+#include "volunteer/reproduce.h"
 
 namespace fs = std::filesystem;
 using namespace corral;
@@ -162,6 +163,16 @@ int main(int argc, char** argv) {
   lookup_cmd->add_option("--version", lookup_version, "a release of PROJECT (default: the newest)");
   lookup_cmd->add_option("--coordinator", lookup_coordinator, "the coordinator's URL")->capture_default_str();
 
+  // corral reproduce TASK_ID --coordinator URL
+  auto* repro_cmd = app.add_subcommand("reproduce", "rerun one task locally in the same sandbox and show every step");
+  volunteer::ReproduceOptions repro_opts;
+  repro_opts.coordinator_url = "http://127.0.0.1:8787";
+  repro_opts.data_dir = DefaultDataDir("reproduce");
+  repro_cmd->add_option("TASK_ID", repro_opts.task_id, "the task's id (on its page and in the API)")->required();
+  repro_cmd->add_option("--coordinator", repro_opts.coordinator_url, "the coordinator's URL")->capture_default_str();
+  repro_cmd->add_option("--data", repro_opts.data_dir, "cache and work folder")->capture_default_str();
+  repro_cmd->add_option("--interpreter", repro_opts.interpreter, "use this Python instead of the one found for the task's platform");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -299,6 +310,8 @@ int main(int argc, char** argv) {
     server.Stop();
     return 0;
   }
+
+  if (*repro_cmd) return volunteer::Reproduce(repro_opts);
 
   if (*lookup_cmd) {
     std::string base = lookup_coordinator;

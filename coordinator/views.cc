@@ -83,10 +83,14 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
     VolunteerRecord vol;
     nlohmann::json vj;
     if (store.GetJson(Cf::kVolunteers, r.volunteer_id, &vj)) FromJson(vj, &vol);
+    AccountRecord account;
+    nlohmann::json aj;
+    if (store.GetJson(Cf::kAccounts, r.account, &aj)) FromJson(aj, &account);
     results.push_back(
         {{"volunteer_id", r.volunteer_id},
          {"volunteer_name", vol.name},
          {"account", r.account},
+         {"account_name", account.name},
          {"lease_id", r.lease_id},
          {"outcome", OutcomeName(p.outcome)},
          {"summary", ResultSummary(p)},

@@ -167,7 +167,10 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
     return 2;
   }
   HttpServer index_server([&](const HttpRequest& r) { return index.Handle(r); });
-  if (!index_server.Start("127.0.0.1", 0, &err)) {
+  // A stable port (the site's + 1): the coordinator stores absolute file
+  // URLs, so a demo restarted on the same data must find its index again.
+  int index_port = o.port > 0 && o.port < 65535 ? o.port + 1 : 0;
+  if (!index_server.Start("127.0.0.1", index_port, &err)) {
     spdlog::error("local index: {}", err);
     return 2;
   }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <kainjow/mustache.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -70,6 +71,17 @@ std::string JsonText(const json& v) {
 }
 
 std::string Text(const json& j, std::string_view key) { return JsonText(Field(j, key)); }
+
+// Unix seconds as "2026-11-23 10:42:06 UTC"; other values as text.
+std::string UtcTime(const json& v) {
+  if (!v.is_number_integer()) return JsonText(v);
+  std::time_t t = static_cast<std::time_t>(v.get<int64_t>());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
 
 // A count: integers as they are, anything else "0".
 std::string Count(const json& j, std::string_view key) {
@@ -443,7 +455,9 @@ std::string RenderTask(const json& task) {
       row.set("volunteer_id", volunteer_id);
       row.set("volunteer_path", UrlEncode(volunteer_id));
       row.set("volunteer_name", volunteer_name.empty() ? volunteer_id : volunteer_name);
-      row.set("account", Text(r, "account"));
+      std::string account_name = Text(r, "account_name");
+      row.set("account", account_name.empty() ? Text(r, "account")
+                                              : account_name + " (" + Shorten(Text(r, "account"), 16) + ")");
       SetStatus(&row, Text(r, "outcome"));
       std::string rsummary = Text(r, "summary");
       row.set("has_summary", Bool(!rsummary.empty()));
@@ -477,7 +491,7 @@ std::string RenderTask(const json& task) {
       row.set("has_log", Bool(!log.empty()));
       row.set("log_path", UrlEncode(log));
       row.set("log_short", Shorten(log, 12));
-      std::string received = Text(r, "received_at");
+      std::string received = UtcTime(Field(r, "received_at"));
       row.set("has_received", Bool(!received.empty()));
       row.set("received_at", received);
 

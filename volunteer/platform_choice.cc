@@ -49,7 +49,7 @@ std::map<std::string, Platform> ChoosePlatforms(const std::vector<Platform>& fou
       bool listed = false;
       for (const auto& w : wanted) listed = listed || w == tag || SamePath(w, p.interpreter_path);
       if (!listed) {
-        spdlog::info("not using {} ({}): not in the configured interpreters", p.interpreter_path, tag);
+        spdlog::debug("not using {} ({}): not in the configured interpreters", p.interpreter_path, tag);
         continue;
       }
     }

@@ -195,6 +195,21 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
     CHECK(Tail(data / "lookup.txt").find("No") != std::string::npos);
   }
 
+  // Anyone can rerun a verdict's task locally and see the same outcome.
+  {
+    nlohmann::json bad = get("/api/v1/projects/corral-demo-badimport");
+    std::string bad_task = bad["versions"][0]["cells"].begin().value().value("task_id", "");
+    std::string cmd = std::string(CORRAL_BINARY) + " reproduce " + bad_task + " --coordinator " + base +
+                      " --data " + (data / "reproduce").string() + " > " + (data / "reproduce.txt").string() +
+                      " 2>&1";
+    int rc = std::system(cmd.c_str());
+    std::string out = Tail(data / "reproduce.txt", 100000);
+    INFO(out.substr(out.size() > 3000 ? out.size() - 3000 : 0));
+    CHECK(WEXITSTATUS(rc) == 0);
+    CHECK(out.find("== outcome here: import_failed") != std::string::npos);
+    CHECK(out.find("bwrap") != std::string::npos);  // the exact commands are shown
+  }
+
   // The site shows the matrix.
   HttpResult page = http.Get(base + "/projects/corral-demo-refcount");
   CHECK(page.ok());
