@@ -257,10 +257,26 @@ bool RunSandboxed(const SandboxPolicy& policy, const std::vector<std::string>& c
     return false;
   }
   std::vector<std::string> argv = BwrapArgv(policy, command);
-  return RunProcess(argv, {"PATH=/usr/bin:/bin"}, limits, policy.seccomp_fd, exit, err);
+  // bwrap reads the BPF program from the fd's current offset to its end.
+  // Reopen it so every run has its own offset at 0: a shared fd would be
+  // left at its end by the first run (and raced on by concurrent ones).
+  int seccomp_fd = -1;
+  if (policy.seccomp_fd >= 0) {
+    std::string self = "/proc/self/fd/" + std::to_string(policy.seccomp_fd);
+    seccomp_fd = open(self.c_str(), O_RDONLY | O_CLOEXEC);
+    if (seccomp_fd < 0) {
+      *err = "cannot reopen the seccomp filter (" + self + ") for bwrap: " +
+             std::strerror(errno) + "; rebuild the filter or run without it";
+      return false;
+    }
+  }
+  bool ok = RunProcess(argv, {"PATH=/usr/bin:/bin"}, limits, seccomp_fd, exit, err);
+  if (seccomp_fd >= 0) close(seccomp_fd);
+  return ok;
 }
 
-std::string Isolation(const SandboxPolicy& policy, bool net_isolated) {
+std::string Isolation(const SandboxPolicy& policy, bool net_isolated,
+                      const std::string& seccomp) {
   std::string s = "bwrap:";
   if (net_isolated) s += "net,";
   s += "pid,ipc,uts,user,cgroup;caps=none;ro-host;";
@@ -269,7 +285,10 @@ std::string Isolation(const SandboxPolicy& policy, bool net_isolated) {
   else
     s += "tmpfs;";
   s += "rlimits;timeouts;seccomp=";
-  s += policy.seccomp_fd >= 0 ? "bpf" : "none";
+  if (!seccomp.empty())
+    s += seccomp;
+  else
+    s += policy.seccomp_fd >= 0 ? "bpf" : "none";
   return s;
 }
 

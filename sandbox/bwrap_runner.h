@@ -5,8 +5,8 @@
 // no-output timeouts enforced here, killing the whole process tree.
 //
 // Seam for later hardening: `SandboxPolicy::seccomp_fd` is passed to bwrap's
-// --seccomp when set (a compiled BPF program, e.g. from libseccomp's
-// seccomp_export_bpf); cgroup limits would be applied to the child between
+// --seccomp when set (a compiled BPF program: see sandbox/seccomp_filter.h;
+// RunSandboxed reopens it per run, so one fd may serve many runs); cgroup limits would be applied to the child between
 // fork and exec in RunSandboxed. Both are reported in Isolation().
 #pragma once
 
@@ -80,7 +80,10 @@ bool BwrapSupportsTmpfsSize();
 // The isolation level reached, e.g.
 // "bwrap:net,pid,ipc,uts,user,cgroup;caps=none;ro-host;tmpfs=512M;rlimits;timeouts;seccomp=none".
 // `net_isolated` comes from what the runner saw inside (only "lo").
-std::string Isolation(const SandboxPolicy& policy, bool net_isolated);
+// `seccomp` names the filter the caller verified was installed (e.g.
+// "denylist"); empty: "bpf" when policy.seccomp_fd is set, else "none".
+std::string Isolation(const SandboxPolicy& policy, bool net_isolated,
+                      const std::string& seccomp = "");
 
 // Runs `argv` (argv[0] an absolute path) outside any sandbox, with exactly
 // the environment `env` ("NAME=value"), stdin from /dev/null, stdout+stderr

@@ -132,8 +132,19 @@ def probe_isolation():
     except (IOError, OSError):
         pass
     root_writable = os.access("/usr", os.W_OK)
+    # The seccomp mode and filter count this process runs under (-1: unknown).
+    seccomp = {"Seccomp": -1, "Seccomp_filters": -1}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in seccomp:
+                    seccomp[key] = int(value.strip())
+    except (IOError, OSError, ValueError):
+        pass
     return {"net_interfaces": sorted(ifaces), "pid": os.getpid(), "uid": os.getuid(),
-            "usr_writable": root_writable}
+            "usr_writable": root_writable, "seccomp_mode": seccomp["Seccomp"],
+            "seccomp_filters": seccomp["Seccomp_filters"]}
 
 
 def last_line(text, prefer=None):

@@ -10,6 +10,7 @@
 #include "sandbox/build_system.h"
 #include "sandbox/bwrap_runner.h"
 #include "sandbox/junit_report.h"
+#include "sandbox/seccomp_filter.h"
 #include "sandbox/sandbox_policy.h"
 #include "sandbox/venv_template.h"
 #include "sandbox/wheel_digest.h"
@@ -25,6 +26,27 @@ constexpr const char kBuildEnvTemplate[] = "/corral/buildenv-template";
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// What the isolation string says after "seccomp=": the filter's name only
+// when the runner, inside, ran under one more filter than this process
+// (Seccomp_filters, Linux >= 5.9) or, on older kernels, in filter mode while
+// this process is not; "bpf" when it was passed but cannot be confirmed;
+// "none" when no filter was passed or it is visibly missing.
+std::string SeccompIsolation(bool passed, const nlohmann::json& probe) {
+  if (!passed) return "none";
+  auto number = [&](const char* key) {
+    auto it = probe.find(key);
+    return it != probe.end() && it->is_number_integer() ? it->get<int>() : -1;
+  };
+  int inside_filters = number("seccomp_filters");
+  int inside_mode = number("seccomp_mode");
+  int outside_filters = SeccompFilterCount();
+  if (inside_filters >= 0 && outside_filters >= 0)
+    return inside_filters > outside_filters ? kSeccompFilterName : "none";
+  if (inside_mode == 2 && SeccompMode() == 0) return kSeccompFilterName;
+  if (inside_mode == 0) return "none";
+  return "bpf";
 }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
@@ -183,6 +205,13 @@ JobResult RunJob(const JobSpec& spec) {
   limits.max_log_bytes = spec.max_log_bytes;
   limits.max_output_bytes = spec.max_output_bytes;
   limits.rlimits.cpu_seconds = static_cast<uint64_t>(spec.timeout_s) + 60;
+  // The seccomp deny-list. Without it the job still runs, and the isolation
+  // string says seccomp=none (the daemon refuses tasks that need more).
+  SeccompFilterFd seccomp;
+  if (seccomp.Build(&err))
+    policy.seccomp_fd = seccomp.fd();
+  else
+    Header(&r, err);
   std::vector<std::string> command = RunnerCommand(spec.platform);
   std::vector<std::string> argv = BwrapArgv(policy, command);
   {
@@ -204,8 +233,10 @@ JobResult RunJob(const JobSpec& spec) {
     result = nlohmann::json::parse(text, nullptr, false);
   bool have_result = result.is_object();
   bool net_isolated = false;
+  nlohmann::json probe = nlohmann::json::object();
   if (have_result) {
-    const auto& probe = result.value("probe", nlohmann::json::object());
+    probe = result.value("probe", nlohmann::json::object());
+    if (!probe.is_object()) probe = nlohmann::json::object();
     auto ifaces = probe.value("net_interfaces", std::vector<std::string>{});
     net_isolated = std::all_of(ifaces.begin(), ifaces.end(),
                                [](const std::string& i) { return i == "lo"; });
@@ -219,7 +250,7 @@ JobResult RunJob(const JobSpec& spec) {
         !std::filesystem::is_symlink(work / "dist" / wheel.substr(10), ec))
       r.wheel = work / "dist" / wheel.substr(10);
   }
-  r.isolation = Isolation(policy, net_isolated);
+  r.isolation = Isolation(policy, net_isolated, SeccompIsolation(policy.seccomp_fd >= 0, probe));
 
   // 4. Limits first: whatever the runner said, a killed run is a limit.
   if (exit.wall_timeout)

@@ -13,6 +13,7 @@
 #include "sandbox/bwrap_runner.h"
 #include "sandbox/interpreters.h"
 #include "sandbox/sandbox_policy.h"
+#include "sandbox/seccomp_filter.h"
 
 namespace corral::sandbox {
 
@@ -107,12 +108,16 @@ bool EnsureVenvTemplate(const Platform& platform, const std::filesystem::path& c
   limits.no_output_timeout_s = 120;
   limits.max_log_bytes = 256 << 10;
   limits.rlimits.cpu_seconds = 600;
+  // The same seccomp deny-list as jobs; without it the template is still made.
+  SeccompFilterFd seccomp;
+  std::string seccomp_err;
+  if (seccomp.Build(&seccomp_err)) policy.seccomp_fd = seccomp.fd();
   RunExit exit;
   if (!RunSandboxed(policy, RunnerCommand(platform), limits, &exit, err)) {
     std::filesystem::remove_all(staging, ec);
     return false;
   }
-  info->log = exit.log;
+  info->log = seccomp_err.empty() ? exit.log : seccomp_err + "\n" + exit.log;
   std::string result_text, read_err;
   nlohmann::json result;
   if (ReadFileCapped(staging / "result.json", 1 << 20, &result_text, &read_err))
