@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "common/crypto.h"
@@ -19,9 +20,14 @@
 #include "common/signing.h"
 #include "sandbox/interpreters.h"
 #include "sandbox/sandbox.h"
+#include "volunteer/config.h"
 #include "volunteer/coordinator_client.h"
+#include "volunteer/download_cache.h"
+#include "volunteer/pause_file.h"
 #include "volunteer/platform_choice.h"
+#include "volunteer/politeness.h"
 #include "volunteer/result_journal.h"
+#include "volunteer/sd_notify.h"
 
 namespace corral::volunteer {
 
@@ -41,22 +47,34 @@ std::string Hostname() {
 // State shared between the main loop and the task threads.
 class Daemon {
  public:
-  Daemon(const DaemonOptions& options, std::atomic<bool>* stop) : options_(options), stop_(stop) {}
+  Daemon(const DaemonOptions& options, const DaemonControl& control)
+      : options_(options), stop_(control.stop), reload_(control.reload) {}
 
   int Run();
 
  private:
   bool Prepare();
+  EnrolRequest MakeEnrolRequest();
   bool EnrolWithBackoff();
-  void RunTask(TaskSpec task);
+  void RunTask(TaskSpec task, Platform platform);
+  void TrimDownloadCache();
+  void Reload();
+  // Why no new work may be leased now (paused, load), or "" when it may.
+  std::string HoldReason();
   bool FlushJournal();
   void Heartbeat();
   void WriteStatus();
   void SleepFor(double seconds);
   double Backoff();
 
-  const DaemonOptions& options_;
+  // Reloadable fields (slots, cache_size_mb, politeness) change under mu_.
+  DaemonOptions options_;
   std::atomic<bool>* stop_;
+  std::atomic<bool>* reload_;
+  std::vector<Platform> found_;                // every interpreter discovered
+  WatchdogPinger watchdog_;
+  std::string held_;                           // the last HoldReason, to log changes once
+  std::mutex cache_mu_;
   std::unique_ptr<SigningKey> machine_key_;
   std::unique_ptr<SigningKey> account_key_;
   std::unique_ptr<CoordinatorClient> client_;
@@ -91,8 +109,10 @@ void Daemon::SleepFor(double seconds) {
   // Signal handlers only set *stop_, so look at it often.
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_->load() && std::chrono::steady_clock::now() < until)
+  while (!stop_->load() && std::chrono::steady_clock::now() < until) {
     wake_.wait_for(lock, std::chrono::milliseconds(250));
+    watchdog_.MaybePing();
+  }
 }
 
 bool Daemon::Prepare() {
@@ -126,13 +146,15 @@ bool Daemon::Prepare() {
   uname(&u);
   spdlog::info("environment: {} {} {} ({})", u.sysname, u.release, u.machine, u.version);
   std::vector<std::string> notes;
-  std::vector<Platform> found = sandbox::DiscoverInterpreters(&notes);
+  found_ = sandbox::DiscoverInterpreters(&notes);
   for (const auto& n : notes) spdlog::info("interpreter discovery: {}", n);
-  platforms_ = ChoosePlatforms(found, options_.interpreters);
+  platforms_ = ChoosePlatforms(found_, options_.interpreters, options_.skip_interpreters);
   if (platforms_.empty()) {
     spdlog::error("no usable Python interpreter found{}; install one (pyenv, python3.X, pypy3) "
-                  "or fix --interpreters",
-                  options_.interpreters.empty() ? "" : " among the configured ones");
+                  "or fix the use/skip lists (--interpreter, configuration)",
+                  options_.interpreters.empty() && options_.skip_interpreters.empty()
+                      ? ""
+                      : " among the configured ones");
     return false;
   }
   for (const auto& [tag, p] : platforms_)
@@ -146,10 +168,11 @@ bool Daemon::Prepare() {
     return false;
   }
   client_ = std::make_unique<CoordinatorClient>(options_.coordinator_url, *machine_key_);
+  TrimDownloadCache();
   return true;
 }
 
-bool Daemon::EnrolWithBackoff() {
+EnrolRequest Daemon::MakeEnrolRequest() {
   EnrolRequest req;
   req.account_key = account_key_->public_hex();
   req.account_name = AccountNameOf(options_.account_key);
@@ -158,7 +181,13 @@ bool Daemon::EnrolWithBackoff() {
   req.account_signature =
       Base64Encode(account_key_->Sign(EnrolmentMessage(req.machine_key, req.account_name, req.machine_name)));
   for (const auto& [tag, p] : platforms_) req.platforms.push_back(tag);
+  return req;
+}
+
+bool Daemon::EnrolWithBackoff() {
+  EnrolRequest req = MakeEnrolRequest();
   while (!stop_->load()) {
+    watchdog_.MaybePing();
     CallStatus s = client_->Enrol(req);
     if (s.ok) {
       reachable_ = true;
@@ -219,9 +248,28 @@ bool Daemon::FlushJournal() {
   return true;
 }
 
-void Daemon::RunTask(TaskSpec task) {
+void Daemon::TrimDownloadCache() {
+  std::set<std::string> in_use;
+  uint64_t cap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [_, run] : running_) in_use.insert(run.task.sha256);
+    cap = static_cast<uint64_t>(options_.cache_size_mb) << 20;
+  }
+  std::lock_guard<std::mutex> guard(cache_mu_);
+  CacheTrim trim;
+  std::string err;
+  if (!TrimCache(options_.data_dir / "cache" / "files", cap, in_use, &trim, &err)) {
+    spdlog::warn("{}", err);
+  } else if (trim.files_removed > 0) {
+    spdlog::info("download cache: removed {} least recently used file(s), {:.1f} MB; {:.1f} MB left "
+                 "(cache_size_mb = {})",
+                 trim.files_removed, trim.bytes_removed / 1048576.0, trim.bytes_left / 1048576.0, cap >> 20);
+  }
+}
+
+void Daemon::RunTask(TaskSpec task, Platform platform) {
   auto started = std::chrono::steady_clock::now();
-  const Platform& platform = platforms_.at(task.platform);
   std::string err;
   fs::path cache = options_.data_dir / "cache";
   fs::path input = cache / "files" / task.sha256;
@@ -244,6 +292,7 @@ void Daemon::RunTask(TaskSpec task) {
   // (1) fetch the input, addressed by its sha256, and check it.
   std::string have;
   bool cached = fs::exists(input, ec) && Sha256File(input, &have, &err) && have == task.sha256;
+  if (cached) TouchCached(input);
   bool fetched = cached;
   if (!cached) {
     fs::path tmp = input;
@@ -263,6 +312,7 @@ void Daemon::RunTask(TaskSpec task) {
       if (ec) r.summary = "cannot store " + input.string() + ": " + ec.message();
     }
     fs::remove(tmp, ec);
+    if (fetched) TrimDownloadCache();  // this task's input is in use, so it stays
   }
 
   if (fetched) {
@@ -371,6 +421,7 @@ void Daemon::WriteStatus() {
               {"recent_results", recent_},
               {"tasks_done", tasks_done_},
               {"isolation", isolation_},
+              {"held_back", held_},
               {"updated_at", NowSeconds()}};
   }
   status["journal_pending"] = journal_->size();
@@ -378,28 +429,144 @@ void Daemon::WriteStatus() {
   WriteFileAtomic(options_.data_dir / "status.json", status.dump(2), &err);
 }
 
+std::string Daemon::HoldReason() {
+  std::string who;
+  if (IsPaused(options_.data_dir, &who))
+    return "paused " + who + "; `corral volunteer resume` resumes";
+  double max_load;
+  bool idle_only;
+  int running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    max_load = options_.max_load;
+    idle_only = options_.idle_only;
+    running = static_cast<int>(running_.size());
+  }
+  if (max_load <= 0 && !idle_only) return "";
+  double load = 0;
+  std::string err, why;
+  if (!ReadLoadAverage(&load, &err)) {
+    // Without a load figure, politeness cannot be judged: err on the side of the owner.
+    return "cannot read the load average (" + err + ")";
+  }
+  return LeaseAllowed(load, running, max_load, idle_only, &why) ? "" : why;
+}
+
+void Daemon::Reload() {
+  std::string err;
+  SdNotify("RELOADING=1", &err);
+  DaemonOptions fresh;
+  if (options_.config_file.empty()) {
+    spdlog::warn("SIGHUP: no configuration file was given (--config FILE); nothing to reload");
+    SdNotify("READY=1", &err);
+    return;
+  }
+  if (!ResolveOptions(options_, &fresh, &err)) {
+    spdlog::error("SIGHUP: keeping the current configuration: {}", err);
+    SdNotify("READY=1", &err);
+    return;
+  }
+  if (fresh.coordinator_url != options_.coordinator_url || fresh.data_dir != options_.data_dir ||
+      fresh.account_key != options_.account_key || fresh.machine_name != options_.machine_name)
+    spdlog::warn("SIGHUP: coordinator, data, account and name take effect only after a restart");
+  if (fresh.interpreters != options_.interpreters || fresh.skip_interpreters != options_.skip_interpreters) {
+    auto chosen = ChoosePlatforms(found_, fresh.interpreters, fresh.skip_interpreters);
+    if (chosen.empty()) {
+      spdlog::error("SIGHUP: the new use/skip lists leave no interpreter; keeping the current ones");
+    } else {
+      bool changed = chosen.size() != platforms_.size();
+      for (const auto& [tag, p] : chosen)
+        changed = changed || !platforms_.count(tag) || platforms_[tag].interpreter_path != p.interpreter_path;
+      std::map<std::string, Platform> before = platforms_;
+      platforms_ = chosen;
+      if (changed) {
+        // The coordinator leases only for enrolled platforms: enrol again.
+        CallStatus st = client_->Enrol(MakeEnrolRequest());
+        if (!st.ok) {
+          spdlog::error("SIGHUP: re-enrolling with the new interpreters failed ({}); keeping the old ones",
+                        st.message);
+          platforms_ = before;
+        } else {
+          for (const auto& [tag, p] : platforms_) spdlog::info("now offering {}: {}", tag, p.interpreter_path);
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      options_.interpreters = fresh.interpreters;
+      options_.skip_interpreters = fresh.skip_interpreters;
+    }
+  }
+  if (fresh.nice != options_.nice || fresh.ionice != options_.ionice) {
+    if (!ApplyPriority(fresh.nice, fresh.ionice, &err)) spdlog::warn("SIGHUP: {}", err);
+  }
+  if (!fresh.log_level.empty()) spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    options_.slots = fresh.slots;
+    options_.cache_size_mb = fresh.cache_size_mb;
+    options_.nice = fresh.nice;
+    options_.ionice = fresh.ionice;
+    options_.max_load = fresh.max_load;
+    options_.idle_only = fresh.idle_only;
+    options_.log_level = fresh.log_level;
+  }
+  TrimDownloadCache();
+  spdlog::info("SIGHUP: reloaded {}: {} slot(s), nice {}, ionice {}, max_load {}, idle_only {}, cache {} MB",
+               options_.config_file.string(), fresh.slots, fresh.nice, fresh.ionice, fresh.max_load,
+               fresh.idle_only, fresh.cache_size_mb);
+  SdNotify("READY=1", &err);
+}
+
 int Daemon::Run() {
+  std::string notify_err;
   if (!Prepare()) return 2;
-  if (!EnrolWithBackoff()) return stop_->load() ? 0 : 2;
+  // Ready once keys and interpreters are in place: waiting for an unreachable
+  // coordinator is normal operation, not a failed start.
+  SdNotify("READY=1\nSTATUS=enrolling with " + options_.coordinator_url, &notify_err);
+  if (!EnrolWithBackoff()) {
+    SdNotify("STOPPING=1", &notify_err);
+    return stop_->load() ? 0 : 2;
+  }
   FlushJournal();
-  std::vector<std::string> tags;
-  for (const auto& [tag, _] : platforms_) tags.push_back(tag);
   int idle_polls = 0;
   int started = 0;
   auto last_heartbeat = std::chrono::steady_clock::now();
+  std::string last_notified;
   while (!stop_->load()) {
-    int free_slots;
+    watchdog_.MaybePing();
+    if (reload_ && reload_->exchange(false)) Reload();
+    std::vector<std::string> tags;
+    for (const auto& [tag, _] : platforms_) tags.push_back(tag);
+    int free_slots, running_count;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      free_slots = options_.slots - static_cast<int>(running_.size());
+      running_count = static_cast<int>(running_.size());
+      free_slots = options_.slots - running_count;
     }
     if (options_.max_tasks > 0) free_slots = std::min(free_slots, options_.max_tasks - started);
     if (options_.max_tasks > 0 && started >= options_.max_tasks) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (running_.empty()) break;
+      if (running_count == 0) break;
       free_slots = 0;
     }
     double wait = 1.0;
+    if (free_slots > 0) {
+      std::string hold = HoldReason();
+      // Log changes of kind (paused, load, idle_only) once, not every new load figure.
+      auto kind = [](const std::string& r) { return r.substr(0, r.find(' ')); };
+      if (kind(hold) != kind(held_)) {
+        if (!hold.empty())
+          spdlog::info("not leasing new work: {}", hold);
+        else
+          spdlog::info("leasing again");
+      }
+      if (hold != held_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        held_ = hold;
+      }
+      if (!hold.empty()) {
+        free_slots = 0;
+        wait = 5.0;
+      }
+    }
     if (free_slots > 0) {
       LeaseResponse resp;
       CallStatus s = client_->Lease({tags, free_slots}, &resp);
@@ -409,7 +576,8 @@ int Daemon::Run() {
         failures_in_row_ = 0;
         wait = std::max(1, resp.next_poll_s);
         for (auto& task : resp.tasks) {
-          if (!platforms_.count(task.platform)) {
+          auto p = platforms_.find(task.platform);
+          if (p == platforms_.end()) {
             spdlog::warn("coordinator leased {} for {}, which this machine did not offer; ignoring",
                          task.task_id.substr(0, 12), task.platform);
             continue;
@@ -419,7 +587,7 @@ int Daemon::Run() {
             running_[task.lease_id] = {task, std::chrono::steady_clock::now()};
           }
           ++started;
-          std::thread([this, task] { RunTask(task); }).detach();
+          std::thread([this, task, platform = p->second] { RunTask(task, platform); }).detach();
         }
         bool busy;
         {
@@ -447,12 +615,26 @@ int Daemon::Run() {
       last_heartbeat = std::chrono::steady_clock::now();
     }
     WriteStatus();
+    std::string status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status = fmt::format("{} of {} slot(s) busy, {} task(s) done{}{}", running_.size(), options_.slots,
+                           tasks_done_, held_.empty() ? "" : "; not leasing: ", held_);
+    }
+    if (status != last_notified) {
+      SdNotify("STATUS=" + status, &notify_err);
+      last_notified = status;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     size_t running_now = running_.size();
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
-    while (!stop_->load() && running_.size() >= running_now && std::chrono::steady_clock::now() < until)
+    while (!stop_->load() && !(reload_ && reload_->load()) && running_.size() >= running_now &&
+           std::chrono::steady_clock::now() < until) {
       wake_.wait_for(lock, std::chrono::milliseconds(250));
+      watchdog_.MaybePing();
+    }
   }
+  SdNotify("STOPPING=1", &notify_err);
   // Tasks still running are abandoned: their leases expire and are
   // re-issued; the sandbox's processes die with this one (--die-with-parent).
   {
@@ -468,10 +650,21 @@ int Daemon::Run() {
 
 std::string AccountNameOf(const fs::path& account_key) { return account_key.stem().string(); }
 
-int RunDaemon(const DaemonOptions& options, std::atomic<bool>* stop) {
+int RunDaemon(const DaemonOptions& options, const DaemonControl& control) {
+  if (!options.log_level.empty()) spdlog::set_level(spdlog::level::from_str(options.log_level));
+  // Before any task thread exists, so that every sandbox inherits it.
+  std::string err;
+  if (!ApplyPriority(options.nice, options.ionice, &err)) spdlog::warn("politeness: {}", err);
+  else spdlog::info("running at nice {}, I/O class {}", options.nice, options.ionice);
   // Deliberately leaked: task threads may still hold it when the process exits.
-  auto* daemon = new Daemon(options, stop);
+  auto* daemon = new Daemon(options, control);
   return daemon->Run();
+}
+
+int RunDaemon(const DaemonOptions& options, std::atomic<bool>* stop) {
+  DaemonControl control;
+  control.stop = stop;
+  return RunDaemon(options, control);
 }
 
 }  // namespace corral::volunteer

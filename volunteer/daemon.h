@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,14 +19,45 @@ struct DaemonOptions {
   int slots = 1;                               // tasks run at once
   // When non-empty, only interpreters whose path or tag is listed are used.
   std::vector<std::string> interpreters;
+  // Interpreters (path or tag) never used, even when `interpreters` lists them.
+  std::vector<std::string> skip_interpreters;
+  int64_t cache_size_mb = 4096;                // cap of data/cache/files; 0: no cap
+  // Politeness (DESIGN.md section 5): applied to the daemon at start so the
+  // sandboxes it starts inherit them.
+  int nice = 10;                               // 0 (normal) to 19 (lowest)
+  std::string ionice = "idle";                 // "idle", "best-effort" or "none" (leave as is)
+  double max_load = 0;                         // lease nothing while the 1-minute load exceeds it; 0: no limit
+  // Lease only while the machine is otherwise idle: the 1-minute load, less
+  // one per task this daemon runs, is below 0.5 (politeness.h: LeaseAllowed).
+  bool idle_only = false;
+  std::string log_level;                       // "trace".."off"; empty: leave the logger alone
+  // Where the options came from, so SIGHUP can read them again
+  // (config.h: ResolveOptions). `flag_keys` names the configuration keys
+  // given as flags, which the file does not override.
+  std::filesystem::path config_file;
+  std::vector<std::string> flag_keys;
   int max_tasks = 0;                           // stop after this many tasks; 0: never
   bool exit_when_idle = false;                 // stop when the coordinator has no work
   int idle_polls_before_exit = 3;
 };
 
-// Runs until *stop becomes true (SIGINT/SIGTERM set it), max_tasks ran, or
-// the coordinator stays idle with exit_when_idle. Returns a process exit
-// code: 0 on a clean stop, 2 on a configuration error (which it logs).
+// How the process's signal handlers talk to a running daemon. Handlers only
+// store true; the daemon polls both flags several times a second.
+struct DaemonControl {
+  std::atomic<bool>* stop = nullptr;    // SIGINT/SIGTERM: finish the loop and return
+  // SIGHUP: read options.config_file again (config.h: ResolveOptions) and
+  // apply slots, use/skip, politeness and log_level without a restart; the
+  // daemon stores false back once done. May be null.
+  std::atomic<bool>* reload = nullptr;
+};
+
+// Runs until *control.stop becomes true, max_tasks ran, or the coordinator
+// stays idle with exit_when_idle. Applies nice/ionice to the process first,
+// tells systemd READY=1 / WATCHDOG=1 / STOPPING=1 when $NOTIFY_SOCKET is set,
+// honours data_dir/paused (pause_file.h) and max_load/idle_only. Returns a
+// process exit code: 0 on a clean stop, 2 on a configuration error (logged).
+int RunDaemon(const DaemonOptions& options, const DaemonControl& control);
+// The same without reloading.
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>* stop);
 
 // Reads an account key file and the account's name (the file's stem).

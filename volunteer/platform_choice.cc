@@ -41,10 +41,17 @@ bool SamePath(const std::string& a, const std::string& b) {
 }  // namespace
 
 std::map<std::string, Platform> ChoosePlatforms(const std::vector<Platform>& found,
-                                                const std::vector<std::string>& wanted) {
+                                                const std::vector<std::string>& wanted,
+                                                const std::vector<std::string>& skipped) {
   std::map<std::string, Platform> chosen;
   for (const Platform& p : found) {
     std::string tag = p.Tag().ToString();
+    bool skip = false;
+    for (const auto& s : skipped) skip = skip || s == tag || SamePath(s, p.interpreter_path);
+    if (skip) {
+      spdlog::info("not using {} ({}): listed in skip", p.interpreter_path, tag);
+      continue;
+    }
     if (!wanted.empty()) {
       bool listed = false;
       for (const auto& w : wanted) listed = listed || w == tag || SamePath(w, p.interpreter_path);

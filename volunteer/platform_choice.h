@@ -13,8 +13,10 @@
 namespace corral::volunteer {
 
 // `wanted`, when non-empty, restricts the choice to interpreters whose path
-// or tag it lists. Every interpreter left out is named in the log.
+// or tag it lists; an interpreter whose path or tag `skipped` lists is never
+// chosen (skip wins over use). Every interpreter left out is named in the log.
 std::map<std::string, Platform> ChoosePlatforms(const std::vector<Platform>& found,
-                                                const std::vector<std::string>& wanted);
+                                                const std::vector<std::string>& wanted,
+                                                const std::vector<std::string>& skipped = {});
 
 }  // namespace corral::volunteer
