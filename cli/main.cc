@@ -22,7 +22,11 @@
 #include "demo/corpus.h"
 #include "demo/demo_network.h"
 #include "demo/local_index.h"
+#include "coordinator/snapshot_import.h"
+#include "volunteer/config.h"
 #include "volunteer/daemon.h"
+#include "volunteer/pause_file.h"
+#include "volunteer/service_install.h"
 #include "volunteer/reproduce.h"
 
 namespace fs = std::filesystem;
@@ -31,8 +35,10 @@ using namespace corral;
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reload.store(true); }
 
 void InstallSignalHandlers() {
   struct sigaction sa {};
@@ -40,6 +46,10 @@ void InstallSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = OnHangup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -133,7 +143,33 @@ int main(int argc, char** argv) {
   vol_cmd->add_option("--interpreter", vol_opts.interpreters, "use only these interpreters (path or tag); repeatable");
   vol_cmd->add_option("--max-tasks", vol_opts.max_tasks, "stop after this many tasks (0: never)");
   vol_cmd->add_flag("--exit-when-idle", vol_opts.exit_when_idle, "stop when the coordinator has no work");
+  fs::path vol_config;
+  vol_cmd->fallthrough();
+  vol_cmd->add_option("--config", vol_config, "configuration file (see packaging/volunteer.toml); flags override it");
+  vol_cmd->add_option("--skip-interpreter", vol_opts.skip_interpreters, "never use these (path or tag); repeatable");
+  vol_cmd->add_option("--cache-size-mb", vol_opts.cache_size_mb, "download cache cap, MB (0: none)")->capture_default_str();
+  vol_cmd->add_option("--nice", vol_opts.nice, "CPU niceness of the daemon and its sandboxes")->check(CLI::Range(0, 19))->capture_default_str();
+  vol_cmd->add_option("--ionice", vol_opts.ionice, "I/O class: idle, best-effort or none")->check(CLI::IsMember({"idle", "best-effort", "none"}));
+  vol_cmd->add_option("--max-load", vol_opts.max_load, "lease nothing while the 1-minute load exceeds this");
+  vol_cmd->add_flag("--idle-only", vol_opts.idle_only, "lease only while the machine is otherwise idle");
   auto* vol_status = vol_cmd->add_subcommand("status", "show what the daemon is doing");
+  auto* vol_pause = vol_cmd->add_subcommand("pause", "lease no new work; running tasks finish");
+  auto* vol_resume = vol_cmd->add_subcommand("resume", "lease work again");
+  auto* vol_install = vol_cmd->add_subcommand("install-service", "install the systemd unit and a dedicated user");
+  volunteer::ServiceOptions svc;
+  bool no_user = false;
+  vol_install->add_option("--root", svc.root, "install under this prefix instead of /");
+  vol_install->add_option("--binary", svc.binary, "the corral binary the unit runs");
+  vol_install->add_option("--user", svc.user, "the dedicated user");
+  vol_install->add_flag("--no-user", no_user, "do not create the user");
+
+  // corral ingest-snapshot FILE --data DIR
+  auto* ingest_cmd = app.add_subcommand("ingest-snapshot", "import a PyPI snapshot (TSV, optionally .xz) into a coordinator's store");
+  fs::path ingest_file, ingest_data = DefaultDataDir("coordinator");
+  std::vector<std::string> ingest_platforms;
+  ingest_cmd->add_option("FILE", ingest_file, "the snapshot, e.g. pypi-projects-2026-11.tsv.xz")->required();
+  ingest_cmd->add_option("--data", ingest_data, "the coordinator's data folder")->capture_default_str();
+  ingest_cmd->add_option("--platforms", ingest_platforms, "platform tags (default: 11 CPython and PyPy tags)");
 
   // corral account create NAME
   auto* account_cmd = app.add_subcommand("account", "manage account keys");
@@ -226,7 +262,33 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (*ingest_cmd) return coordinator::RunIngestSnapshot(ingest_file, ingest_data, ingest_platforms);
+
   if (*vol_cmd) {
+    for (auto [flag, key] : {std::pair{"--coordinator", "coordinator"}, {"--data", "data"}, {"--account", "account"},
+                             {"--name", "name"}, {"--slots", "slots"}, {"--interpreter", "use"},
+                             {"--skip-interpreter", "skip"}, {"--cache-size-mb", "cache_size_mb"}, {"--nice", "nice"},
+                             {"--ionice", "ionice"}, {"--max-load", "max_load"}, {"--idle-only", "idle_only"}})
+      if (vol_cmd->count(flag)) vol_opts.flag_keys.push_back(key);
+    if (app.count("--log-level")) {
+      vol_opts.log_level = log_level;
+      vol_opts.flag_keys.push_back("log_level");
+    }
+    vol_opts.config_file = vol_config;
+    volunteer::DaemonOptions resolved;
+    std::string resolve_err;
+    if (!volunteer::ResolveOptions(vol_opts, &resolved, &resolve_err)) {
+      spdlog::error("{}", resolve_err);
+      return 2;
+    }
+    vol_opts = resolved;
+    if (*vol_pause || *vol_resume) return volunteer::PauseDaemon(vol_opts.data_dir, vol_pause->parsed());
+    if (*vol_install) {
+      svc.create_user = !no_user;
+      svc.coordinator_url = vol_opts.coordinator_url;
+      svc.account_key = vol_opts.account_key;
+      return volunteer::InstallService(svc);
+    }
     if (*vol_status) {
       std::string text, err;
       if (!ReadFile(vol_opts.data_dir / "status.json", &text, &err)) {
@@ -245,6 +307,7 @@ int main(int argc, char** argv) {
                   s.value("reachable", false) ? "reachable" : ("unreachable: " + s.value("last_error", "")).c_str(),
                   s.value("isolation", "").c_str(), s.value("tasks_done", 0), s.value("journal_pending", 0));
       std::printf("slots:       %d\n", s.value("slots", 0));
+      if (!s.value("held_back", "").empty()) std::printf("not leasing: %s\n", s.value("held_back", "").c_str());
       for (const auto& r : s.value("running", nlohmann::json::array()))
         std::printf("  running  %s %s on %s for %.0f s\n", r.value("project", "").c_str(),
                     r.value("version", "").c_str(), r.value("platform", "").c_str(), r.value("elapsed_s", 0.0));
@@ -258,7 +321,7 @@ int main(int argc, char** argv) {
       spdlog::error("--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080");
       return 2;
     }
-    int rc = volunteer::RunDaemon(vol_opts, &g_stop);
+    int rc = volunteer::RunDaemon(vol_opts, volunteer::DaemonControl{&g_stop, &g_reload});
     spdlog::default_logger()->flush();
     std::_Exit(rc);  // task threads may still run; their sandboxes die with us
   }

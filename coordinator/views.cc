@@ -188,6 +188,14 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
     double credit = 0, rac = 0;
   };
   std::map<std::string, Acc> accounts;
+  std::map<std::string, std::string> account_names;
+  for (const Row* r : order) {
+    if (account_names.count(r->v.account)) continue;
+    nlohmann::json j;
+    AccountRecord rec;
+    account_names[r->v.account] =
+        store.GetJson(Cf::kAccounts, r->v.account, &j) && FromJson(j, &rec) ? rec.name : "";
+  }
   nlohmann::json volunteers = nlohmann::json::array();
   int rank = 0;
   for (const Row* r : order) {
@@ -196,6 +204,7 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
                           {"volunteer_id", r->v.volunteer_id},
                           {"name", r->v.name},
                           {"account", r->v.account},
+                          {"account_name", account_names[r->v.account]},
                           {"verified_results", r->results},
                           {"credit", r->credit},
                           {"recent_average_credit", rac},
@@ -206,11 +215,7 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
     a.credit += r->credit;
     a.rac += rac;
   }
-  for (auto& [key, a] : accounts) {
-    nlohmann::json j;
-    AccountRecord rec;
-    if (store.GetJson(Cf::kAccounts, key, &j) && FromJson(j, &rec)) a.name = rec.name;
-  }
+  for (auto& [key, a] : accounts) a.name = account_names[key];
   std::vector<std::pair<std::string, Acc>> acc(accounts.begin(), accounts.end());
   std::stable_sort(acc.begin(), acc.end(), [](const auto& a, const auto& b) {
     return a.second.credit != b.second.credit ? a.second.credit > b.second.credit

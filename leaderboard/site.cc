@@ -541,11 +541,19 @@ std::string RenderLeaderboard(const json& leaderboard) {
       std::string id = Text(v, "volunteer_id"), name = Text(v, "name");
       row.set("path", UrlEncode(id));
       row.set("name", name.empty() ? id : name);
-      row.set("account", Text(v, "account"));
+      std::string account_name = Text(v, "account_name");
+      row.set("account", account_name.empty() ? Shorten(Text(v, "account"), 16) : account_name);
       row.set("verified_results", Count(v, "verified_results"));
       row.set("credit", Fixed1(Number(Field(v, "credit"))));
       row.set("recent_average_credit", Fixed1(Number(Field(v, "recent_average_credit"))));
-      row.set("platforms", StringList(Field(v, "platforms")));
+      // The interpreter part of each tag ("cp311") keeps the row short; the
+      // volunteer's page has the full tags.
+      List platforms;
+      const json& tags = Field(v, "platforms");
+      if (tags.is_array())
+        for (const json& t : tags)
+          if (t.is_string()) platforms.push_back(t.get<std::string>().substr(0, t.get<std::string>().find('-')));
+      row.set("platforms", platforms);
       volunteers.push_back(row);
     }
   }
