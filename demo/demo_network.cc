@@ -170,7 +170,12 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
   // A stable port (the site's + 1): the coordinator stores absolute file
   // URLs, so a demo restarted on the same data must find its index again.
   int index_port = o.port > 0 && o.port < 65535 ? o.port + 1 : 0;
-  if (!index_server.Start("127.0.0.1", index_port, &err)) {
+  if (!index_server.Start("127.0.0.1", index_port, &err) && index_port != 0) {
+    spdlog::warn("local index: {}; using any free port instead (tasks stored by an earlier run on "
+                 "this data folder will not find their files)", err);
+    index_port = 0;
+  }
+  if (index_port == 0 && index_server.port() == 0 && !index_server.Start("127.0.0.1", 0, &err)) {
     spdlog::error("local index: {}", err);
     return 2;
   }
