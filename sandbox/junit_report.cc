@@ -1,5 +1,7 @@
 #include "sandbox/junit_report.h"
 
+#include "sandbox/sandbox_policy.h"
+
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -53,21 +55,9 @@ bool ParseJUnitText(const std::string& xml, JUnitSummary* out, std::string* err)
 
 bool ParseJUnit(const std::filesystem::path& path, size_t max_bytes, JUnitSummary* out,
                 std::string* err) {
-  std::error_code ec;
-  uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    *err = "cannot read JUnit report " + path.string() + ": " + ec.message();
-    return false;
-  }
-  if (size > max_bytes) {
-    *err = "JUnit report " + path.string() + " is " + std::to_string(size) +
-           " bytes, over the cap of " + std::to_string(max_bytes);
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text(size, '\0');
-  if (!in.read(text.data(), static_cast<std::streamsize>(size))) {
-    *err = "cannot read JUnit report " + path.string();
+  std::string text;
+  if (!ReadFileCapped(path, max_bytes, &text, err)) {
+    *err = "JUnit report: " + *err;
     return false;
   }
   if (!ParseJUnitText(text, out, err)) {
