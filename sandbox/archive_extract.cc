@@ -58,10 +58,12 @@ void ExtractInThread(const std::filesystem::path& archive_path,
   if (unshare(CLONE_FS) != 0) {
     *err = std::string("cannot give the extraction thread its own working directory: ") +
            std::strerror(errno);
+    stats->failure = ExtractFailure::kIo;
     return;
   }
   if (chdir(dest.c_str()) != 0) {
     *err = "cannot enter extraction folder " + dest.string() + ": " + std::strerror(errno);
+    stats->failure = ExtractFailure::kIo;
     return;
   }
   std::error_code ec;
@@ -82,6 +84,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
   if (archive_read_open_filename(in.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     *err = "cannot open archive " + archive_path.filename().string() + ": " +
            archive_error_string(in.get());
+    stats->failure = ExtractFailure::kDamaged;
     return;
   }
   std::string name = archive_path.filename().string();
@@ -92,6 +95,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       *err = "archive " + name + " is damaged or of an unknown kind: " +
              archive_error_string(in.get());
+      stats->failure = ExtractFailure::kDamaged;
       return;
     }
     const char* raw = archive_entry_pathname(entry);
@@ -99,21 +103,25 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     if (++stats->entries > limits.max_entries) {
       *err = "archive " + name + " has more than " + std::to_string(limits.max_entries) +
              " entries; refused";
+      stats->failure = ExtractFailure::kLimit;
       return;
     }
     std::string why;
     if (!PathAcceptable(path, &why)) {
       *err = "archive " + name + " refused: entry '" + path + "': " + why;
+      stats->failure = ExtractFailure::kRefused;
       return;
     }
     if (archive_entry_hardlink(entry)) {
       *err = "archive " + name + " refused: entry '" + path + "' is a hard link";
+      stats->failure = ExtractFailure::kRefused;
       return;
     }
     mode_t type = archive_entry_filetype(entry);
     if (type != AE_IFREG && type != AE_IFDIR) {
       *err = "archive " + name + " refused: entry '" + path + "' is a " + KindName(type) +
              " (only regular files and folders are accepted)";
+      stats->failure = ExtractFailure::kRefused;
       return;
     }
     // Regular permissions only: no set-id bits, owner always may read/write.
@@ -123,6 +131,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     if (r != ARCHIVE_OK) {
       *err = "archive " + name + " refused: entry '" + path + "': " +
              archive_error_string(out.get());
+      stats->failure = ExtractFailure::kRefused;
       return;
     }
     if (type == AE_IFREG) {
@@ -135,12 +144,14 @@ void ExtractInThread(const std::filesystem::path& archive_path,
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
           *err = "archive " + name + ": cannot read entry '" + path + "': " +
                  archive_error_string(in.get());
+          stats->failure = ExtractFailure::kDamaged;
           return;
         }
         stats->bytes += size;
         if (stats->bytes > limits.max_bytes) {
           *err = "archive " + name + " unpacks to more than " +
                  std::to_string(limits.max_bytes >> 20) + " MiB; refused";
+          stats->failure = ExtractFailure::kLimit;
           return;
         }
         if (packed > 0 && stats->bytes > limits.ratio_floor_bytes &&
@@ -148,11 +159,13 @@ void ExtractInThread(const std::filesystem::path& archive_path,
           *err = "archive " + name + " expands more than " +
                  std::to_string(static_cast<int>(limits.max_ratio)) +
                  "x (a decompression bomb?); refused";
+          stats->failure = ExtractFailure::kLimit;
           return;
         }
         if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK) {
           *err = "cannot write '" + path + "' from archive " + name + ": " +
                  archive_error_string(out.get());
+          stats->failure = ExtractFailure::kIo;
           return;
         }
       }
@@ -160,11 +173,13 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK) {
       *err = "cannot finish '" + path + "' from archive " + name + ": " +
              archive_error_string(out.get());
+      stats->failure = ExtractFailure::kIo;
       return;
     }
   }
   if (archive_write_close(out.get()) != ARCHIVE_OK) {
     *err = "cannot finish extracting archive " + name + ": " + archive_error_string(out.get());
+    stats->failure = ExtractFailure::kIo;
     return;
   }
   *ok = true;

@@ -20,10 +20,20 @@ struct ExtractLimits {
   uint64_t ratio_floor_bytes = 64ull << 20;
 };
 
+// Why an extraction stopped, which decides the task's outcome.
+enum class ExtractFailure {
+  kNone,
+  kRefused,  // an entry breaks the rules (link, device, '..', absolute): build_failed
+  kLimit,    // entries, bytes or ratio cap reached (a bomb): resource_exhausted
+  kDamaged,  // not a readable archive: build_failed
+  kIo,       // our own disk or folder failed: infra_error
+};
+
 // What an extraction did, for the log.
 struct ExtractStats {
   uint64_t entries = 0;
   uint64_t bytes = 0;
+  ExtractFailure failure = ExtractFailure::kNone;  // set when SafeExtract returns false
 };
 
 // Extracts `archive` (tar, tar.gz/bz2/xz, zip) into the existing folder

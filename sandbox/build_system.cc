@@ -33,6 +33,18 @@ bool StringArray(const toml::node* node, const char* key, std::vector<std::strin
   return true;
 }
 
+void ReadTestExtras(const toml::table& doc, BuildSystem* out) {
+  const toml::table* extras = doc["project"]["optional-dependencies"].as_table();
+  if (!extras) return;
+  for (const char* key : {"test", "tests", "testing"}) {
+    const toml::array* list = (*extras)[key].as_array();
+    if (!list) continue;
+    for (const auto& item : *list)
+      if (const auto* s = item.as_string(); s && !s->get().empty() && out->test_requirements.size() < 64)
+        out->test_requirements.push_back(s->get());
+  }
+}
+
 }  // namespace
 
 bool ReadBuildSystem(const std::filesystem::path& source_root, BuildSystem* out,
@@ -60,8 +72,10 @@ bool ReadBuildSystem(const std::filesystem::path& source_root, BuildSystem* out,
   const toml::node* bs_node = doc.get("build-system");
   if (!bs_node) {
     Fallback(out);
+    ReadTestExtras(doc, out);
     return true;
   }
+  ReadTestExtras(doc, out);
   const toml::table* bs = bs_node->as_table();
   if (!bs) {
     *err = "pyproject.toml: build-system must be a table";

@@ -14,6 +14,9 @@ struct BuildSystem {
   std::string backend;                 // "module:object" or "module"
   std::vector<std::string> backend_path;  // relative to the source root
   bool from_pyproject = false;         // false: the PEP 517 fallback was used
+  // [project.optional-dependencies] test / tests / testing, for the prepare
+  // phase to fetch (best effort: malformed entries are skipped).
+  std::vector<std::string> test_requirements;
 };
 
 // Reads `source_root`/pyproject.toml (parsed with toml++). No file, or no

@@ -1,11 +1,13 @@
 #include "sandbox/bwrap_runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 namespace corral::sandbox {
 
@@ -67,7 +70,86 @@ double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Adds the blocks under the open folder `fd` (closed here) to *total.
+void AddTree(int fd, dev_t dev, uint64_t stop_after, uint64_t* total, int depth) {
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return;
+  }
+  while (struct dirent* e = readdir(d)) {
+    if (stop_after && *total > stop_after) break;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (st.st_dev != dev) continue;
+    *total += static_cast<uint64_t>(st.st_blocks) * 512;
+    if (S_ISDIR(st.st_mode) && depth < 256) {
+      int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) AddTree(sub, dev, stop_after, total, depth + 1);
+    }
+  }
+  closedir(d);
+}
+
+// Watches the job folder's growth during a run; see RunLimits.
+class DiskWatch {
+ public:
+  explicit DiskWatch(const RunLimits& limits) : limits_(limits) {}
+
+  // True (and *why) when the run must be killed. Cheap when not due.
+  bool Exceeded(std::string* why, uint64_t* peak) {
+    if (limits_.watch_dir.empty() || (!limits_.max_dir_bytes && !limits_.min_free_bytes))
+      return false;
+    if (Clock::now() < next_) return false;
+    auto t0 = Clock::now();
+    if (limits_.min_free_bytes) {
+      struct statvfs vfs;
+      if (statvfs(limits_.watch_dir.c_str(), &vfs) == 0) {
+        uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+        if (free_bytes < limits_.min_free_bytes) {
+          *why = "the disk holding the job folder has " + std::to_string(free_bytes >> 20) +
+                 " MiB free, under the floor of " + std::to_string(limits_.min_free_bytes >> 20) +
+                 " MiB";
+          return true;
+        }
+      }
+    }
+    if (limits_.max_dir_bytes) {
+      uint64_t bytes = TreeBytes(limits_.watch_dir, limits_.max_dir_bytes);
+      *peak = std::max(*peak, bytes);
+      if (bytes > limits_.max_dir_bytes) {
+        *why = "the job folder grew past " + std::to_string(limits_.max_dir_bytes >> 20) +
+               " MiB on disk";
+        return true;
+      }
+    }
+    // A walk of a huge tree must not eat the machine: at most ~5% of the time.
+    double took = Since(t0);
+    next_ = Clock::now() + std::chrono::milliseconds(
+                               std::max<int64_t>(500, static_cast<int64_t>(took * 20000)));
+    return false;
+  }
+
+ private:
+  const RunLimits& limits_;
+  Clock::time_point next_ = Clock::now();
+};
+
 }  // namespace
+
+uint64_t TreeBytes(const std::filesystem::path& dir, uint64_t stop_after) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return 0;
+  }
+  uint64_t total = 0;
+  AddTree(fd, st.st_dev, stop_after, &total, 0);
+  return total;
+}
 
 std::string BwrapPath() {
   for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"})
@@ -154,6 +236,16 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
     return false;
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // The child waits on `go` until the parent has put it in the cgroups.
+  int go[2] = {-1, -1};
+  bool use_cgroup = !limits.cgroup_procs.empty();
+  if (use_cgroup && pipe2(go, O_CLOEXEC) != 0) {
+    *err = std::string("cannot create a pipe for ") + argv[0] + ": " + std::strerror(errno);
+    close(fds[0]);
+    close(fds[1]);
+    if (devnull >= 0) close(devnull);
+    return false;
+  }
   const ResourceLimits& rl = limits.rlimits;
   auto t0 = Clock::now();
   pid_t pid = fork();
@@ -162,10 +254,20 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
     close(fds[0]);
     close(fds[1]);
     if (devnull >= 0) close(devnull);
+    if (use_cgroup) {
+      close(go[0]);
+      close(go[1]);
+    }
     return false;
   }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
+    if (use_cgroup) {
+      close(go[1]);
+      char c;
+      while (read(go[0], &c, 1) < 0 && errno == EINTR) {
+      }
+    }
     setsid();
     struct rlimit zero = {0, 0};
     setrlimit(RLIMIT_CORE, &zero);
@@ -191,7 +293,23 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
   }
   close(fds[1]);
   if (devnull >= 0) close(devnull);
+  if (use_cgroup) {
+    close(go[0]);
+    std::string pid_text = std::to_string(pid);
+    bool all = true;
+    for (const std::string& procs : limits.cgroup_procs) {
+      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && write(fd, pid_text.data(), pid_text.size()) ==
+                               static_cast<ssize_t>(pid_text.size());
+      if (fd >= 0) close(fd);
+      all = all && ok;
+    }
+    exit->cgroup_attached = all;
+    (void)!write(go[1], "g", 1);
+    close(go[1]);
+  }
   exit->started = true;
+  DiskWatch disk(limits);
 
   CappedLog log(limits.max_log_bytes);
   auto last_output = Clock::now();
@@ -229,7 +347,10 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
                  Since(last_output) > limits.no_output_timeout_s) {
         exit->quiet_timeout = true;
       }
-      if (exit->wall_timeout || exit->quiet_timeout) {
+      if (!exit->wall_timeout && !exit->quiet_timeout &&
+          disk.Exceeded(&exit->disk_detail, &exit->dir_bytes_peak))
+        exit->disk_exceeded = true;
+      if (exit->wall_timeout || exit->quiet_timeout || exit->disk_exceeded) {
         kill(-pid, SIGKILL);
         killed = true;
         kill_time = Clock::now();
@@ -276,7 +397,7 @@ bool RunSandboxed(const SandboxPolicy& policy, const std::vector<std::string>& c
 }
 
 std::string Isolation(const SandboxPolicy& policy, bool net_isolated,
-                      const std::string& seccomp) {
+                      const std::string& seccomp, const std::string& cgroups, bool disk_cap) {
   std::string s = "bwrap:";
   if (net_isolated) s += "net,";
   s += "pid,ipc,uts,user,cgroup;caps=none;ro-host;";
@@ -289,6 +410,8 @@ std::string Isolation(const SandboxPolicy& policy, bool net_isolated,
     s += seccomp;
   else
     s += policy.seccomp_fd >= 0 ? "bpf" : "none";
+  if (!cgroups.empty()) s += ";cgroups=" + cgroups;
+  if (disk_cap) s += ";disk-cap";
   return s;
 }
 

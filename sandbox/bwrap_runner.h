@@ -4,10 +4,13 @@
 // job folder at /job; rlimits set before bwrap starts; wall-clock and
 // no-output timeouts enforced here, killing the whole process tree.
 //
-// Seam for later hardening: `SandboxPolicy::seccomp_fd` is passed to bwrap's
-// --seccomp when set (a compiled BPF program: see sandbox/seccomp_filter.h;
-// RunSandboxed reopens it per run, so one fd may serve many runs); cgroup limits would be applied to the child between
-// fork and exec in RunSandboxed. Both are reported in Isolation().
+// `SandboxPolicy::seccomp_fd` is passed to bwrap's --seccomp when set (a
+// compiled BPF program: see sandbox/seccomp_filter.h; RunSandboxed reopens
+// it per run, so one fd may serve many runs). `RunLimits::cgroup_procs`
+// puts the child in a job cgroup (sandbox/cgroup_limits.h) before it execs
+// bwrap, so everything in the sandbox is in it. The job folder is on the
+// volunteer's disk, so its growth is watched here (`max_dir_bytes`,
+// `min_free_bytes`) and the run killed when it grows too far.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +49,16 @@ struct RunLimits {
   size_t max_log_bytes = 1 << 20;        // kept: the first and last halves
   uint64_t max_output_bytes = 256ull << 20;  // beyond this the run is killed
   ResourceLimits rlimits;
+  // cgroup.procs files the child is written into before it execs (it waits
+  // for that), so that the whole tree lives in the job's cgroups.
+  std::vector<std::string> cgroup_procs;
+  // Disk watch of the writable job folder; empty `watch_dir`: none. The
+  // run is killed when the folder holds more than `max_dir_bytes` (0: no
+  // cap) or its file system has less than `min_free_bytes` free (0: no
+  // floor). Checked about once a second, more rarely for huge trees.
+  std::filesystem::path watch_dir;
+  uint64_t max_dir_bytes = 0;
+  uint64_t min_free_bytes = 0;
 };
 
 // What happened to one run.
@@ -56,6 +69,10 @@ struct RunExit {
   bool wall_timeout = false;
   bool quiet_timeout = false;
   bool output_exceeded = false;
+  bool disk_exceeded = false;  // the disk watch killed it; `disk_detail` says why
+  std::string disk_detail;
+  bool cgroup_attached = false;  // the child joined every file of cgroup_procs
+  uint64_t dir_bytes_peak = 0;   // the largest size the disk watch saw
   std::string log;           // combined stdout+stderr, capped
   uint64_t output_bytes = 0; // total produced, including what the cap dropped
   double seconds = 0;
@@ -82,8 +99,17 @@ bool BwrapSupportsTmpfsSize();
 // `net_isolated` comes from what the runner saw inside (only "lo").
 // `seccomp` names the filter the caller verified was installed (e.g.
 // "denylist"); empty: "bpf" when policy.seccomp_fd is set, else "none".
+// `cgroups` lists the cgroup controllers whose limits applied ("memory,pids,
+// cpu"), appended as ";cgroups=..." when not empty; `disk_cap` appends
+// ";disk-cap" (the job folder's growth was watched).
 std::string Isolation(const SandboxPolicy& policy, bool net_isolated,
-                      const std::string& seccomp = "");
+                      const std::string& seccomp = "", const std::string& cgroups = "",
+                      bool disk_cap = false);
+
+// The bytes a folder tree uses on disk (allocated blocks, no symlink
+// following, one file system), stopping early once past `stop_after` (0:
+// never). Counts hard-linked files once per link.
+uint64_t TreeBytes(const std::filesystem::path& dir, uint64_t stop_after = 0);
 
 // Runs `argv` (argv[0] an absolute path) outside any sandbox, with exactly
 // the environment `env` ("NAME=value"), stdin from /dev/null, stdout+stderr

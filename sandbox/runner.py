@@ -32,9 +32,11 @@ except ImportError:  # Python 2.7
     from pipes import quote as _quote
 
 RESULT_VERSION = 1
-JOB = "/job"
-ENV_PY = "/job/env/bin/python"
-BUILD_ENV = "/job/buildenv"
+# /job inside the sandbox. Only `corral`'s overhead benchmark runs the
+# runner bare (no sandbox), on trusted packages, with CORRAL_JOB_DIR set.
+JOB = os.environ.get("CORRAL_JOB_DIR") or "/job"
+ENV_PY = JOB + "/env/bin/python"
+BUILD_ENV = JOB + "/buildenv"
 RUNNER = os.path.abspath(__file__)
 
 
@@ -80,7 +82,7 @@ class Job(object):
     def header(self, name, what):
         _out("\n==> [corral] %s: %s\n" % (name, what))
 
-    def run(self, argv, cwd=None, keep_tail=16384):
+    def run(self, argv, cwd=None, keep_tail=16384, env=None):
         """Runs argv with output teed to our stdout; returns (rc, tail text)."""
         line = " ".join(_quote(a) for a in argv)
         if cwd:
@@ -88,7 +90,7 @@ class Job(object):
         self.result["commands"].append(line)
         _out("$ %s\n" % line)
         try:
-            proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+            proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, env=env,
                                     stderr=subprocess.STDOUT, close_fds=True)
         except OSError as e:
             return 127, "cannot start %s: %s" % (argv[0], e)
@@ -144,7 +146,24 @@ def probe_isolation():
         pass
     return {"net_interfaces": sorted(ifaces), "pid": os.getpid(), "uid": os.getuid(),
             "usr_writable": root_writable, "seccomp_mode": seccomp["Seccomp"],
-            "seccomp_filters": seccomp["Seccomp_filters"]}
+            "seccomp_filters": seccomp["Seccomp_filters"], "net_connect": probe_connect()}
+
+
+def probe_connect():
+    """Tries a TCP connection out (to a literal address: no DNS). In an empty
+    network namespace this fails at once with ENETUNREACH."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(("1.1.1.1", 53))
+        return "connected"
+    except socket.timeout:
+        return "timeout"
+    except (IOError, OSError) as e:
+        return "refused: %s" % (e,)
+    finally:
+        s.close()
 
 
 def last_line(text, prefer=None):
@@ -175,21 +194,109 @@ def make_env(job):
     python = spec["python"]
     t0 = _now()
     if spec.get("major", 3) == 2:
-        job.header("venv", "virtualenv for Python 2 at /job/env")
+        job.header("venv", "virtualenv for Python 2 at %s/env" % JOB)
         host = spec.get("virtualenv_python") or "/usr/bin/python3"
         rc, tail = job.run([host, "-m", "virtualenv", "--no-seed", "--no-periodic-update",
-                            "-p", python, "/job/env"])
+                            "-p", python, JOB + "/env"])
         if rc == 0:
-            rc, tail = job.run(["/job/env/bin/python", "-m", "ensurepip"])
+            rc, tail = job.run([ENV_PY, "-m", "ensurepip"])
     else:
-        job.header("venv", "python -m venv /job/env")
-        rc, tail = job.run([python, "-m", "venv", "/job/env"])
+        job.header("venv", "python -m venv %s/env" % JOB)
+        rc, tail = job.run([python, "-m", "venv", JOB + "/env"])
     if rc == 0:
-        rc, tail = job.run(["/job/env/bin/python", "-m", "pip", "--version"])
+        rc, tail = job.run([ENV_PY, "-m", "pip", "--version"])
     job.step("venv", _now() - t0, rc == 0)
     if rc != 0:
         job.fail("infra_error", "venv", "cannot create a virtual environment with %s: %s"
                  % (python, last_line(tail, ["Error", "error"])))
+
+
+# ---------------------------------------------------------------- prepare
+
+def start_relay(socket_path):
+    """A loopback TCP port inside the sandbox relaying each connection to the
+    volunteer's index proxy, a unix socket bound in (sandbox/index_proxy.h):
+    pip speaks HTTP to 127.0.0.1, the proxy decides what may pass."""
+    import select
+    import socket
+    import threading
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+
+    def pump(a, b):
+        try:
+            while True:
+                ready = select.select([a, b], [], [], 120)[0]
+                if not ready:
+                    return
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
+        except (IOError, OSError):
+            pass
+        finally:
+            a.close()
+            b.close()
+
+    def serve():
+        while True:
+            client = server.accept()[0]
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(socket_path)
+            except (IOError, OSError):
+                client.close()
+                continue
+            t = threading.Thread(target=pump, args=(client, upstream))
+            t.daemon = True
+            t.start()
+
+    t = threading.Thread(target=serve)
+    t.daemon = True
+    t.start()
+    return server.getsockname()[1]
+
+
+def prepare(job):
+    """Phase 2: the only one with egress. Downloads the build requirements
+    (required) and the test requirements (best effort) as wheels, with pip's
+    own resolver, tags and hash checks, into the job's wheelhouse. Runs no
+    code of the package."""
+    spec = job.spec
+    t0 = _now()
+    dest = spec["wheelhouse_out"]
+    if not os.path.isdir(dest):
+        os.makedirs(dest)
+    port = start_relay(spec["proxy_socket"])
+    index = "http://127.0.0.1:%d%s" % (port, spec.get("index_path") or "/simple/")
+    env = dict(os.environ)
+    env.pop("PIP_NO_INDEX", None)
+    base = [ENV_PY, "-m", "pip", "download", "--only-binary", ":all:", "--no-cache-dir",
+            "--dest", dest, "--index-url", index]
+    if spec.get("wheelhouse"):
+        base += ["--find-links", spec["wheelhouse"]]
+    build_reqs = spec.get("fetch") or []
+    if build_reqs:
+        job.header("prepare", "build requirements %s from the index" % ", ".join(build_reqs))
+        rc, tail = job.run(base + build_reqs, env=env)
+        if rc != 0:
+            job.step("prepare", _now() - t0, False)
+            err = pip_error(tail)
+            missing = "No matching distribution" in tail or "Could not find a version" in tail
+            job.fail("build_failed" if missing else "infra_error", "prepare",
+                     "build requirements %s %s: %s" % (
+                         ", ".join(build_reqs),
+                         "are not on the index as wheels" if missing else
+                         "could not be fetched through the index proxy", err))
+            return False
+    for req in spec.get("fetch_optional") or []:
+        job.header("prepare", "test requirement %s (optional)" % req)
+        job.run(base + [req], env=env)
+    job.step("prepare", _now() - t0, True)
+    return True
 
 
 # ---------------------------------------------------------------- build
@@ -222,8 +329,8 @@ def install_build_requires(job, reqs):
             raise RuntimeError("cannot copy the build environment: " + last_line(tail))
         job.build_env = BUILD_ENV
     argv = [BUILD_ENV + "/bin/python", "-m", "pip", "install", "--no-index", "--no-cache-dir"]
-    if job.spec.get("wheelhouse"):
-        argv += ["--find-links", job.spec["wheelhouse"]]
+    for wh in wheelhouses(job):
+        argv += ["--find-links", wh]
     rc, tail = job.run(argv + list(reqs))
     return rc == 0, tail
 
@@ -239,7 +346,7 @@ def build(job):
         job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
                  % (", ".join(spec.get("requires", [])), pip_error(tail)))
         return False
-    rc, tail, data = call_hook(job, "get_requires_for_build_wheel", "/job/hook-requires.json", src)
+    rc, tail, data = call_hook(job, "get_requires_for_build_wheel", JOB + "/hook-requires.json", src)
     if not data or not data.get("ok"):
         job.step("build", _now() - t0, False)
         job.fail("build_failed", "build", "get_requires_for_build_wheel failed: %s"
@@ -252,7 +359,7 @@ def build(job):
         job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
                  % (", ".join(extra), pip_error(tail)))
         return False
-    rc, tail, data = call_hook(job, "build_wheel", "/job/hook-wheel.json", src)
+    rc, tail, data = call_hook(job, "build_wheel", JOB + "/hook-wheel.json", src)
     seconds = _now() - t0
     job.result["build_seconds"] = round(seconds, 3)
     if not data or not data.get("ok"):
@@ -261,11 +368,11 @@ def build(job):
                  "build_wheel failed: %s" % hook_error(data, rc, tail))
         return False
     name = data.get("value") or ""
-    wheel = os.path.join("/job/dist", os.path.basename(str(name)))
+    wheel = os.path.join(JOB, "dist", os.path.basename(str(name)))
     if not name.endswith(".whl") or not os.path.isfile(wheel):
         job.step("build", seconds, False)
-        job.fail("build_failed", "build", "build_wheel returned %r but no such wheel is in /job/dist"
-                 % (name,))
+        job.fail("build_failed", "build", "build_wheel returned %r but no such wheel is in %s/dist"
+                 % (name, JOB))
         return False
     job.step("build", seconds, True)
     job.result["wheel"] = wheel
@@ -298,9 +405,10 @@ def hook_main(argv):
             hook = getattr(obj, name, None)
             value = list(hook(None)) if hook else []
         elif name == "build_wheel":
-            if not os.path.isdir("/job/dist"):
-                os.makedirs("/job/dist")
-            value = obj.build_wheel("/job/dist", None, None)
+            dist = os.path.join(JOB, "dist")
+            if not os.path.isdir(dist):
+                os.makedirs(dist)
+            value = obj.build_wheel(dist, None, None)
         else:
             raise ValueError("unknown hook %s" % name)
         result = {"ok": True, "value": value}
@@ -380,8 +488,8 @@ def import_check(job):
     if not modules:
         job.step("import", _now() - t0, True)
         return True
-    out = "/job/import.json"
-    rc, tail = job.run([ENV_PY, RUNNER, "_import", out] + modules, cwd="/job/home")
+    out = JOB + "/import.json"
+    rc, tail = job.run([ENV_PY, RUNNER, "_import", out] + modules, cwd=JOB + "/home")
     data = None
     try:
         with open(out) as f:
@@ -447,12 +555,16 @@ def has_test_files(d):
     return False
 
 
+def wheelhouses(job):
+    """The volunteer's shared wheelhouse and the one the prepare phase filled."""
+    return [wh for wh in (job.spec.get("wheelhouse"), job.spec.get("job_wheelhouse"))
+            if wh and os.path.isdir(wh)]
+
+
 def wheelhouse_has(job, project):
-    wh = job.spec.get("wheelhouse")
-    if not wh or not os.path.isdir(wh):
-        return False
     prefix = project.lower() + "-"
-    return any(f.lower().startswith(prefix) and f.endswith(".whl") for f in os.listdir(wh))
+    return any(f.lower().startswith(prefix) and f.endswith(".whl")
+               for wh in wheelhouses(job) for f in os.listdir(wh))
 
 
 def tests(job):
@@ -465,20 +577,25 @@ def tests(job):
         job.fail("no_tests", "tests", "no tests/ or test/ folder with test files in the sdist"
                  if src else "a wheel carries no test suite")
         return
-    run_dir = "/job/testrun"
+    run_dir = JOB + "/testrun"
     if os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     os.makedirs(run_dir)
     shutil.copytree(d, os.path.join(run_dir, name))
-    reports = "/job/reports"
+    reports = JOB + "/reports"
     if not os.path.isdir(reports):
         os.makedirs(reports)
     junit = os.path.join(reports, "junit.xml")
+    # pytest and the test requirements the prepare phase fetched: best effort.
+    argv = [ENV_PY, "-m", "pip", "install", "--no-index", "--no-cache-dir"]
+    for wh in wheelhouses(job):
+        argv += ["--find-links", wh]
     if wheelhouse_has(job, "pytest"):
-        job.run([ENV_PY, "-m", "pip", "install", "--no-index", "--no-cache-dir",
-                 "--find-links", job.spec["wheelhouse"], "pytest"])
+        job.run(argv + ["pytest"])
+    if job.spec.get("test_requires") and wheelhouses(job):
+        job.run(argv + list(job.spec["test_requires"]))
     with open(os.devnull, "w") as devnull:
-        have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd="/job/home",
+        have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd=JOB + "/home",
                                       stdout=devnull, stderr=devnull) == 0
     if have_pytest:
         job.result["tests"]["runner"] = "pytest"
@@ -599,6 +716,10 @@ def job_main(spec_path):
         mode = spec.get("mode")
         if mode == "mkenv":
             make_env(job)
+        elif mode == "probe":
+            pass  # the probe in the result is the answer
+        elif mode == "prepare":
+            prepare(job)
         elif mode in ("sdist", "wheel"):
             if mode == "wheel" or build(job):
                 if mode == "wheel":

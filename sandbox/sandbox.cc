@@ -8,8 +8,10 @@
 #include "common/crypto.h"
 #include "sandbox/archive_extract.h"
 #include "sandbox/build_system.h"
+#include "sandbox/cgroup_limits.h"
 #include "sandbox/bwrap_runner.h"
 #include "sandbox/junit_report.h"
+#include "sandbox/resource_evidence.h"
 #include "sandbox/seccomp_filter.h"
 #include "sandbox/sandbox_policy.h"
 #include "sandbox/venv_template.h"
@@ -23,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxJUnitBytes = 16u << 20;
 constexpr size_t kMaxResultBytes = 4u << 20;
 constexpr const char kBuildEnvTemplate[] = "/corral/buildenv-template";
+constexpr const char kProxySocket[] = "/run/corral/index.sock";
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -86,16 +89,175 @@ std::filesystem::path SourceRoot(const std::filesystem::path& src) {
 void Header(JobResult* r, const std::string& text) { r->log += "==> [corral] " + text + "\n"; }
 
 // The sandbox path of a host path inside work_dir.
-std::string InJob(const std::filesystem::path& work_dir, const std::filesystem::path& p) {
+std::string InJob(const std::filesystem::path& work_dir, const std::filesystem::path& p,
+                  bool bare = false) {
+  if (bare) return p.string();
   return "/job/" + std::filesystem::relative(p, work_dir).generic_string();
+}
+
+// Whether a build's output says the compiler found no Python.h (gcc/clang
+// "Python.h: No such file or directory", or a backend's own "Python.h was
+// not found" / "Python.h not found").
+bool MissingPythonHeaders(const std::string& build_output) {
+  for (size_t at = build_output.find("Python.h"); at != std::string::npos;
+       at = build_output.find("Python.h", at + 1)) {
+    size_t eol = build_output.find('\n', at);
+    std::string rest = build_output.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    if (rest.find("No such file") != std::string::npos || rest.find("not found") != std::string::npos ||
+        rest.find("was not found") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+// The last `lines` lines of `text`, at most `max_bytes` (cut at a line start).
+std::string TailLines(const std::string& text, int lines, size_t max_bytes) {
+  size_t end = text.size();
+  while (end > 0 && text[end - 1] == '\n') --end;
+  size_t start = end;
+  for (int i = 0; i < lines && start > 0; ++i) {
+    size_t nl = text.rfind('\n', start - 1);
+    start = nl == std::string::npos ? 0 : nl;
+  }
+  if (start < end && text[start] == '\n') ++start;
+  if (end - start > max_bytes) {
+    start = end - max_bytes;
+    size_t nl = text.find('\n', start);
+    if (nl != std::string::npos && nl < end) start = nl + 1;
+  }
+  return text.substr(start, end - start) + "\n";
 }
 
 JobResult Finish(JobResult r, Outcome outcome, std::string summary, Clock::time_point t0) {
   r.outcome = outcome;
   r.summary = std::move(summary);
+  // Unless the caller chose one, the excerpt is the end of the last step's output.
+  if (r.excerpt.empty() && outcome != Outcome::kPassed)
+    r.excerpt = TailLines(StepOutput(r.log, "", 64 << 10), 30, 4096);
   r.total_seconds = Since(t0);
   r.log += "==> [corral] outcome: " + std::string(OutcomeName(outcome)) + ": " + r.summary + "\n";
   return r;
+}
+
+struct SandboxedRun;
+bool RunBare(const JobSpec& spec, const std::filesystem::path& work, const RunLimits& limits,
+             JobResult* r, SandboxedRun* out, std::string* err);
+
+// One run of the runner inside bubblewrap under a job's limits: the seccomp
+// filter, the job's cgroups (made and removed here), the disk watch. What
+// RunJob and MeasureIsolation share.
+struct SandboxedRun {
+  RunExit exit;
+  CgroupUsage usage;
+  nlohmann::json result;  // the runner's result.json; null when missing or unreadable
+  nlohmann::json probe;   // result["probe"]: what the runner saw inside; {} when absent
+};
+
+// Runs RunnerCommand under `policy` and spec's limits, appending its output
+// (and the sandbox's notes) to r->log, its bwrap command to r->commands and
+// setting r->isolation. False with *err only when the sandbox could not start.
+bool RunRunner(const JobSpec& spec, const std::filesystem::path& work, SandboxPolicy policy,
+               JobResult* r, SandboxedRun* out, std::string* err) {
+  policy.tmp_bytes = spec.tmp_bytes;
+  RunLimits limits;
+  limits.timeout_s = spec.timeout_s;
+  limits.no_output_timeout_s = spec.no_output_timeout_s;
+  limits.max_log_bytes = spec.max_log_bytes;
+  limits.max_output_bytes = spec.max_output_bytes;
+  limits.rlimits.cpu_seconds = static_cast<uint64_t>(spec.timeout_s) + 60;
+  limits.rlimits.address_space = spec.max_address_space;
+  limits.rlimits.file_size = spec.max_file_bytes;
+  limits.rlimits.open_files = spec.max_open_files;
+  limits.watch_dir = work;
+  limits.max_dir_bytes = spec.max_job_bytes;
+  limits.min_free_bytes = spec.min_free_bytes;
+  // The job's cgroups, where the machine delegates them; emptied and
+  // removed when this function returns.
+  JobCgroup cgroup;
+  if (spec.use_cgroups && !spec.bare) {
+    std::string cg_err;
+    if (cgroup.Create({spec.max_memory_bytes, spec.max_processes, spec.cpu_weight}, &cg_err))
+      limits.cgroup_procs = cgroup.procs_files();
+    else
+      Header(r, "no cgroup limits: " + cg_err);
+  }
+  // The seccomp deny-list. Without it the job still runs, and the isolation
+  // string says seccomp=none (the daemon refuses tasks that need more).
+  SeccompFilterFd seccomp;
+  std::string seccomp_err;
+  if (seccomp.Build(&seccomp_err))
+    policy.seccomp_fd = seccomp.fd();
+  else
+    Header(r, seccomp_err);
+  std::vector<std::string> command = RunnerCommand(spec.platform);
+  if (spec.bare) return RunBare(spec, work, limits, r, out, err);
+  {
+    std::string line;
+    for (const auto& a : BwrapArgv(policy, command)) line += (line.empty() ? "" : " ") + a;
+    r->commands.push_back(line);
+  }
+  if (!RunSandboxed(policy, command, limits, &out->exit, err)) return false;
+  r->log += out->exit.log;
+  if (!r->log.empty() && r->log.back() != '\n') r->log += "\n";
+  // Nothing of the job may outlive it (the PID namespace is gone already;
+  // this covers a cgroup that outlived it anyway), then read its counters.
+  out->usage = cgroup.Read();
+  cgroup.KillAll();
+  std::string cgroups_reached = out->exit.cgroup_attached ? cgroup.Reached() : "";
+
+  std::string text, read_err;
+  if (ReadFileCapped(work / "result.json", kMaxResultBytes, &text, &read_err))
+    out->result = nlohmann::json::parse(text, nullptr, false);
+  if (!out->result.is_object()) out->result = nullptr;
+  out->probe = out->result.is_object() ? out->result.value("probe", nlohmann::json::object())
+                                       : nlohmann::json::object();
+  if (!out->probe.is_object()) out->probe = nlohmann::json::object();
+  // No network: the runner saw no interface but loopback, and could not
+  // connect out (a probe that did not try says nothing against it).
+  auto ifaces = out->probe.value("net_interfaces", std::vector<std::string>{});
+  bool net_isolated = out->probe.contains("net_interfaces") &&
+                      std::all_of(ifaces.begin(), ifaces.end(),
+                                  [](const std::string& i) { return i == "lo"; }) &&
+                      out->probe.value("net_connect", "refused") != "connected";
+  r->isolation = Isolation(policy, net_isolated,
+                           SeccompIsolation(policy.seccomp_fd >= 0, out->probe), cgroups_reached,
+                           limits.max_dir_bytes > 0 || limits.min_free_bytes > 0);
+  return true;
+}
+
+// The runner without any sandbox, for the overhead benchmark only: the same
+// command, environment (with /job mapped to `work`), rlimits and timeouts.
+bool RunBare(const JobSpec& spec, const std::filesystem::path& work, const RunLimits& limits,
+             JobResult* r, SandboxedRun* out, std::string* err) {
+  std::string job = work.string();
+  std::vector<std::string> env;
+  for (auto [k, v] : SandboxEnvironment()) {
+    for (size_t at = v.find("/job"); at != std::string::npos; at = v.find("/job", at + job.size()))
+      v.replace(at, 4, job);
+    if (k == "TMPDIR") v = job + "/tmp";
+    env.push_back(k + "=" + v);
+  }
+  env.push_back("CORRAL_JOB_DIR=" + job);
+  std::error_code ec;
+  std::filesystem::create_directories(work / "tmp", ec);
+  std::vector<std::string> command = {spec.platform.interpreter_path, "-s",
+                                      job + "/.corral/runner.py", job + "/.corral/job.json"};
+  std::string line;
+  for (const auto& a : command) line += (line.empty() ? "" : " ") + a;
+  r->commands.push_back(line);
+  RunLimits bare = limits;
+  bare.cgroup_procs.clear();
+  bare.watch_dir.clear();  // the disk watch is part of the sandbox
+  if (!RunProcess(command, env, bare, -1, &out->exit, err)) return false;
+  r->log += out->exit.log;
+  if (!r->log.empty() && r->log.back() != '\n') r->log += "\n";
+  std::string text, read_err;
+  if (ReadFileCapped(work / "result.json", kMaxResultBytes, &text, &read_err))
+    out->result = nlohmann::json::parse(text, nullptr, false);
+  if (!out->result.is_object()) out->result = nullptr;
+  out->probe = nlohmann::json::object();
+  r->isolation = "none (bare run, benchmark only)";
+  return true;
 }
 
 }  // namespace
@@ -122,9 +284,11 @@ JobResult RunJob(const JobSpec& spec) {
 
   // 1. The input: an sdist is unpacked here, a wheel is placed in dist/.
   InputKind kind = KindOf(spec.filename);
+  std::vector<std::string> build_reqs, test_reqs;  // for the prepare phase
   nlohmann::json job = {{"project", spec.project}, {"version", spec.version}};
   if (!spec.wheelhouse.empty() && std::filesystem::is_directory(spec.wheelhouse, ec))
-    job["wheelhouse"] = "/wheelhouse";
+    job["wheelhouse"] =
+        spec.bare ? std::filesystem::absolute(spec.wheelhouse).string() : "/wheelhouse";
   std::filesystem::create_directories(work / "dist", ec);
   std::filesystem::create_directories(work / "reports", ec);
   if (kind == InputKind::kUnknown)
@@ -137,9 +301,15 @@ JobResult RunJob(const JobSpec& spec) {
     std::filesystem::create_directories(src, ec);
     ExtractStats stats;
     std::string err;
-    if (!SafeExtract(spec.input, src, ExtractLimits{}, &stats, &err)) {
+    if (!SafeExtract(spec.input, src, spec.extract, &stats, &err)) {
       r.log += err + "\n";
-      return Finish(std::move(r), Outcome::kBuildFailed, err, t0);
+      r.excerpt = err + "\n";
+      // Rules broken or unreadable: the sdist's fault. A cap reached: a
+      // limit (a decompression bomb). Our own disk failing: the machine's.
+      Outcome o = stats.failure == ExtractFailure::kLimit ? Outcome::kResourceExhausted
+                  : stats.failure == ExtractFailure::kIo  ? Outcome::kInfraError
+                                                          : Outcome::kBuildFailed;
+      return Finish(std::move(r), o, err, t0);
     }
     r.log += std::to_string(stats.entries) + " entries, " + std::to_string(stats.bytes) +
              " bytes\n";
@@ -152,11 +322,12 @@ JobResult RunJob(const JobSpec& spec) {
     r.log += "build backend: " + bs.backend + (bs.from_pyproject ? "" : " (PEP 517 fallback)") +
              "; requires: " + nlohmann::json(bs.requirements).dump() + "\n";
     job["mode"] = "sdist";
-    job["source"] = InJob(work, root);
+    job["source"] = InJob(work, root, spec.bare);
     job["requires"] = bs.requirements;
     job["backend"] = bs.backend;
     job["backend_path"] = bs.backend_path;
-    job["build_env_template"] = kBuildEnvTemplate;
+    build_reqs = bs.requirements;
+    test_reqs = bs.test_requirements;
   } else {
     std::filesystem::copy_file(spec.input, work / "dist" / spec.filename,
                                std::filesystem::copy_options::overwrite_existing, ec);
@@ -164,7 +335,7 @@ JobResult RunJob(const JobSpec& spec) {
       return Finish(std::move(r), Outcome::kInfraError,
                     "cannot copy the wheel into the job folder: " + ec.message(), t0);
     job["mode"] = "wheel";
-    job["wheel"] = "/job/dist/" + spec.filename;
+    job["wheel"] = InJob(work, work / "dist" / spec.filename, spec.bare);
   }
 
   // 2. Environments: a template per interpreter, copied per job.
@@ -188,81 +359,119 @@ JobResult RunJob(const JobSpec& spec) {
   }
   r.env_seconds = Since(te);
 
-  // 3. The sandboxed part.
+  // 2b. The prepare phase: the one sandboxed run with egress, only through
+  // the volunteer's index proxy, and running no code of the package.
+  if (kind == InputKind::kSdist && !spec.proxy_socket.empty()) {
+    std::vector<std::string> optional = test_reqs;
+    optional.push_back("pytest");  // the runner prefers it when it can have it
+    nlohmann::json prep = job;
+    prep["mode"] = "prepare";
+    prep["fetch"] = build_reqs;
+    prep["fetch_optional"] = optional;
+    prep["index_path"] = spec.index_path;
+    prep["proxy_socket"] = spec.bare ? spec.proxy_socket.string() : kProxySocket;
+    prep["wheelhouse_out"] = InJob(work, work / "wheelhouse", spec.bare);
+    SandboxPolicy pp;
+    if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, prep, &pp, &err)) {
+      r.log += err + "\n";
+      return Finish(std::move(r), Outcome::kInfraError, err, t0);
+    }
+    pp.ro_binds[spec.proxy_socket.string()] = kProxySocket;
+    SandboxedRun prun;
+    if (!RunRunner(spec, work, std::move(pp), &r, &prun, &err)) {
+      r.log += err + "\n";
+      return Finish(std::move(r), Outcome::kInfraError, err, t0);
+    }
+    std::filesystem::remove(work / "result.json", ec);
+    const RunExit& pe = prun.exit;
+    std::string limit = pe.disk_exceeded     ? pe.disk_detail
+                        : pe.output_exceeded ? "output exceeded the cap while preparing"
+                        : pe.wall_timeout || pe.quiet_timeout
+                            ? "the prepare phase (fetching requirements) timed out"
+                            : "";
+    if (!limit.empty())
+      return Finish(std::move(r),
+                    pe.disk_exceeded || pe.output_exceeded ? Outcome::kResourceExhausted
+                                                           : Outcome::kTimeout,
+                    limit, t0);
+    if (!prun.result.is_object())
+      return Finish(std::move(r), Outcome::kInfraError,
+                    "the prepare phase ended (status " + std::to_string(pe.exit_code) +
+                        ") without a result",
+                    t0);
+    auto o = prun.result.value("outcome", nlohmann::json());
+    if (o.is_string()) {
+      auto parsed = ParseOutcome(o.get<std::string>());
+      return Finish(std::move(r), parsed ? *parsed : Outcome::kInfraError,
+                    prun.result.value("summary", ""), t0);
+    }
+    job["job_wheelhouse"] = InJob(work, work / "wheelhouse", spec.bare);
+    job["test_requires"] = test_reqs;
+  }
+
+  // 3. The sandboxed part. The build env: the template itself, read-only;
+  // the runner copies it inside the sandbox only if pip has to install
+  // build requirements.
+  if (kind == InputKind::kSdist)
+    job["build_env_template"] = spec.bare ? tmpl.env.string() : kBuildEnvTemplate;
   SandboxPolicy policy;
   if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, job, &policy, &err)) {
     r.log += err + "\n";
     return Finish(std::move(r), Outcome::kInfraError, err, t0);
   }
-  // The build env: the template itself, read-only; the runner copies it
-  // inside the sandbox only if pip has to install build requirements.
-  if (kind == InputKind::kSdist) {
-    policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
-  }
-  RunLimits limits;
-  limits.timeout_s = spec.timeout_s;
-  limits.no_output_timeout_s = spec.no_output_timeout_s;
-  limits.max_log_bytes = spec.max_log_bytes;
-  limits.max_output_bytes = spec.max_output_bytes;
-  limits.rlimits.cpu_seconds = static_cast<uint64_t>(spec.timeout_s) + 60;
-  // The seccomp deny-list. Without it the job still runs, and the isolation
-  // string says seccomp=none (the daemon refuses tasks that need more).
-  SeccompFilterFd seccomp;
-  if (seccomp.Build(&err))
-    policy.seccomp_fd = seccomp.fd();
-  else
-    Header(&r, err);
-  std::vector<std::string> command = RunnerCommand(spec.platform);
-  std::vector<std::string> argv = BwrapArgv(policy, command);
-  {
-    std::string line;
-    for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
-    r.commands.push_back(line);
-  }
-  RunExit exit;
-  if (!RunSandboxed(policy, command, limits, &exit, &err)) {
+  if (kind == InputKind::kSdist) policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
+  SandboxedRun run;
+  if (!RunRunner(spec, work, std::move(policy), &r, &run, &err)) {
     r.log += err + "\n";
     return Finish(std::move(r), Outcome::kInfraError, err, t0);
   }
-  r.log += exit.log;
-  if (!r.log.empty() && r.log.back() != '\n') r.log += "\n";
-
-  std::string text;
-  nlohmann::json result;
-  if (ReadFileCapped(work / "result.json", kMaxResultBytes, &text, &err))
-    result = nlohmann::json::parse(text, nullptr, false);
+  const RunExit& exit = run.exit;
+  const CgroupUsage& usage = run.usage;
+  const nlohmann::json& result = run.result;
   bool have_result = result.is_object();
-  bool net_isolated = false;
-  nlohmann::json probe = nlohmann::json::object();
   if (have_result) {
-    probe = result.value("probe", nlohmann::json::object());
-    if (!probe.is_object()) probe = nlohmann::json::object();
-    auto ifaces = probe.value("net_interfaces", std::vector<std::string>{});
-    net_isolated = std::all_of(ifaces.begin(), ifaces.end(),
-                               [](const std::string& i) { return i == "lo"; });
     for (const auto& c : result.value("commands", std::vector<std::string>{}))
       r.commands.push_back(c);
     r.build_seconds = result.value("build_seconds", 0.0);
     r.test_seconds = result.value("test_seconds", 0.0);
     std::string wheel = result.value("wheel", "");
-    if (wheel.rfind("/job/dist/", 0) == 0 && wheel.find("..") == std::string::npos &&
-        std::filesystem::is_regular_file(work / "dist" / wheel.substr(10), ec) &&
-        !std::filesystem::is_symlink(work / "dist" / wheel.substr(10), ec))
-      r.wheel = work / "dist" / wheel.substr(10);
+    std::string dist = InJob(work, work / "dist", spec.bare) + "/";
+    std::string name = wheel.rfind(dist, 0) == 0 ? wheel.substr(dist.size()) : "";
+    if (!name.empty() && name.find('/') == std::string::npos && name != ".." &&
+        std::filesystem::is_regular_file(work / "dist" / name, ec) &&
+        !std::filesystem::is_symlink(work / "dist" / name, ec))
+      r.wheel = work / "dist" / name;
   }
-  r.isolation = Isolation(policy, net_isolated, SeccompIsolation(policy.seccomp_fd >= 0, probe));
 
   // 4. Limits first: whatever the runner said, a killed run is a limit.
-  if (exit.wall_timeout)
-    return Finish(std::move(r), Outcome::kTimeout,
-                  "wall-clock limit of " + std::to_string(spec.timeout_s) + " s reached", t0);
-  if (exit.quiet_timeout)
-    return Finish(std::move(r), Outcome::kTimeout,
-                  "no output for " + std::to_string(spec.no_output_timeout_s) + " s", t0);
-  if (exit.output_exceeded)
+  // Evidence of a limit (an OOM kill, a refused fork, ENOSPC...) in the
+  // step that failed makes it resource_exhausted rather than the package's
+  // failure or a plain timeout.
+  auto limit_evidence = [&](const std::string& step) {
+    std::string e = ResourceEvidence(usage, StepOutput(exit.log, step));
+    if (!e.empty()) r.excerpt = e + "\n" + TailLines(StepOutput(exit.log, step, 64 << 10), 20, 3072);
+    return e;
+  };
+  if (exit.disk_exceeded)
+    return Finish(std::move(r), Outcome::kResourceExhausted, exit.disk_detail, t0);
+  if (exit.output_exceeded) {
+    r.excerpt = TailLines(exit.log, 10, 2048);
     return Finish(std::move(r), Outcome::kResourceExhausted,
                   "output exceeded " + std::to_string(spec.max_output_bytes >> 20) + " MiB", t0);
+  }
+  if (exit.wall_timeout || exit.quiet_timeout) {
+    std::string what = exit.wall_timeout
+                           ? "wall-clock limit of " + std::to_string(spec.timeout_s) + " s reached"
+                           : "no output for " + std::to_string(spec.no_output_timeout_s) + " s";
+    std::string evidence = limit_evidence("");
+    if (!evidence.empty())
+      return Finish(std::move(r), Outcome::kResourceExhausted, evidence + " (then " + what + ")",
+                    t0);
+    return Finish(std::move(r), Outcome::kTimeout, what, t0);
+  }
   if (!have_result) {
+    std::string evidence = limit_evidence("");
+    if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
     std::string tail = exit.log.substr(exit.log.size() > 300 ? exit.log.size() - 300 : 0);
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
     return Finish(std::move(r), Outcome::kInfraError,
@@ -289,6 +498,25 @@ JobResult RunJob(const JobSpec& spec) {
       return Finish(std::move(r), Outcome::kInfraError,
                     "the runner reported an unknown outcome '" + outcome_json.get<std::string>() + "'",
                     t0);
+    if (*parsed != Outcome::kNoTests) {
+      std::string evidence = limit_evidence(result.value("failed_step", ""));
+      if (!evidence.empty())
+        return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
+    }
+    // A C extension cannot build where the interpreter has no Python.h: the
+    // machine's lack, not the package's fault (DESIGN.md: never blame a
+    // package for the machine). infra_error does not vote; a volunteer
+    // whose interpreter has headers decides the task.
+    if (*parsed == Outcome::kBuildFailed && !spec.platform.has_headers &&
+        MissingPythonHeaders(StepOutput(exit.log, "build"))) {
+      r.excerpt = TailLines(StepOutput(exit.log, "build", 64 << 10), 20, 3072);
+      return Finish(std::move(r), Outcome::kInfraError,
+                    "this machine's " + spec.platform.interpreter_path +
+                        " has no Python development headers (Python.h), which the package's C "
+                        "extension needs to build; not the package's fault: a volunteer with "
+                        "headers decides it (here: install the interpreter's -dev package)",
+                    t0);
+    }
     return Finish(std::move(r), *parsed, summary, t0);
   }
   const auto& tests = result.value("tests", nlohmann::json::object());
@@ -302,6 +530,8 @@ JobResult RunJob(const JobSpec& spec) {
       return Finish(std::move(r), Outcome::kTestsFailed, "unreadable test report: " + err, t0);
     }
   } else {
+    std::string evidence = limit_evidence("tests");
+    if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
     std::string tail = tests.value("tail", "");
     return Finish(std::move(r), Outcome::kTestsFailed,
                   "the test runner (" + r.test_runner + ") exited with status " +
@@ -313,6 +543,10 @@ JobResult RunJob(const JobSpec& spec) {
   r.tests_errors = js.errors;
   r.tests_skipped = js.skipped;
   r.failing_tests = js.failing;
+  if (js.failed + js.errors > 0 || rc != 0) {
+    std::string evidence = limit_evidence("tests");
+    if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
+  }
   if (js.failed + js.errors > 0) {
     std::string s;
     for (size_t i = 0; i < js.failing.size() && i < 3; ++i)
@@ -335,6 +569,41 @@ JobResult RunJob(const JobSpec& spec) {
                 std::to_string(js.passed) + " tests passed" +
                     (js.skipped ? ", " + std::to_string(js.skipped) + " skipped" : ""),
                 t0);
+}
+
+bool MeasureIsolation(const Platform& platform, const std::filesystem::path& scratch_dir,
+                      std::string* level, std::string* err) {
+  InitCrypto();
+  if (BwrapPath().empty()) {
+    *err = "bubblewrap (/usr/bin/bwrap) is not installed: install the 'bubblewrap' package";
+    return false;
+  }
+  std::error_code ec;
+  std::filesystem::path work =
+      std::filesystem::absolute(scratch_dir) / ("isolation-probe-" + RandomHex(6));
+  std::filesystem::create_directories(work, ec);
+  if (ec) {
+    *err = "cannot create " + work.string() + ": " + ec.message();
+    return false;
+  }
+  JobSpec spec;
+  spec.platform = platform;
+  spec.timeout_s = 60;
+  spec.no_output_timeout_s = 60;
+  JobResult r;
+  SandboxPolicy policy;
+  SandboxedRun run;
+  bool ok = PrepareSandboxDir(work, platform, "", {{"mode", "probe"}}, &policy, err) &&
+            RunRunner(spec, work, std::move(policy), &r, &run, err);
+  std::filesystem::remove_all(work, ec);
+  if (!ok) return false;
+  if (!run.result.is_object()) {
+    *err = "the isolation probe ended (status " + std::to_string(run.exit.exit_code) +
+           ") without a result: " + TailLines(r.log, 5, 1000);
+    return false;
+  }
+  *level = r.isolation;
+  return true;
 }
 
 }  // namespace corral::sandbox

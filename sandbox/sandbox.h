@@ -13,6 +13,7 @@
 
 #include "common/outcome.h"
 #include "common/platform.h"
+#include "sandbox/archive_extract.h"
 
 namespace corral::sandbox {
 
@@ -30,6 +31,38 @@ struct JobSpec {
   int no_output_timeout_s = 300;    // killed when silent this long
   size_t max_log_bytes = 1 << 20;   // JobResult::log keeps the first and last halves
   uint64_t max_output_bytes = 256ull << 20;  // more output than this: resource_exhausted
+  // Limits on the job's processes all together, in a cgroup where the
+  // machine delegates one (sandbox/cgroup_limits.h); reaching one is
+  // resource_exhausted.
+  bool use_cgroups = true;
+  uint64_t max_memory_bytes = 4ull << 30;  // memory of every process and /tmp, together
+  uint64_t max_processes = 512;            // processes and threads at once
+  uint64_t cpu_weight = 100;               // CPU share of the whole job; one ordinary process has 100
+  // Limits on each process (rlimits, set whatever the machine delegates).
+  uint64_t max_address_space = 4ull << 30;
+  uint64_t max_file_bytes = 2ull << 30;
+  uint64_t max_open_files = 1024;
+  // Disk: the size-capped /tmp, and the job folder, which lives on the
+  // volunteer's disk: watched, and the job killed when it grows past
+  // max_job_bytes or leaves less than min_free_bytes free.
+  uint64_t tmp_bytes = 512ull << 20;
+  uint64_t max_job_bytes = 8ull << 30;
+  uint64_t min_free_bytes = 1ull << 30;
+  ExtractLimits extract;                   // caps on unpacking the sdist
+  // The prepare phase (DESIGN.md section 5, phase 2). When set, an sdist's
+  // build requirements ([build-system] requires, or setuptools and wheel)
+  // and test requirements (test extras, pytest) are downloaded as wheels
+  // into the job's own wheelhouse in a first sandboxed run whose only
+  // egress is this unix socket of a running IndexProxy (index_proxy.h);
+  // build and tests then run with no egress at all. `index_path` is the
+  // path the proxy serves the index under. A build requirement the index
+  // does not offer as a wheel is build_failed; a proxy that fails, infra_error.
+  std::filesystem::path proxy_socket;
+  std::string index_path = "/simple/";
+  // Benchmarks only (bench/sandbox_overhead.cc): run the very same steps
+  // with no sandbox at all (no bubblewrap, seccomp, cgroups), to measure
+  // what the sandbox costs. Never for code that is not trusted.
+  bool bare = false;
 };
 
 // Everything a result envelope needs (DESIGN.md section 4) plus the log.
@@ -49,14 +82,31 @@ struct JobResult {
   double env_seconds = 0;       // copying the venv template(s) into work_dir
   double template_seconds = 0;  // creating the template; 0 when it was reused
   std::string test_runner;      // "pytest", "unittest" or "" (no tests ran)
+  // The lines of the log that explain the outcome (the failing step's last
+  // lines, the limit's evidence, the refused archive entry), at most ~4 KiB.
+  std::string excerpt;
 };
 
 // Runs the whole job. Never throws; every failure becomes an outcome:
 // the package's fault -> build_failed / install_failed / import_failed /
-// tests_failed / no_tests; limits -> timeout / resource_exhausted; the
-// machine or the runner -> infra_error. Thread-safe for distinct work_dirs
+// tests_failed / no_tests (an sdist whose entries break the extraction rules
+// is build_failed); limits -> timeout / resource_exhausted (a step that
+// failed with evidence of a limit, see sandbox/resource_evidence.h, and a
+// decompression bomb, are resource_exhausted; output beyond
+// max_output_bytes too); the machine or the runner -> infra_error. Thread-safe for distinct work_dirs
 // (jobs may share cache_dir).
 JobResult RunJob(const JobSpec& spec);
+
+// Measures the isolation level this machine reaches (DESIGN.md section 5:
+// the daemon measures and advertises it) by running the runner's probe in
+// the very sandbox jobs get, with JobSpec's default limits: what it sees
+// inside (network interfaces, a connection attempt, its seccomp filters)
+// and what applied outside (cgroups, the disk watch). Sets *level (the
+// JobResult::isolation form). False with *err when the sandbox cannot run
+// at all; then the machine must take no work. Uses a fresh folder under
+// `scratch_dir` and removes it. Takes ~0.1 s.
+bool MeasureIsolation(const Platform& platform, const std::filesystem::path& scratch_dir,
+                      std::string* level, std::string* err);
 
 // The environment RunJob gives the sandbox (SOURCE_DATE_EPOCH, PYTHONHASHSEED,
 // TZ, LC_ALL, HOME=/job/home, PIP_NO_INDEX, ...).

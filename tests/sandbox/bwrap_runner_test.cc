@@ -104,3 +104,32 @@ TEST_CASE("CopyTree copies a tree with symlinks and modes") {
   CHECK_FALSE(CopyTree(tmp.path() / "missing", tmp.path() / "c", &err));
   CHECK(err.find("missing") != std::string::npos);
 }
+
+TEST_CASE("the disk watch kills a run whose job folder grows past its cap") {
+  TempDir tmp;
+  SandboxPolicy policy = ShellPolicy(tmp.path());
+  RunLimits limits;
+  limits.timeout_s = 60;
+  limits.watch_dir = tmp.path();
+  limits.max_dir_bytes = 8ull << 20;
+  RunExit exit = Shell(policy,
+                       "i=0; while true; do head -c 1048576 /dev/zero > /job/f$i; i=$((i+1)); "
+                       "sleep 0.05; done",
+                       limits);
+  INFO(exit.log);
+  CHECK(exit.disk_exceeded);
+  CHECK(exit.disk_detail == "the job folder grew past 8 MiB on disk");
+  CHECK(exit.seconds < 30);
+  CHECK(exit.dir_bytes_peak > (8ull << 20));
+  CHECK(TreeBytes(tmp.path()) >= (8ull << 20));
+  CHECK(TreeBytes(tmp.path(), 1 << 20) < (4ull << 20));  // stops early
+  CHECK(TreeBytes(tmp.path() / "missing") == 0);
+
+  // A floor on free space above what the disk has kills at once.
+  RunLimits floor = limits;
+  floor.max_dir_bytes = 0;
+  floor.min_free_bytes = ~0ull >> 1;
+  RunExit low = Shell(policy, "sleep 20", floor);
+  CHECK(low.disk_exceeded);
+  CHECK(low.disk_detail.find("MiB free, under the floor") != std::string::npos);
+}

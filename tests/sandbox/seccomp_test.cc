@@ -421,8 +421,7 @@ TEST_CASE("a job under the seccomp filter passes and reports seccomp=denylist") 
   JobResult r = RunJob(spec);
   INFO(r.summary << "\n" << r.log);
   CHECK(r.outcome == corral::Outcome::kPassed);
-  CHECK(r.isolation.size() > 17);
-  CHECK(r.isolation.substr(r.isolation.size() - 17) == ";seccomp=denylist");
+  CHECK(r.isolation.find(";seccomp=denylist") != std::string::npos);
   bool seccomp_in_command = false;
   for (const std::string& c : r.commands)
     if (c.find("--seccomp 3") != std::string::npos) seccomp_in_command = true;

@@ -97,6 +97,9 @@ bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& e
   bool zip = path.extension() == ".zip";
   if (zip) {
     archive_write_set_format_zip(a.get());
+  } else if (path.extension() == ".bz2") {
+    archive_write_add_filter_bzip2(a.get());
+    archive_write_set_format_pax_restricted(a.get());
   } else {
     archive_write_add_filter_gzip(a.get());
     archive_write_set_format_pax_restricted(a.get());
@@ -110,7 +113,12 @@ bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& e
                                                                       &archive_entry_free);
     archive_entry_set_pathname(ent.get(), e.path.c_str());
     archive_entry_set_mtime(ent.get(), e.mtime, 0);
-    if (!e.symlink_target.empty()) {
+    if (!e.hardlink_target.empty()) {
+      archive_entry_set_filetype(ent.get(), AE_IFREG);
+      archive_entry_set_perm(ent.get(), 0644);
+      archive_entry_set_hardlink(ent.get(), e.hardlink_target.c_str());
+      archive_entry_set_size(ent.get(), 0);
+    } else if (!e.symlink_target.empty()) {
       archive_entry_set_filetype(ent.get(), AE_IFLNK);
       archive_entry_set_symlink(ent.get(), e.symlink_target.c_str());
       archive_entry_set_perm(ent.get(), 0777);
@@ -124,7 +132,7 @@ bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& e
       *err = "cannot add " + e.path + ": " + archive_error_string(a.get());
       return false;
     }
-    if (e.symlink_target.empty() && !e.content.empty() &&
+    if (e.symlink_target.empty() && e.hardlink_target.empty() && !e.content.empty() &&
         archive_write_data(a.get(), e.content.data(), e.content.size()) < 0) {
       *err = "cannot write " + e.path + ": " + archive_error_string(a.get());
       return false;
@@ -196,6 +204,12 @@ std::vector<Entry> SdistEntries(const std::string& name, PackageKind kind) {
   e.push_back({root + "tests/test_more.py",
                "import unittest\n\nclass TestMore(unittest.TestCase):\n"
                "    def test_truth(self):\n        self.assertTrue(True)\n"});
+  return e;
+}
+
+std::vector<Entry> SdistWithTests(const std::string& name, const std::string& test_source) {
+  std::vector<Entry> e = SdistEntries(name, PackageKind::kNoTests);
+  e.push_back({name + "-1.0/tests/test_" + name + ".py", test_source});
   return e;
 }
 

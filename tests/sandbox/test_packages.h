@@ -35,9 +35,18 @@ struct Entry {
   std::string symlink_target;
   int mode = 0644;
   long mtime = 1700000000;
+  std::string hardlink_target;  // when set: a hard link to this name (content ignored)
 };
 
-// Writes a .tar.gz (or .zip when `path` ends with .zip) holding `entries`
+// A hard-link entry `path` -> `target`.
+inline Entry HardLink(std::string path, std::string target) {
+  Entry e(std::move(path), "");
+  e.hardlink_target = std::move(target);
+  return e;
+}
+
+// Writes a .tar.gz (a .zip when `path` ends with .zip, a .tar.bz2 when it
+// ends with .bz2) holding `entries`
 // verbatim (names are not checked: tests need hostile ones). Returns false
 // with *err on I/O failure.
 bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& entries,
@@ -53,5 +62,8 @@ enum class PackageKind {
 
 // Entries of an sdist "NAME-1.0/..." of the given kind, module `name`.
 std::vector<Entry> SdistEntries(const std::string& name, PackageKind kind);
+
+// Entries of a kNoTests sdist plus tests/test_NAME.py holding `test_source`.
+std::vector<Entry> SdistWithTests(const std::string& name, const std::string& test_source);
 
 }  // namespace corral::sandbox::testing

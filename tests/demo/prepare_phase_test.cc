@@ -1,0 +1,201 @@
+// The prepare phase against the demo's local index: the volunteer's GET-only
+// index proxy on a unix socket, the only egress of the first sandboxed run,
+// which fetches build requirements with pip into the job's wheelhouse; the
+// build then runs with no egress at all. Real index server, real proxy,
+// real bubblewrap, real CPython.
+#include "sandbox/index_proxy.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "common/http_server.h"
+#include "demo/corpus.h"
+#include "demo/local_index.h"
+#include "sandbox/interpreters.h"
+#include "sandbox/sandbox.h"
+// The sandbox tests' sdist generator (a test helper, compiled into this
+// suite too).
+#include "../sandbox/test_packages.cc"
+
+using namespace corral;
+using namespace corral::sandbox;
+using corral::sandbox::testing::Entry;
+using corral::sandbox::testing::PackageKind;
+using corral::sandbox::testing::SdistEntries;
+using corral::sandbox::testing::TempDir;
+using corral::sandbox::testing::WriteArchive;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One raw HTTP/1.0 exchange over the proxy's socket: (status, body).
+std::pair<int, std::string> Ask(const fs::path& socket_path, const std::string& request) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, socket_path.c_str(), sizeof a.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string all;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) all.append(buf, static_cast<size_t>(n));
+  close(fd);
+  int status = 0;
+  if (all.rfind("HTTP/1.", 0) == 0) status = std::atoi(all.c_str() + 9);
+  size_t body = all.find("\r\n\r\n");
+  return {status, body == std::string::npos ? "" : all.substr(body + 4)};
+}
+
+// An sdist whose in-tree backend imports a build requirement named `req`.
+std::vector<Entry> NeedsRequirement(const std::string& name, const std::string& req,
+                                    const std::string& module) {
+  std::vector<Entry> e = SdistEntries(name, PackageKind::kPassing);
+  e[0].content = "[build-system]\nrequires = [\"" + req +
+                 "\"]\nbuild-backend = \"mini_backend\"\nbackend-path = [\"_build\"]\n";
+  e[2].content = "import " + module + "  # fetched by the prepare phase\n" + e[2].content;
+  return e;
+}
+
+struct Index {
+  TempDir tmp;
+  LocalIndex index;
+  HttpServer server{[this](const HttpRequest& r) { return index.Handle(r); }};
+  std::string url;
+  Index() {
+    std::string err;
+    fs::create_directories(tmp.path() / "index");
+    REQUIRE(CopyBuildToolWheels(tmp.path() / "index", &err));
+    REQUIRE(index.Load(tmp.path() / "index", &err));
+    REQUIRE(server.Start("127.0.0.1", 0, &err));
+    url = "http://127.0.0.1:" + std::to_string(server.port()) + "/simple/";
+  }
+  ~Index() { server.Stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("the index proxy serves GETs of the index only, and rewrites links to itself") {
+  Index idx;
+  if (!idx.index.Project("wheel")) {
+    WARN("skipping: no 'wheel' wheel on this machine to serve");
+    return;
+  }
+  IndexProxyOptions o;
+  o.socket_path = idx.tmp.path() / "proxy.sock";
+  o.index_url = idx.url;
+  o.max_response_bytes = 8 << 20;
+  IndexProxy proxy(o);
+  std::string err;
+  REQUIRE(proxy.Start(&err));
+  std::string host = "127.0.0.1:" + std::to_string(idx.server.port());
+
+  auto [status, page] = Ask(o.socket_path, "GET /simple/wheel/ HTTP/1.0\r\nHost: x\r\n\r\n");
+  CHECK(status == 200);
+  CHECK(page.find(".whl") != std::string::npos);
+  CHECK(page.find("http://" + host + "/") == std::string::npos);  // absolute links rewritten
+  // A file through /__upstream/ to the index's own host.
+  auto [fstatus, fbody] = Ask(o.socket_path, "GET /__upstream/http/" + host +
+                                                 "/simple/ HTTP/1.0\r\nHost: x\r\n\r\n");
+  CHECK(fstatus == 200);
+
+  CHECK(Ask(o.socket_path, "POST /simple/wheel/ HTTP/1.0\r\nContent-Length: 0\r\n\r\n").first == 405);
+  CHECK(Ask(o.socket_path, "GET /__upstream/http/example.com/x HTTP/1.0\r\n\r\n").first == 403);
+  CHECK(Ask(o.socket_path, "GET /__upstream/http/127.0.0.1:1/x HTTP/1.0\r\n\r\n").first == 403);
+  CHECK(Ask(o.socket_path, "GET /admin HTTP/1.0\r\n\r\n").first == 404);
+  CHECK(Ask(o.socket_path, "GET /simple/../etc HTTP/1.0\r\n\r\n").first == 400);
+  CHECK(Ask(o.socket_path, "CONNECT example.com:443 HTTP/1.0\r\n\r\n").first == 405);
+  std::vector<std::string> log = proxy.TakeLog();
+  for (const auto& l : log) UNSCOPED_INFO(l);
+  REQUIRE(log.size() == 8);
+  CHECK(log[0].rfind("GET /simple/wheel/ -> 200 ", 0) == 0);
+  CHECK(log[3].find("-> 403 host example.com is not allowed") != std::string::npos);
+  proxy.Stop();
+  CHECK_FALSE(fs::exists(o.socket_path));
+}
+
+TEST_CASE("the prepare phase fetches build requirements through the proxy; the build has no egress") {
+  const char* py = "/root/.pyenv/versions/3.12.1/bin/python";
+  if (!fs::exists(py)) {
+    WARN("skipping: " << py << " is absent");
+    return;
+  }
+  Index idx;
+  if (!idx.index.Project("wheel")) {
+    WARN("skipping: no 'wheel' wheel on this machine to serve");
+    return;
+  }
+  Platform platform;
+  std::string err;
+  REQUIRE(ProbeInterpreter(py, &platform, &err));
+  IndexProxyOptions o;
+  o.socket_path = idx.tmp.path() / "proxy.sock";
+  o.index_url = idx.url;
+  IndexProxy proxy(o);
+  REQUIRE(proxy.Start(&err));
+
+  auto run = [&](const std::string& name, const std::vector<Entry>& entries, bool with_proxy) {
+    fs::path sdist = idx.tmp.path() / (name + "-1.0.tar.gz");
+    REQUIRE(WriteArchive(sdist, entries, &err));
+    JobSpec spec;
+    spec.input = sdist;
+    spec.filename = sdist.filename().string();
+    spec.project = name;
+    spec.version = "1.0";
+    spec.platform = platform;
+    spec.work_dir = idx.tmp.path() / ("work-" + name + (with_proxy ? "" : "-offline"));
+    fs::create_directories(spec.work_dir);
+    spec.cache_dir = fs::path(CORRAL_BINARY).parent_path() / "sandbox-test-cache";
+    if (with_proxy) spec.proxy_socket = o.socket_path;
+    spec.timeout_s = 300;
+    return RunJob(spec);
+  };
+
+  JobResult ok = run("demo_prep", NeedsRequirement("demo_prep", "wheel", "wheel"), true);
+  {
+    INFO(ok.summary << "\n" << ok.log);
+    CHECK(ok.outcome == Outcome::kPassed);
+    CHECK(ok.log.find("==> [corral] prepare: build requirements wheel from the index") !=
+          std::string::npos);
+    bool fetched = false;
+    for (const auto& e : fs::directory_iterator(idx.tmp.path() / "work-demo_prep" / "wheelhouse"))
+      fetched = fetched || e.path().filename().string().rfind("wheel-", 0) == 0;
+    CHECK(fetched);
+    // Only the prepare run saw the proxy's socket.
+    int with_socket = 0, bwrap_runs = 0;
+    for (const auto& c : ok.commands) {
+      if (c.find("bwrap") == std::string::npos) continue;
+      ++bwrap_runs;
+      if (c.find("/run/corral/index.sock") != std::string::npos) ++with_socket;
+    }
+    CHECK(bwrap_runs == 2);
+    CHECK(with_socket == 1);
+    CHECK(ok.commands[1].find("/run/corral/index.sock") == std::string::npos);
+  }
+  std::vector<std::string> log = proxy.TakeLog();
+  bool page = false, file = false;
+  for (const auto& l : log) {
+    page = page || l.rfind("GET /simple/wheel/ -> 200", 0) == 0;
+    file = file || (l.find(".whl -> 200") != std::string::npos);
+  }
+  INFO(nlohmann::json(log).dump(1));
+  CHECK(page);
+  CHECK(file);
+
+  // A build requirement the index does not have: the package's build fails.
+  JobResult missing =
+      run("demo_prep_missing", NeedsRequirement("demo_prep_missing", "corral-no-such-tool", "os"), true);
+  INFO(missing.summary << "\n" << missing.log);
+  CHECK(missing.outcome == Outcome::kBuildFailed);
+  CHECK(missing.summary.find("not on the index as wheels") != std::string::npos);
+
+  // Without the proxy (no prepare phase) the build is offline and cannot find it.
+  JobResult offline = run("demo_prep", NeedsRequirement("demo_prep", "wheel", "wheel"), false);
+  INFO(offline.summary);
+  CHECK(offline.outcome == Outcome::kBuildFailed);
+  CHECK(offline.summary.find("unresolvable offline") != std::string::npos);
+}
