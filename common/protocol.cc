@@ -59,6 +59,7 @@ void to_json(nlohmann::json& j, const EnrolRequest& v) {
   j = {{"account_key", v.account_key},   {"account_name", v.account_name},
        {"machine_key", v.machine_key},   {"machine_name", v.machine_name},
        {"account_signature", v.account_signature}, {"platforms", v.platforms}};
+  if (!v.isolation.empty()) j["isolation"] = v.isolation;
 }
 
 void to_json(nlohmann::json& j, const TaskSpec& v) {
@@ -66,10 +67,12 @@ void to_json(nlohmann::json& j, const TaskSpec& v) {
        {"version", v.version},   {"filename", v.filename}, {"url", v.url},
        {"sha256", v.sha256},     {"size", v.size},         {"platform", v.platform},
        {"requires_python", v.requires_python}, {"lease_deadline", v.lease_deadline}};
+  if (!v.min_isolation.empty()) j["min_isolation"] = v.min_isolation;
 }
 
 void to_json(nlohmann::json& j, const LeaseRequest& v) {
   j = {{"platforms", v.platforms}, {"slots", v.slots}};
+  if (!v.isolation.empty()) j["isolation"] = v.isolation;
 }
 
 void to_json(nlohmann::json& j, const LeaseResponse& v) {
@@ -80,6 +83,12 @@ void to_json(nlohmann::json& j, const HeartbeatRequest& v) { j = {{"lease_ids", 
 
 void to_json(nlohmann::json& j, const HeartbeatResponse& v) {
   j = {{"extended", v.extended}, {"cancelled", v.cancelled}};
+}
+
+void to_json(nlohmann::json& j, const LeaseReturnRequest& v) { j = {{"lease_ids", v.lease_ids}}; }
+
+void to_json(nlohmann::json& j, const LeaseReturnResponse& v) {
+  j = {{"returned", v.returned}, {"unknown", v.unknown}};
 }
 
 void to_json(nlohmann::json& j, const ResultPayload& v) {
@@ -110,6 +119,7 @@ bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* 
   r.Req("machine_name", &out->machine_name);
   r.Req("account_signature", &out->account_signature);
   r.Opt("platforms", &out->platforms);
+  r.Opt("isolation", &out->isolation);
   return r.Done(err);
 }
 
@@ -126,6 +136,7 @@ bool ParseTaskSpec(const nlohmann::json& j, TaskSpec* out, std::string* err) {
   r.Req("platform", &out->platform);
   r.Opt("requires_python", &out->requires_python);
   r.Opt("lease_deadline", &out->lease_deadline);
+  r.Opt("min_isolation", &out->min_isolation);
   return r.Done(err);
 }
 
@@ -133,6 +144,7 @@ bool ParseLeaseRequest(const nlohmann::json& j, LeaseRequest* out, std::string* 
   Reader r(j, "lease request");
   r.Req("platforms", &out->platforms);
   r.Opt("slots", &out->slots);
+  r.Opt("isolation", &out->isolation);
   if (!r.Done(err)) return false;
   if (out->slots < 0 || out->slots > 256) {
     *err = "lease request field 'slots' must be between 0 and 256, got " + std::to_string(out->slots);
@@ -169,6 +181,25 @@ bool ParseHeartbeatResponse(const nlohmann::json& j, HeartbeatResponse* out, std
   Reader r(j, "heartbeat response");
   r.Opt("extended", &out->extended);
   r.Opt("cancelled", &out->cancelled);
+  return r.Done(err);
+}
+
+bool ParseLeaseReturnRequest(const nlohmann::json& j, LeaseReturnRequest* out, std::string* err) {
+  Reader r(j, "lease return");
+  r.Req("lease_ids", &out->lease_ids);
+  if (!r.Done(err)) return false;
+  if (out->lease_ids.size() > 256) {
+    *err = "lease return field 'lease_ids' lists " + std::to_string(out->lease_ids.size()) +
+           " leases; at most 256 at once";
+    return false;
+  }
+  return true;
+}
+
+bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out, std::string* err) {
+  Reader r(j, "lease return response");
+  r.Opt("returned", &out->returned);
+  r.Opt("unknown", &out->unknown);
   return r.Done(err);
 }
 
@@ -217,6 +248,66 @@ bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string
   } catch (const std::exception&) {
     *err = "result fields 'platform', 'durations', 'wheel' or 'tests' have the wrong shape";
     return false;
+  }
+  return true;
+}
+
+void to_json(nlohmann::json& j, const ResultBatchRequest& v) { j = {{"results", v.envelopes}}; }
+
+void to_json(nlohmann::json& j, const ResultBatchResponse& v) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& r : v.results) {
+    nlohmann::json item = {{"task_id", r.task_id}, {"lease_id", r.lease_id}, {"status", r.status}};
+    if (r.status == "refused") {
+      item["error"] = r.error;
+      item["detail"] = r.detail;
+    }
+    items.push_back(std::move(item));
+  }
+  j = {{"results", std::move(items)}};
+}
+
+bool ParseResultBatchRequest(const nlohmann::json& j, ResultBatchRequest* out, std::string* err) {
+  Reader r(j, "result batch");
+  nlohmann::json results;
+  r.Req("results", &results);
+  if (!r.Done(err)) return false;
+  if (!results.is_array() || results.empty()) {
+    *err = "result batch field 'results' must be a non-empty array of DSSE envelopes";
+    return false;
+  }
+  if (results.size() > kMaxResultBatch) {
+    *err = "result batch field 'results' holds " + std::to_string(results.size()) +
+           " envelopes; at most " + std::to_string(kMaxResultBatch) + " at once";
+    return false;
+  }
+  for (auto& e : results) out->envelopes.push_back(std::move(e));
+  return true;
+}
+
+bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out, std::string* err) {
+  Reader r(j, "result batch response");
+  nlohmann::json results;
+  r.Req("results", &results);
+  if (!r.Done(err)) return false;
+  if (!results.is_array()) {
+    *err = "result batch response field 'results' must be an array";
+    return false;
+  }
+  for (const auto& item : results) {
+    ResultBatchItem it;
+    Reader ir(item, "result batch item");
+    ir.Req("status", &it.status);
+    ir.Opt("task_id", &it.task_id);
+    ir.Opt("lease_id", &it.lease_id);
+    ir.Opt("error", &it.error);
+    ir.Opt("detail", &it.detail);
+    if (!ir.Done(err)) return false;
+    if (it.status != "accepted" && it.status != "duplicate" && it.status != "refused") {
+      *err = "result batch item field 'status' has the unknown value '" + it.status + "'";
+      return false;
+    }
+    out->results.push_back(std::move(it));
   }
   return true;
 }

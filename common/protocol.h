@@ -24,6 +24,7 @@ struct EnrolRequest {
   std::string machine_name;       // display name of the machine
   std::string account_signature;  // base64
   std::vector<std::string> platforms;  // tags offered, for the site
+  std::string isolation;               // the sandbox's measured isolation level (common/isolation.h)
 };
 std::string EnrolmentMessage(const std::string& machine_key, const std::string& account_name,
                              const std::string& machine_name);
@@ -41,12 +42,16 @@ struct TaskSpec {
   std::string platform;       // tag, e.g. "cp311-linux_x86_64"
   std::string requires_python;
   int64_t lease_deadline = 0;  // unix seconds; heartbeat before it
+  // The isolation the task needs (common/isolation.h); "" for none. A
+  // volunteer whose level lacks a feature gives the lease back unrun.
+  std::string min_isolation;
 };
 
 // POST /api/v1/lease
 struct LeaseRequest {
   std::vector<std::string> platforms;  // tags the volunteer can run
   int slots = 1;                       // how many tasks it can take now
+  std::string isolation;               // its measured isolation level (common/isolation.h)
 };
 struct LeaseResponse {
   std::vector<TaskSpec> tasks;
@@ -60,6 +65,34 @@ struct HeartbeatRequest {
 struct HeartbeatResponse {
   std::map<std::string, int64_t> extended;  // lease id -> new deadline
   std::vector<std::string> cancelled;       // leases to abandon
+};
+
+// POST /api/v1/leases/return: a volunteer gives up leases it will not finish
+// (it is stopping), so their tasks are re-issued at once instead of after
+// the deadline. No result is accepted for a returned lease.
+struct LeaseReturnRequest {
+  std::vector<std::string> lease_ids;
+};
+struct LeaseReturnResponse {
+  std::vector<std::string> returned;  // now free for someone else
+  std::vector<std::string> unknown;   // not active leases of this volunteer (finished, expired, ...)
+};
+
+// POST /api/v1/results/batch: several signed result envelopes in one signed
+// request (a volunteer delivering its journal after being offline). Each
+// envelope is verified and stored on its own, exactly as POST
+// /api/v1/results would; one refused envelope does not refuse the others.
+inline constexpr size_t kMaxResultBatch = 100;
+struct ResultBatchRequest {
+  std::vector<nlohmann::json> envelopes;  // DSSE envelopes, at most kMaxResultBatch
+};
+struct ResultBatchItem {
+  std::string task_id, lease_id;  // from the payload, when it could be read
+  std::string status;             // "accepted", "duplicate" or "refused"
+  std::string error, detail;      // when refused: the code and text POST /api/v1/results answers
+};
+struct ResultBatchResponse {
+  std::vector<ResultBatchItem> results;  // one per envelope, in the request's order
 };
 
 // What a volunteer attests for one replica; the payload of a DSSE envelope.
@@ -89,7 +122,11 @@ void to_json(nlohmann::json& j, const LeaseRequest& v);
 void to_json(nlohmann::json& j, const LeaseResponse& v);
 void to_json(nlohmann::json& j, const HeartbeatRequest& v);
 void to_json(nlohmann::json& j, const HeartbeatResponse& v);
+void to_json(nlohmann::json& j, const LeaseReturnRequest& v);
+void to_json(nlohmann::json& j, const LeaseReturnResponse& v);
 void to_json(nlohmann::json& j, const ResultPayload& v);
+void to_json(nlohmann::json& j, const ResultBatchRequest& v);
+void to_json(nlohmann::json& j, const ResultBatchResponse& v);
 
 // Strict parsers: false with *err naming the field that is missing or wrong.
 bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* err);
@@ -98,7 +135,11 @@ bool ParseLeaseRequest(const nlohmann::json& j, LeaseRequest* out, std::string* 
 bool ParseLeaseResponse(const nlohmann::json& j, LeaseResponse* out, std::string* err);
 bool ParseHeartbeatRequest(const nlohmann::json& j, HeartbeatRequest* out, std::string* err);
 bool ParseHeartbeatResponse(const nlohmann::json& j, HeartbeatResponse* out, std::string* err);
+bool ParseLeaseReturnRequest(const nlohmann::json& j, LeaseReturnRequest* out, std::string* err);
+bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out, std::string* err);
 bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err);
+bool ParseResultBatchRequest(const nlohmann::json& j, ResultBatchRequest* out, std::string* err);
+bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out, std::string* err);
 
 // Parses text as JSON without throwing; false with *err on a syntax error.
 bool ParseJson(const std::string& text, nlohmann::json* out, std::string* err);

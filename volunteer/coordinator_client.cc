@@ -39,8 +39,9 @@ CallStatus FromResult(const HttpResult& r, const std::string& what, nlohmann::js
 
 }  // namespace
 
-CoordinatorClient::CoordinatorClient(std::string base_url, const SigningKey& machine_key)
-    : base_url_(std::move(base_url)), key_(machine_key) {
+CoordinatorClient::CoordinatorClient(std::string base_url, const SigningKey& machine_key,
+                                     HttpClientOptions http)
+    : base_url_(std::move(base_url)), key_(machine_key), http_(std::move(http)) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
@@ -82,10 +83,41 @@ CallStatus CoordinatorClient::Heartbeat(const HeartbeatRequest& request, Heartbe
   return s;
 }
 
+CallStatus CoordinatorClient::ReturnLeases(const LeaseReturnRequest& request, LeaseReturnResponse* out) {
+  nlohmann::json j = request, answer;
+  CallStatus s = Signed("POST", "/api/v1/leases/return", j.dump(), &answer);
+  std::string err;
+  if (s.ok && !ParseLeaseReturnResponse(answer, out, &err)) {
+    s.ok = false;
+    s.retryable = true;
+    s.message = "lease return answer malformed: " + err;
+  }
+  return s;
+}
+
 CallStatus CoordinatorClient::SubmitResult(const nlohmann::json& envelope, bool* duplicate) {
   nlohmann::json answer;
   CallStatus s = Signed("POST", "/api/v1/results", envelope.dump(), &answer);
   *duplicate = s.ok && answer.is_object() && answer.value("duplicate", false);
+  return s;
+}
+
+CallStatus CoordinatorClient::SubmitResults(const std::vector<nlohmann::json>& envelopes,
+                                            ResultBatchResponse* out) {
+  ResultBatchRequest request;
+  request.envelopes = envelopes;
+  nlohmann::json j = request, answer;
+  CallStatus s = Signed("POST", "/api/v1/results/batch", j.dump(), &answer);
+  std::string err;
+  if (s.ok && (!ParseResultBatchResponse(answer, out, &err) ||
+               out->results.size() != envelopes.size())) {
+    s.ok = false;
+    s.retryable = true;
+    s.message = "result batch answer malformed: " +
+                (err.empty() ? "it has " + std::to_string(out->results.size()) + " items for " +
+                                   std::to_string(envelopes.size()) + " results"
+                             : err);
+  }
   return s;
 }
 

@@ -23,13 +23,21 @@ struct CallStatus {
 class CoordinatorClient {
  public:
   // `base_url` like "http://127.0.0.1:8080" (no trailing slash needed).
-  CoordinatorClient(std::string base_url, const SigningKey& machine_key);
+  // `http` sets the timeouts (a stopping daemon uses short ones).
+  CoordinatorClient(std::string base_url, const SigningKey& machine_key, HttpClientOptions http = {});
 
   CallStatus Enrol(const EnrolRequest& request);
   CallStatus Lease(const LeaseRequest& request, LeaseResponse* out);
   CallStatus Heartbeat(const HeartbeatRequest& request, HeartbeatResponse* out);
+  // Gives leases back (POST /api/v1/leases/return) so their tasks go out again now.
+  CallStatus ReturnLeases(const LeaseReturnRequest& request, LeaseReturnResponse* out);
   // Posts a DSSE envelope. *duplicate tells that the coordinator had it already.
   CallStatus SubmitResult(const nlohmann::json& envelope, bool* duplicate);
+  // Posts several envelopes at once (POST /api/v1/results/batch, at most
+  // kMaxResultBatch). On ok, *out has one item per envelope, in order, each
+  // accepted, duplicate or refused. A coordinator without the route answers
+  // 404 (error_code "not_found"): the caller then submits one by one.
+  CallStatus SubmitResults(const std::vector<nlohmann::json>& envelopes, ResultBatchResponse* out);
   CallStatus PutArtifact(const std::string& sha256, const std::string& bytes);
   // Unsigned public read, e.g. "/api/v1/tasks/ID".
   CallStatus GetJson(const std::string& path, nlohmann::json* out);

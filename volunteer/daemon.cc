@@ -1,11 +1,15 @@
 #include "volunteer/daemon.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/utsname.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -16,6 +20,7 @@
 #include "common/crypto.h"
 #include "common/fs_util.h"
 #include "common/http_client.h"
+#include "common/isolation.h"
 #include "common/protocol.h"
 #include "common/signing.h"
 #include "sandbox/interpreters.h"
@@ -23,10 +28,13 @@
 #include "volunteer/config.h"
 #include "volunteer/coordinator_client.h"
 #include "volunteer/download_cache.h"
+#include "volunteer/host_environment.h"
+#include "volunteer/idle_hint.h"
 #include "volunteer/pause_file.h"
 #include "volunteer/platform_choice.h"
 #include "volunteer/politeness.h"
 #include "volunteer/result_journal.h"
+#include "volunteer/running_tasks.h"
 #include "volunteer/sd_notify.h"
 
 namespace corral::volunteer {
@@ -37,6 +45,8 @@ namespace {
 
 constexpr char kClientVersion[] = "corral-volunteer/0.1";
 constexpr size_t kMaxInputBytes = 512u << 20;
+// How often the daemon asks the coordinator for its credit, for status.
+constexpr auto kCreditRefresh = std::chrono::seconds(60);
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -44,11 +54,59 @@ std::string Hostname() {
   return buf[0] ? buf : "volunteer";
 }
 
+// Lease ids name files (journal, work folders, markers): accept only what
+// the coordinator issues, hex.
+bool IsSafeLeaseId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// The folder among those every sandbox binds read-only (bwrap_runner.cc)
+// that holds `path`, or "" when the sandbox cannot see it.
+std::string SandboxSees(const fs::path& path, const std::map<std::string, Platform>& platforms) {
+  std::vector<std::string> seen = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+  for (const auto& [tag, p] : platforms) {
+    sandbox::InterpreterLayout layout;
+    std::string err;
+    if (!sandbox::InterpreterLayoutOf(p.interpreter_path, &layout, &err)) continue;
+    for (const std::string& prefix : {layout.base_prefix, layout.base_exec_prefix})
+      if (!prefix.empty()) seen.push_back(prefix);
+  }
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::absolute(path), ec);
+  for (const auto& s : seen) {
+    fs::path dir = fs::weakly_canonical(s, ec);
+    auto mismatch = std::mismatch(dir.begin(), dir.end(), real.begin(), real.end());
+    if (mismatch.first == dir.end()) return s;
+  }
+  return "";
+}
+
+// CORRAL_TEST_CRASH, read by the daemon for the crash tests only
+// (tests/volunteer/daemon_crash_test.cc): "after-journal" kills the process
+// with SIGKILL right after a result's journal entry is written, before any
+// submission; "after-submit" right after the coordinator acknowledged a
+// result, before its journal entry is removed. Never set it otherwise.
+std::string TestCrashPoint() {
+  const char* v = std::getenv("CORRAL_TEST_CRASH");
+  return v ? v : "";
+}
+
+void CrashIfAsked(const std::string& configured, const char* point) {
+  if (configured != point) return;
+  spdlog::warn("CORRAL_TEST_CRASH={}: killing this process with SIGKILL now (test hook)", point);
+  spdlog::default_logger()->flush();
+  raise(SIGKILL);
+}
+
 // State shared between the main loop and the task threads.
 class Daemon {
  public:
   Daemon(const DaemonOptions& options, const DaemonControl& control)
-      : options_(options), stop_(control.stop), reload_(control.reload) {}
+      : options_(options), stop_(control.stop), reload_(control.reload),
+        tasks_(options.data_dir / "leases"), crash_point_(TestCrashPoint()) {}
 
   int Run();
 
@@ -56,16 +114,22 @@ class Daemon {
   bool Prepare();
   EnrolRequest MakeEnrolRequest();
   bool EnrolWithBackoff();
+  void ReturnLeftoverLeases();
+  void ReturnAbandonedLeases();
   void RunTask(TaskSpec task, Platform platform);
   void TrimDownloadCache();
   void Reload();
-  // Why no new work may be leased now (paused, load), or "" when it may.
+  // Why no new work may be leased now (paused, load, owner active), or "" when it may.
   std::string HoldReason();
   bool FlushJournal();
   void Heartbeat();
+  void RefreshCredit();
   void WriteStatus();
   void SleepFor(double seconds);
   double Backoff();
+  // Every call's outcome goes through here: reachability for the log and
+  // status (said once per change, not per attempt).
+  void NoteCall(const CallStatus& s);
 
   // Reloadable fields (slots, cache_size_mb, politeness) change under mu_.
   DaemonOptions options_;
@@ -79,30 +143,63 @@ class Daemon {
   std::unique_ptr<SigningKey> account_key_;
   std::unique_ptr<CoordinatorClient> client_;
   std::unique_ptr<ResultJournal> journal_;
-  std::map<std::string, Platform> platforms_;  // tag -> interpreter
-  std::string isolation_;
+  std::map<std::string, Platform> platforms_;  // tag -> interpreter (main thread only)
+  LogindIdleHint idle_hint_;
+  std::string idle_source_;                    // how idle_only decides, for log and status
 
-  std::mutex mu_;
+  std::mutex mu_;                              // guards everything below
   std::condition_variable wake_;
-  struct Running {
-    TaskSpec task;
-    std::chrono::steady_clock::time_point started;
-  };
-  std::map<std::string, Running> running_;     // lease id -> task
+  RunningTasks tasks_;
   std::deque<nlohmann::json> recent_;          // last results, for status
   int tasks_done_ = 0;
+  std::string isolation_;
+  std::string measured_isolation_;  // measured once by Prepare; advertised with every lease request
   bool reachable_ = false;
+  int64_t unreachable_since_ = 0;
   std::string last_error_;
   int failures_in_row_ = 0;
+  nlohmann::json credit_;                      // the coordinator's figures, for status
+  std::chrono::steady_clock::time_point credit_asked_{};
+
   std::mutex flush_mu_;
+  bool batch_results_ = true;  // false once the coordinator answered 404 to the batch route
   std::mt19937 rng_{std::random_device{}()};
+  const std::string crash_point_;
 };
 
 double Daemon::Backoff() {
   // Exponential backoff with full jitter, capped at a minute.
-  double cap = std::min(60.0, 1.0 * (1 << std::min(failures_in_row_, 6)));
-  std::uniform_real_distribution<double> d(0.5, cap);
+  int failures;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures = failures_in_row_;
+  }
+  double cap = std::min(60.0, 1.0 * (1 << std::min(failures, 6)));
+  std::uniform_real_distribution<double> d(0.5, std::max(0.5, cap));
   return d(rng_);
+}
+
+void Daemon::NoteCall(const CallStatus& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Backoff grows with transport errors and 5xx answers alike.
+  failures_in_row_ = s.ok ? 0 : s.retryable ? failures_in_row_ + 1 : failures_in_row_;
+  if (!s.ok) last_error_ = s.message;
+  if (s.ok || s.http_status != 0) {
+    // An answer, even a refusal, means the coordinator is there.
+    if (!reachable_ && unreachable_since_ > 0)
+      spdlog::info("coordinator {} reachable again after {} s", options_.coordinator_url,
+                   NowSeconds() - unreachable_since_);
+    reachable_ = true;
+    unreachable_since_ = 0;
+    return;
+  }
+  if (reachable_ || unreachable_since_ == 0) {
+    spdlog::warn("coordinator {} unreachable ({}); the daemon keeps running, retries with backoff and "
+                 "keeps results in its journal",
+                 options_.coordinator_url, s.message);
+    unreachable_since_ = NowSeconds();
+  }
+  reachable_ = false;
 }
 
 void Daemon::SleepFor(double seconds) {
@@ -118,36 +215,14 @@ void Daemon::SleepFor(double seconds) {
 bool Daemon::Prepare() {
   InitCrypto();
   std::string err;
-  if (!EnsureDir(options_.data_dir, &err)) {
-    spdlog::error("{}", err);
-    return false;
-  }
-  bool created = false;
-  machine_key_ = SigningKey::LoadOrCreate(options_.data_dir / "keys" / "machine.key", &created, &err);
-  if (!machine_key_) {
-    spdlog::error("machine key: {}", err);
-    return false;
-  }
-  spdlog::info("machine key {} {}", machine_key_->public_hex().substr(0, 16),
-               created ? "created" : "loaded");
-  if (options_.account_key.empty()) {
-    spdlog::error("no account key given: create one with `corral account create NAME` and pass "
-                  "--account FILE");
-    return false;
-  }
-  account_key_ = SigningKey::Load(options_.account_key, &err);
-  if (!account_key_) {
-    spdlog::error("account key: {}", err);
-    return false;
-  }
-
   // The environment, so that any failure can be reproduced elsewhere.
-  struct utsname u;
-  uname(&u);
-  spdlog::info("environment: {} {} {} ({})", u.sysname, u.release, u.machine, u.version);
+  spdlog::info("environment: {}", HostEnvironmentLine(DescribeHost()));
   std::vector<std::string> notes;
   found_ = sandbox::DiscoverInterpreters(&notes);
   for (const auto& n : notes) spdlog::info("interpreter discovery: {}", n);
+  for (const auto& p : found_)
+    spdlog::info("interpreter found: {} {} at {} ({}; {}; headers {})", p.implementation, p.python_version,
+                 p.interpreter_path, p.interpreter_build, p.libc, p.has_headers ? "yes" : "no");
   platforms_ = ChoosePlatforms(found_, options_.interpreters, options_.skip_interpreters);
   if (platforms_.empty()) {
     spdlog::error("no usable Python interpreter found{}; install one (pyenv, python3.X, pypy3) "
@@ -162,11 +237,60 @@ bool Daemon::Prepare() {
                  p.python_version, p.interpreter_path, p.interpreter_build, p.libc,
                  p.has_headers ? "yes" : "no");
 
+  // The machine key must stay out of every sandbox's sight.
+  fs::path key_file = options_.data_dir / "keys" / "machine.key";
+  std::string visible = SandboxSees(key_file, platforms_);
+  if (!visible.empty()) {
+    spdlog::error("the machine key {} would be visible inside the sandbox, which binds {} read-only; "
+                  "choose a --data folder outside it (e.g. /var/lib/corral-volunteer)",
+                  key_file.string(), visible);
+    return false;
+  }
+  if (!EnsureDir(options_.data_dir, &err)) {
+    spdlog::error("{}", err);
+    return false;
+  }
+  bool created = false;
+  machine_key_ = SigningKey::LoadOrCreate(key_file, &created, &err);
+  if (!machine_key_) {
+    spdlog::error("machine key: {}", err);
+    return false;
+  }
+  spdlog::info("machine key {} {} ({})", machine_key_->public_hex().substr(0, 16),
+               created ? "created" : "loaded", key_file.string());
+  if (options_.account_key.empty()) {
+    spdlog::error("no account key given: create one with `corral account create NAME` and pass "
+                  "--account FILE");
+    return false;
+  }
+  account_key_ = SigningKey::Load(options_.account_key, &err);
+  if (!account_key_) {
+    spdlog::error("account key: {}", err);
+    return false;
+  }
+
+  // The isolation this machine reaches, measured in the very sandbox jobs
+  // get; advertised at enrolment and with every lease request.
+  if (!sandbox::MeasureIsolation(platforms_.begin()->second, options_.data_dir / "cache" / "sandbox",
+                                 &measured_isolation_, &err)) {
+    spdlog::error("the sandbox cannot run on this machine, so it can take no work: {}", err);
+    return false;
+  }
+  isolation_ = measured_isolation_;
+  spdlog::info("isolation level: {}", measured_isolation_);
+
   journal_ = std::make_unique<ResultJournal>(options_.data_dir / "journal");
   if (!journal_->Open(&err)) {
     spdlog::error("result journal: {}", err);
     return false;
   }
+  // What a killed daemon left: work folders of tasks that never finished and
+  // partial downloads. (Its leases are returned once enrolled.)
+  std::error_code ec;
+  fs::remove_all(options_.data_dir / "work", ec);
+  for (const auto& de : fs::directory_iterator(options_.data_dir / "cache" / "files", ec))
+    if (de.path().filename().string().find(".part-") != std::string::npos) fs::remove(de.path(), ec);
+
   client_ = std::make_unique<CoordinatorClient>(options_.coordinator_url, *machine_key_);
   TrimDownloadCache();
   return true;
@@ -181,6 +305,7 @@ EnrolRequest Daemon::MakeEnrolRequest() {
   req.account_signature =
       Base64Encode(account_key_->Sign(EnrolmentMessage(req.machine_key, req.account_name, req.machine_name)));
   for (const auto& [tag, p] : platforms_) req.platforms.push_back(tag);
+  req.isolation = measured_isolation_;
   return req;
 }
 
@@ -189,9 +314,8 @@ bool Daemon::EnrolWithBackoff() {
   while (!stop_->load()) {
     watchdog_.MaybePing();
     CallStatus s = client_->Enrol(req);
+    NoteCall(s);
     if (s.ok) {
-      reachable_ = true;
-      failures_in_row_ = 0;
       spdlog::info("enrolled as {} ({}) under account {}", req.machine_name,
                    req.machine_key.substr(0, 16), req.account_name);
       return true;
@@ -200,13 +324,71 @@ bool Daemon::EnrolWithBackoff() {
       spdlog::error("enrolment refused: {}", s.message);
       return false;
     }
-    ++failures_in_row_;
-    reachable_ = false;
     double wait = Backoff();
     spdlog::warn("{}; retrying in {:.1f} s", s.message, wait);
+    WriteStatus();
     SleepFor(wait);
   }
   return false;
+}
+
+void Daemon::ReturnLeftoverLeases() {
+  std::vector<std::string> left = RunningTasks::Leftovers(options_.data_dir / "leases");
+  if (left.empty()) return;
+  std::vector<std::string> problems;
+  std::set<std::string> journalled;
+  for (const auto& e : journal_->Pending(&problems)) journalled.insert(e.lease_id);
+  for (const auto& p : problems) spdlog::error("{}", p);
+  LeaseReturnRequest req;
+  std::vector<std::string> done;
+  for (const auto& id : left) (journalled.count(id) ? done : req.lease_ids).push_back(id);
+  if (!req.lease_ids.empty()) {
+    LeaseReturnResponse resp;
+    CallStatus s = client_->ReturnLeases(req, &resp);
+    NoteCall(s);
+    if (!s.ok) {
+      spdlog::warn("could not return {} lease(s) a previous run left unfinished ({}); they expire at their "
+                   "deadline instead",
+                   req.lease_ids.size(), s.message);
+      if (s.retryable) req.lease_ids.clear();  // keep their markers: the next start tries again
+    } else {
+      spdlog::info("returned {} lease(s) a previous run of this daemon left unfinished (killed or crashed): "
+                   "their tasks go out again now{}",
+                   resp.returned.size(),
+                   resp.unknown.empty() ? "" : fmt::format("; {} had ended already", resp.unknown.size()));
+    }
+  }
+  done.insert(done.end(), req.lease_ids.begin(), req.lease_ids.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.ForgetMarkers(done);
+}
+
+void Daemon::ReturnAbandonedLeases() {
+  LeaseReturnRequest req;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    req.lease_ids = tasks_.AbandonUnjournalled();
+  }
+  if (req.lease_ids.empty()) return;
+  spdlog::info("stopping: abandoning {} unfinished task(s) and returning their leases", req.lease_ids.size());
+  // Bounded: a stopping daemon must not hang on an unreachable coordinator.
+  HttpClientOptions quick;
+  quick.connect_timeout_ms = 2000;
+  quick.timeout_ms = 5000;
+  CoordinatorClient client(options_.coordinator_url, *machine_key_, quick);
+  LeaseReturnResponse resp;
+  CallStatus s = client.ReturnLeases(req, &resp);
+  if (!s.ok) {
+    spdlog::warn("could not return the leases ({}); the next start returns them, or they expire at their "
+                 "deadline",
+                 s.message);
+    return;
+  }
+  spdlog::info("returned {} lease(s); the coordinator re-issues their tasks now", resp.returned.size());
+  std::vector<std::string> forget = resp.returned;
+  forget.insert(forget.end(), resp.unknown.begin(), resp.unknown.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.ForgetMarkers(forget);
 }
 
 bool Daemon::FlushJournal() {
@@ -214,28 +396,16 @@ bool Daemon::FlushJournal() {
   std::vector<std::string> problems;
   auto entries = journal_->Pending(&problems);
   for (const auto& p : problems) spdlog::error("{}", p);
-  for (const auto& e : entries) {
-    for (const auto& a : e.artifacts) {
-      std::string bytes, err;
-      if (!ReadFile(a.path, &bytes, &err)) {
-        spdlog::error("journal artifact: {}", err);
-        continue;
-      }
-      CallStatus s = client_->PutArtifact(a.sha256, bytes);
-      if (!s.ok) {
-        if (s.retryable) {
-          spdlog::warn("upload of {} postponed: {}", a.sha256.substr(0, 12), s.message);
-          return false;
-        }
-        spdlog::error("upload of {} refused: {}", a.sha256.substr(0, 12), s.message);
-      }
-    }
+  // One result: POST /api/v1/results. False when it must wait for later.
+  auto submit_one = [&](const ResultJournal::Entry& e) {
     bool duplicate = false;
     CallStatus s = client_->SubmitResult(e.envelope, &duplicate);
+    NoteCall(s);
     if (s.ok) {
+      CrashIfAsked(crash_point_, "after-submit");
       journal_->Remove(e);
-      spdlog::debug("result for lease {} accepted{}", e.lease_id.substr(0, 12),
-                    duplicate ? " (already had it)" : "");
+      spdlog::info("result for lease {} acknowledged by the coordinator{}", e.lease_id.substr(0, 12),
+                   duplicate ? " (it had it already: a resubmission after a restart)" : "");
     } else if (s.retryable) {
       spdlog::warn("result for lease {} postponed: {}", e.lease_id.substr(0, 12), s.message);
       return false;
@@ -244,8 +414,85 @@ bool Daemon::FlushJournal() {
                     s.message);
       journal_->SetAside(e, s.message);
     }
+    return true;
+  };
+  // Several results waiting (after time offline): one request per
+  // kMaxResultBatch of them, each acknowledged or refused on its own. A
+  // coordinator without the batch route gets them one by one.
+  std::vector<const ResultJournal::Entry*> ready;
+  auto submit_ready = [&]() {
+    std::vector<const ResultJournal::Entry*> batch;
+    batch.swap(ready);
+    if (batch.empty()) return true;
+    ResultBatchResponse resp;
+    CallStatus s{};
+    if (batch.size() >= 2 && batch_results_) {
+      std::vector<nlohmann::json> envelopes;
+      for (const auto* e : batch) envelopes.push_back(e->envelope);
+      s = client_->SubmitResults(envelopes, &resp);
+      NoteCall(s);
+      if (!s.ok && s.retryable) {
+        spdlog::warn("{} results postponed: {}", batch.size(), s.message);
+        return false;
+      }
+      if (!s.ok && (s.http_status == 404 || s.http_status == 405)) batch_results_ = false;
+    }
+    if (!s.ok) {
+      for (const auto* e : batch)
+        if (!submit_one(*e)) return false;
+      return true;
+    }
+    bool all_done = true;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const ResultJournal::Entry& e = *batch[i];
+      const ResultBatchItem& item = resp.results[i];
+      if (item.status != "refused") {
+        CrashIfAsked(crash_point_, "after-submit");
+        journal_->Remove(e);
+        spdlog::info("result for lease {} acknowledged by the coordinator{}",
+                     e.lease_id.substr(0, 12),
+                     item.status == "duplicate" ? " (it had it already: a resubmission after a restart)"
+                                                : "");
+      } else if (item.error == "internal") {
+        spdlog::warn("result for lease {} postponed: the coordinator could not store it: {}",
+                     e.lease_id.substr(0, 12), item.detail);
+        all_done = false;
+      } else {
+        std::string why = "refused (" + item.error + "): " + item.detail;
+        spdlog::error("result for lease {} refused for good, set aside: {}", e.lease_id.substr(0, 12),
+                      why);
+        journal_->SetAside(e, why);
+      }
+    }
+    return all_done;
+  };
+  const bool batching = entries.size() >= 2;
+  for (const auto& e : entries) {
+    for (const auto& a : e.artifacts) {
+      std::string bytes, err;
+      if (!ReadFile(a.path, &bytes, &err)) {
+        spdlog::error("journal artifact: {}", err);
+        continue;
+      }
+      CallStatus s = client_->PutArtifact(a.sha256, bytes);
+      NoteCall(s);
+      if (!s.ok) {
+        if (s.retryable) {
+          spdlog::warn("upload of {} postponed: {}", a.sha256.substr(0, 12), s.message);
+          submit_ready();  // what is uploaded already goes now
+          return false;
+        }
+        spdlog::error("upload of {} refused: {}", a.sha256.substr(0, 12), s.message);
+      }
+    }
+    if (!batching) {
+      if (!submit_one(e)) return false;
+      continue;
+    }
+    ready.push_back(&e);
+    if (ready.size() == kMaxResultBatch && !submit_ready()) return false;
   }
-  return true;
+  return submit_ready();
 }
 
 void Daemon::TrimDownloadCache() {
@@ -253,7 +500,7 @@ void Daemon::TrimDownloadCache() {
   uint64_t cap;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [_, run] : running_) in_use.insert(run.task.sha256);
+    for (const auto& sha : tasks_.InputDigests()) in_use.insert(sha);
     cap = static_cast<uint64_t>(options_.cache_size_mb) << 20;
   }
   std::lock_guard<std::mutex> guard(cache_mu_);
@@ -316,6 +563,10 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
   }
 
   if (fetched) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.SetPhase(task.lease_id, TaskPhase::kBuilding);
+    }
     sandbox::JobSpec spec;
     spec.input = input;
     spec.filename = task.filename;
@@ -341,7 +592,10 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     r.commands = job.commands;
     r.environment = job.environment;
     r.isolation = job.isolation;
-    isolation_ = job.isolation;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      isolation_ = job.isolation;
+    }
     log = job.log;
     if (!job.wheel.empty() && fs::exists(job.wheel, ec)) {
       r.wheel_filename = job.wheel.filename().string();
@@ -360,25 +614,52 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
   if (r.total_seconds == 0)
     r.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
+  // (4) sign and journal, unless the daemon is stopping (its lease is being
+  // returned) or the coordinator cancelled the lease.
+  bool keep;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keep = tasks_.BeginJournal(task.lease_id);
+  }
+  if (!keep) {
+    spdlog::info("{} {} on {}: {} result dropped: the lease was returned or cancelled", task.project,
+                 task.version, task.platform, OutcomeName(r.outcome));
+    fs::remove_all(work, ec);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.Finish(task.lease_id);
+    }
+    wake_.notify_all();
+    return;
+  }
   nlohmann::json payload = r;
   nlohmann::json envelope = DsseSign(kResultPayloadType, payload.dump(), *machine_key_);
-  if (!journal_->Add(task.lease_id, envelope, artifacts, &err))
-    spdlog::error("cannot journal the result of {}: {}", task.task_id.substr(0, 12), err);
+  bool journalled = journal_->Add(task.lease_id, envelope, artifacts, &err);
+  if (journalled) CrashIfAsked(crash_point_, "after-journal");
+  if (!journalled) spdlog::error("cannot journal the result of {}: {}", task.task_id.substr(0, 12), err);
   fs::remove_all(work, ec);
 
   spdlog::info("{} {} {} on {}: {} ({:.1f} s){}", task.project, task.version, task.filename, task.platform,
                OutcomeName(r.outcome), r.total_seconds, r.summary.empty() ? "" : " - " + r.summary);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (journalled) tasks_.Journalled(task.lease_id);
+    tasks_.SetPhase(task.lease_id, TaskPhase::kSubmitting);
     recent_.push_front({{"task_id", task.task_id}, {"project", task.project}, {"version", task.version},
                         {"platform", task.platform}, {"outcome", OutcomeName(r.outcome)},
                         {"seconds", r.total_seconds}, {"finished_at", r.finished_at}});
     if (recent_.size() > 20) recent_.pop_back();
   }
-  FlushJournal();
+  bool reachable;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(task.lease_id);
+    reachable = reachable_;
+  }
+  // While the coordinator is away the main loop delivers it once back.
+  if (reachable) FlushJournal();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.Finish(task.lease_id);
     ++tasks_done_;
   }
   wake_.notify_all();
@@ -386,45 +667,78 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
 
 void Daemon::Heartbeat() {
   HeartbeatRequest req;
+  auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [lease, _] : running_) req.lease_ids.push_back(lease);
+    req.lease_ids = tasks_.LeasesToRenew(now);
   }
   if (req.lease_ids.empty()) return;
   HeartbeatResponse resp;
   CallStatus s = client_->Heartbeat(req, &resp);
+  NoteCall(s);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!s.ok) {
-    spdlog::warn("heartbeat: {}", s.message);
+    spdlog::warn("heartbeat for {} lease(s): {}", req.lease_ids.size(), s.message);
+    tasks_.RenewalFailed(std::chrono::steady_clock::now(), std::chrono::seconds(5));
     return;
   }
+  int64_t now_unix = NowSeconds();
+  for (const auto& [lease, deadline] : resp.extended)
+    tasks_.Extended(lease, deadline, std::chrono::steady_clock::now(), now_unix);
   for (const auto& lease : resp.cancelled)
-    spdlog::info("lease {} was cancelled by the coordinator; its result will be refused",
-                 lease.substr(0, 12));
+    if (tasks_.Cancel(lease))
+      spdlog::info("lease {} was cancelled by the coordinator (its task was decided, or the lease expired); "
+                   "the task runs on but its result will not be submitted",
+                   lease.substr(0, 12));
+  spdlog::debug("heartbeat: {} lease(s) extended, {} cancelled", resp.extended.size(), resp.cancelled.size());
+}
+
+void Daemon::RefreshCredit() {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!reachable_ || (credit_asked_ != std::chrono::steady_clock::time_point{} && now - credit_asked_ < kCreditRefresh))
+      return;
+    credit_asked_ = now;
+  }
+  nlohmann::json v;
+  CallStatus s = client_->GetJson("/api/v1/volunteers/" + machine_key_->public_hex(), &v);
+  if (!s.ok || !v.is_object()) return;  // not fatal: status says "not known yet"
+  std::lock_guard<std::mutex> lock(mu_);
+  credit_ = {{"credit", v.value("credit", 0.0)},
+             {"verified_results", v.value("verified_results", 0)},
+             {"as_of", NowSeconds()}};
 }
 
 void Daemon::WriteStatus() {
   nlohmann::json status;
+  nlohmann::json offering = nlohmann::json::array();
+  for (const auto& [tag, p] : platforms_)
+    offering.push_back({{"tag", tag}, {"path", p.interpreter_path}, {"build", p.interpreter_build}});
   {
     std::lock_guard<std::mutex> lock(mu_);
-    nlohmann::json slots = nlohmann::json::array();
-    auto now = std::chrono::steady_clock::now();
-    for (const auto& [lease, run] : running_)
-      slots.push_back({{"lease_id", lease}, {"task_id", run.task.task_id}, {"project", run.task.project},
-                       {"version", run.task.version}, {"platform", run.task.platform},
-                       {"elapsed_s", std::chrono::duration<double>(now - run.started).count()}});
     status = {{"pid", getpid()},
+              {"volunteer_id", machine_key_ ? machine_key_->public_hex() : ""},
+              {"machine_name", options_.machine_name.empty() ? Hostname() : options_.machine_name},
+              {"account", AccountNameOf(options_.account_key)},
               {"coordinator", options_.coordinator_url},
               {"reachable", reachable_},
+              {"unreachable_since", unreachable_since_},
               {"last_error", last_error_},
               {"slots", options_.slots},
-              {"running", slots},
+              {"running", tasks_.ToJson(std::chrono::steady_clock::now())},
               {"recent_results", recent_},
               {"tasks_done", tasks_done_},
               {"isolation", isolation_},
               {"held_back", held_},
+              {"offering", offering},
+              {"politeness", {{"nice", options_.nice}, {"ionice", options_.ionice},
+                              {"max_load", options_.max_load}, {"idle_only", options_.idle_only},
+                              {"idle_source", idle_source_}}},
               {"updated_at", NowSeconds()}};
+    if (!credit_.is_null()) status["credit"] = credit_;
   }
-  status["journal_pending"] = journal_->size();
+  status["journal_pending"] = journal_ ? journal_->size() : 0;
   std::string err;
   WriteFileAtomic(options_.data_dir / "status.json", status.dump(2), &err);
 }
@@ -440,7 +754,20 @@ std::string Daemon::HoldReason() {
     std::lock_guard<std::mutex> lock(mu_);
     max_load = options_.max_load;
     idle_only = options_.idle_only;
-    running = static_cast<int>(running_.size());
+    running = static_cast<int>(tasks_.size());
+  }
+  if (idle_only) {
+    bool idle = true;
+    std::string why, source;
+    bool logind = idle_hint_.Read(&idle, &why);
+    source = logind ? "logind's idle hint and the load average"
+                    : "the load average only (logind's idle hint is unavailable: " + why + ")";
+    if (source != idle_source_) {
+      spdlog::info("idle_only: deciding by {}", source);
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_source_ = source;
+    }
+    if (logind && !idle) return "idle_only and someone is using the machine (logind: IdleHint=no)";
   }
   if (max_load <= 0 && !idle_only) return "";
   double load = 0;
@@ -482,6 +809,7 @@ void Daemon::Reload() {
       if (changed) {
         // The coordinator leases only for enrolled platforms: enrol again.
         CallStatus st = client_->Enrol(MakeEnrolRequest());
+        NoteCall(st);
         if (!st.ok) {
           spdlog::error("SIGHUP: re-enrolling with the new interpreters failed ({}); keeping the old ones",
                         st.message);
@@ -514,6 +842,7 @@ void Daemon::Reload() {
                options_.config_file.string(), fresh.slots, fresh.nice, fresh.ionice, fresh.max_load,
                fresh.idle_only, fresh.cache_size_mb);
   SdNotify("READY=1", &err);
+  WriteStatus();
 }
 
 int Daemon::Run() {
@@ -522,14 +851,18 @@ int Daemon::Run() {
   // Ready once keys and interpreters are in place: waiting for an unreachable
   // coordinator is normal operation, not a failed start.
   SdNotify("READY=1\nSTATUS=enrolling with " + options_.coordinator_url, &notify_err);
+  WriteStatus();
   if (!EnrolWithBackoff()) {
     SdNotify("STOPPING=1", &notify_err);
+    WriteStatus();
     return stop_->load() ? 0 : 2;
   }
+  // Leftover leases first: one whose result is in the journal is not
+  // returned (the result is delivered next), whatever the flush does.
+  ReturnLeftoverLeases();
   FlushJournal();
   int idle_polls = 0;
   int started = 0;
-  auto last_heartbeat = std::chrono::steady_clock::now();
   std::string last_notified;
   while (!stop_->load()) {
     watchdog_.MaybePing();
@@ -537,17 +870,19 @@ int Daemon::Run() {
     std::vector<std::string> tags;
     for (const auto& [tag, _] : platforms_) tags.push_back(tag);
     int free_slots, running_count;
+    bool reachable;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      running_count = static_cast<int>(running_.size());
+      running_count = static_cast<int>(tasks_.size());
       free_slots = options_.slots - running_count;
+      reachable = reachable_;
     }
     if (options_.max_tasks > 0) free_slots = std::min(free_slots, options_.max_tasks - started);
     if (options_.max_tasks > 0 && started >= options_.max_tasks) {
       if (running_count == 0) break;
       free_slots = 0;
     }
-    double wait = 1.0;
+    double wait = reachable ? 1.0 : Backoff();
     if (free_slots > 0) {
       std::string hold = HoldReason();
       // Log changes of kind (paused, load, idle_only) once, not every new load figure.
@@ -569,30 +904,42 @@ int Daemon::Run() {
     }
     if (free_slots > 0) {
       LeaseResponse resp;
-      CallStatus s = client_->Lease({tags, free_slots}, &resp);
+      CallStatus s = client_->Lease({tags, free_slots, measured_isolation_}, &resp);
+      NoteCall(s);
       if (s.ok) {
-        if (!reachable_) spdlog::info("coordinator reachable again");
-        reachable_ = true;
-        failures_in_row_ = 0;
+        // The server says when to come back.
         wait = std::max(1, resp.next_poll_s);
+        LeaseReturnRequest unfit;  // tasks needing more isolation than this machine has
         for (auto& task : resp.tasks) {
+          std::string lacking;
+          if (!IsolationSatisfies(measured_isolation_, task.min_isolation, &lacking)) {
+            spdlog::warn("{} {} needs isolation this machine lacks ({}); giving its lease back unrun",
+                         task.project, task.version, lacking);
+            unfit.lease_ids.push_back(task.lease_id);
+            continue;
+          }
           auto p = platforms_.find(task.platform);
-          if (p == platforms_.end()) {
-            spdlog::warn("coordinator leased {} for {}, which this machine did not offer; ignoring",
-                         task.task_id.substr(0, 12), task.platform);
+          if (p == platforms_.end() || !IsSafeLeaseId(task.lease_id)) {
+            spdlog::warn("coordinator leased {} for {} under lease '{}', which this machine did not offer or "
+                         "cannot name a file after; ignoring it",
+                         task.task_id.substr(0, 12), task.platform, task.lease_id.substr(0, 40));
             continue;
           }
           {
             std::lock_guard<std::mutex> lock(mu_);
-            running_[task.lease_id] = {task, std::chrono::steady_clock::now()};
+            tasks_.Start(task, std::chrono::steady_clock::now(), NowSeconds());
           }
           ++started;
           std::thread([this, task, platform = p->second] { RunTask(task, platform); }).detach();
         }
+        if (!unfit.lease_ids.empty()) {
+          LeaseReturnResponse returned;
+          NoteCall(client_->ReturnLeases(unfit, &returned));
+        }
         bool busy;
         {
           std::lock_guard<std::mutex> lock(mu_);
-          busy = !running_.empty();
+          busy = tasks_.size() > 0;
         }
         idle_polls = resp.tasks.empty() && !busy ? idle_polls + 1 : 0;
         if (options_.exit_when_idle && idle_polls >= options_.idle_polls_before_exit &&
@@ -602,46 +949,57 @@ int Daemon::Run() {
         }
         if (!resp.tasks.empty()) wait = 0.2;
       } else {
-        reachable_ = false;
-        last_error_ = s.message;
-        ++failures_in_row_;
         wait = s.retryable ? Backoff() : 30;
         spdlog::warn("{}; next try in {:.1f} s", s.message, wait);
       }
     }
-    if (journal_->size() > 0 && reachable_) FlushJournal();
-    if (std::chrono::steady_clock::now() - last_heartbeat > std::chrono::seconds(60)) {
-      Heartbeat();
-      last_heartbeat = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reachable = reachable_;
     }
+    if (journal_->size() > 0 && reachable) FlushJournal();
+    Heartbeat();
+    RefreshCredit();
     WriteStatus();
     std::string status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      status = fmt::format("{} of {} slot(s) busy, {} task(s) done{}{}", running_.size(), options_.slots,
-                           tasks_done_, held_.empty() ? "" : "; not leasing: ", held_);
+      status = fmt::format("{} of {} slot(s) busy, {} task(s) done{}{}{}", tasks_.size(), options_.slots,
+                           tasks_done_, reachable_ ? "" : "; coordinator unreachable",
+                           held_.empty() ? "" : "; not leasing: ", held_);
     }
     if (status != last_notified) {
       SdNotify("STATUS=" + status, &notify_err);
       last_notified = status;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    size_t running_now = running_.size();
+    // Wait for the poll delay, a finished task, a lease renewal, a signal;
+    // status.json stays fresh meanwhile.
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
-    while (!stop_->load() && !(reload_ && reload_->load()) && running_.size() >= running_now &&
-           std::chrono::steady_clock::now() < until) {
-      wake_.wait_for(lock, std::chrono::milliseconds(250));
+    auto status_written = std::chrono::steady_clock::now();
+    size_t running_now;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_now = tasks_.size();
+    }
+    while (!stop_->load() && !(reload_ && reload_->load())) {
+      auto now = std::chrono::steady_clock::now();
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (now >= until || tasks_.size() < running_now || tasks_.NextRenewal() <= now) break;
+        wake_.wait_for(lock, std::chrono::milliseconds(250));
+      }
       watchdog_.MaybePing();
+      if (std::chrono::steady_clock::now() - status_written >= std::chrono::seconds(1)) {
+        WriteStatus();
+        status_written = std::chrono::steady_clock::now();
+      }
     }
   }
   SdNotify("STOPPING=1", &notify_err);
-  // Tasks still running are abandoned: their leases expire and are
-  // re-issued; the sandbox's processes die with this one (--die-with-parent).
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!running_.empty())
-      spdlog::info("stopping with {} task(s) unfinished; their leases will be re-issued", running_.size());
-  }
+  // Tasks still running are abandoned and their leases returned, so the
+  // coordinator re-issues them now; the sandboxes die with this process
+  // (--die-with-parent). Results already journalled stay for the next start.
+  ReturnAbandonedLeases();
   WriteStatus();
   return 0;
 }
@@ -652,6 +1010,11 @@ std::string AccountNameOf(const fs::path& account_key) { return account_key.stem
 
 int RunDaemon(const DaemonOptions& options, const DaemonControl& control) {
   if (!options.log_level.empty()) spdlog::set_level(spdlog::level::from_str(options.log_level));
+  // The machine key lives in this process: no core dumps, no ptrace by
+  // other processes of the same user (the sandboxes run as that user).
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Before any task thread exists, so that every sandbox inherits it.
   std::string err;
   if (!ApplyPriority(options.nice, options.ionice, &err)) spdlog::warn("politeness: {}", err);

@@ -27,8 +27,9 @@ struct DaemonOptions {
   int nice = 10;                               // 0 (normal) to 19 (lowest)
   std::string ionice = "idle";                 // "idle", "best-effort" or "none" (leave as is)
   double max_load = 0;                         // lease nothing while the 1-minute load exceeds it; 0: no limit
-  // Lease only while the machine is otherwise idle: the 1-minute load, less
-  // one per task this daemon runs, is below 0.5 (politeness.h: LeaseAllowed).
+  // Lease only while the machine is otherwise idle: logind's idle hint says
+  // nobody uses it (where logind answers, idle_hint.h) and the 1-minute load,
+  // less one per task this daemon runs, is below 0.5 (politeness.h: LeaseAllowed).
   bool idle_only = false;
   std::string log_level;                       // "trace".."off"; empty: leave the logger alone
   // Where the options came from, so SIGHUP can read them again
@@ -52,10 +53,21 @@ struct DaemonControl {
 };
 
 // Runs until *control.stop becomes true, max_tasks ran, or the coordinator
-// stays idle with exit_when_idle. Applies nice/ionice to the process first,
-// tells systemd READY=1 / WATCHDOG=1 / STOPPING=1 when $NOTIFY_SOCKET is set,
-// honours data_dir/paused (pause_file.h) and max_load/idle_only. Returns a
-// process exit code: 0 on a clean stop, 2 on a configuration error (logged).
+// stays idle with exit_when_idle. Applies nice/ionice to the process first
+// and turns core dumps off (the machine key is in memory), tells systemd
+// READY=1 / WATCHDOG=1 / STOPPING=1 when $NOTIFY_SOCKET is set, honours
+// data_dir/paused (pause_file.h) and max_load/idle_only (idle_hint.h).
+// On stop, tasks whose result is not journalled are abandoned and their
+// leases returned to the coordinator (bounded to a few seconds); leases a
+// killed run left behind (data_dir/leases) are returned at the next start.
+// Writes data_dir/status.json about once a second (status_report.h).
+// Returns a process exit code: 0 on a clean stop, 2 on a configuration
+// error (logged).
+//
+// Test hook, for tests/volunteer/daemon_crash_test.cc only: the environment
+// variable CORRAL_TEST_CRASH=after-journal makes the daemon SIGKILL itself
+// right after a result's journal entry is written; =after-submit right after
+// the coordinator acknowledged a result, before its journal entry is removed.
 int RunDaemon(const DaemonOptions& options, const DaemonControl& control);
 // The same without reloading.
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>* stop);

@@ -1,6 +1,11 @@
 #include "volunteer/result_journal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "common/crypto.h"
 #include "common/fs_util.h"
@@ -9,11 +14,37 @@ namespace corral::volunteer {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Makes a file's data, or a folder's entries, durable: a rename is only
+// safe across a power loss once the folder holding it is synced too.
+bool Fsync(const fs::path& path, std::string* err) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    *err = "cannot sync " + path.string() + ": " + std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
 ResultJournal::ResultJournal(fs::path dir) : dir_(std::move(dir)) {}
 
 bool ResultJournal::Open(std::string* err) {
-  return EnsureDir(dir_ / "artifacts", err) && EnsureDir(dir_ / "corrupt", err) &&
-         EnsureDir(dir_ / "rejected", err);
+  if (!EnsureDir(dir_ / "artifacts", err) || !EnsureDir(dir_ / "corrupt", err) ||
+      !EnsureDir(dir_ / "rejected", err))
+    return false;
+  // Temporary files of writes a crash interrupted: never complete entries.
+  std::error_code ec;
+  for (const fs::path& d : {dir_, dir_ / "artifacts"})
+    for (const auto& de : fs::directory_iterator(d, ec)) {
+      std::string name = de.path().filename().string();
+      if (name.find(".tmp") != std::string::npos) fs::remove(de.path(), ec);
+    }
+  return true;
 }
 
 bool ResultJournal::Add(const std::string& lease_id, const nlohmann::json& envelope,
@@ -27,6 +58,7 @@ bool ResultJournal::Add(const std::string& lease_id, const nlohmann::json& envel
       fs::path tmp = kept;
       tmp += ".tmp";
       fs::copy_file(a.path, tmp, fs::copy_options::overwrite_existing, ec);
+      if (!ec && !Fsync(tmp, err)) return false;
       if (!ec) fs::rename(tmp, kept, ec);
       if (ec) {
         *err = "cannot keep artifact " + a.path.string() + " in the journal: " + ec.message();
@@ -36,7 +68,8 @@ bool ResultJournal::Add(const std::string& lease_id, const nlohmann::json& envel
     entry["artifacts"].push_back({{"sha256", a.sha256}});
   }
   entry["written_at"] = NowSeconds();
-  return WriteFileAtomic(dir_ / (lease_id + ".json"), entry.dump(), err, 0600);
+  return Fsync(dir_ / "artifacts", err) &&
+         WriteFileAtomic(dir_ / (lease_id + ".json"), entry.dump(), err, 0600) && Fsync(dir_, err);
 }
 
 std::vector<ResultJournal::Entry> ResultJournal::Pending(std::vector<std::string>* problems) {
@@ -118,8 +151,12 @@ void ResultJournal::SetAside(const Entry& entry, const std::string& why) {
 }
 
 size_t ResultJournal::size() {
-  std::vector<std::string> ignored;
-  return Pending(&ignored).size();
+  // Counted without reading: Pending() alone judges (and reports) entries.
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(dir_, ec))
+    if (de.is_regular_file(ec) && de.path().extension() == ".json") ++n;
+  return n;
 }
 
 }  // namespace corral::volunteer

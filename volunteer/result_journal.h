@@ -23,6 +23,7 @@ class ResultJournal {
   // One entry per lease: dir/<lease_id>.json; artifacts in dir/artifacts/.
   explicit ResultJournal(std::filesystem::path dir);
 
+  // Creates the folders and removes temporary files a crash left behind.
   bool Open(std::string* err);
 
   // Durably records a signed result and keeps copies of its artifacts.
@@ -44,6 +45,8 @@ class ResultJournal {
   // The coordinator refused it for good: keep it in dir/rejected/ with the reason.
   void SetAside(const Entry& entry, const std::string& why);
 
+  // Entries waiting, counted without reading them (a corrupt one counts
+  // until Pending sets it aside).
   size_t size();
 
  private:
