@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,10 +24,13 @@
 #include "demo/demo_network.h"
 #include "demo/local_index.h"
 #include "coordinator/snapshot_import.h"
+#include "coordinator/static_export.h"
+#include "coordinator/stats_export.h"
 #include "volunteer/config.h"
 #include "volunteer/daemon.h"
 #include "volunteer/pause_file.h"
 #include "volunteer/service_install.h"
+#include "volunteer/status_report.h"
 #include "volunteer/reproduce.h"
 
 namespace fs = std::filesystem;
@@ -130,6 +134,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--sync-interval", serve_opts.sync_interval_s, "seconds between index syncs")->capture_default_str();
   serve_cmd->add_option("--lease-seconds", serve_opts.lease_seconds, "lease length before re-issue")->capture_default_str();
   serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");
+  HttpServerOptions serve_http;
+  serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
+  serve_cmd->add_option("--http-threads", serve_http.threads,
+                        "HTTP handler threads (results wait for a shared fsync, so more than the cores)")
+      ->capture_default_str();
+  serve_cmd->add_flag_callback("--one-network", [&] { serve_opts.distinct_prefix = false; },
+                               "volunteers share one network (one machine, a lab behind one NAT): let results "
+                               "from one /24 or /48 agree (by default agreeing results must come from distinct networks)");
+  serve_cmd->add_option("--min-isolation", serve_opts.min_isolation,
+                        "isolation every volunteer must report to get work, as features of its isolation level, "
+                        "e.g. \"bwrap:net;seccomp=denylist\" (default: any)");
 
   // corral volunteer [status]
   auto* vol_cmd = app.add_subcommand("volunteer", "run the volunteer daemon");
@@ -171,6 +186,12 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--data", ingest_data, "the coordinator's data folder")->capture_default_str();
   ingest_cmd->add_option("--platforms", ingest_platforms, "platform tags (default: 11 CPython and PyPy tags)");
 
+  // corral export-stats DIR --data DATA
+  auto* stats_cmd = app.add_subcommand("export-stats", "write BOINC-style statistics (tables.xml, user.gz, team.gz, host.gz) for stats sites");
+  fs::path stats_dir, stats_data = DefaultDataDir("coordinator");
+  stats_cmd->add_option("DIR", stats_dir, "folder to write the files into (created when missing)")->required();
+  stats_cmd->add_option("--data", stats_data, "the coordinator's data folder (read only; the coordinator may be running)")->capture_default_str();
+
   // corral account create NAME
   auto* account_cmd = app.add_subcommand("account", "manage account keys");
   account_cmd->require_subcommand(1);
@@ -209,6 +230,14 @@ int main(int argc, char** argv) {
   repro_cmd->add_option("--data", repro_opts.data_dir, "cache and work folder")->capture_default_str();
   repro_cmd->add_option("--interpreter", repro_opts.interpreter, "use this Python instead of the one found for the task's platform");
 
+  // corral export-static DIR --data DIR
+  auto* export_cmd = app.add_subcommand("export-static", "write the site, its JSON and the wheel index (/simple/) as static files for nginx or a CDN");
+  coordinator::StaticExportOptions export_opts;
+  export_opts.data_dir = DefaultDataDir("coordinator");
+  export_cmd->add_option("DIR", export_opts.out_dir, "folder to write; replaced once the export is complete")->required();
+  export_cmd->add_option("--data", export_opts.data_dir, "the coordinator's data folder (it may be serving meanwhile)")->capture_default_str();
+  export_cmd->add_option("--public-url", export_opts.public_url, "the URL the export will be served at (feed links, reproduce commands)")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -237,7 +266,7 @@ int main(int argc, char** argv) {
     HttpServer server([&](const HttpRequest& r) {
       coordinator::Coordinator* c = serving.load();
       return c ? c->Handle(r) : HttpResponse::Error(503, "starting", "the coordinator is starting");
-    });
+    }, serve_http);
     if (!server.Start(host, port, &err)) {
       spdlog::error("{}", err);
       return 2;
@@ -263,6 +292,7 @@ int main(int argc, char** argv) {
   }
 
   if (*ingest_cmd) return coordinator::RunIngestSnapshot(ingest_file, ingest_data, ingest_platforms);
+  if (*stats_cmd) return coordinator::RunExportStats(stats_dir, stats_data);
 
   if (*vol_cmd) {
     for (auto [flag, key] : {std::pair{"--coordinator", "coordinator"}, {"--data", "data"}, {"--account", "account"},
@@ -301,20 +331,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s/status.json is not valid JSON\n", vol_opts.data_dir.c_str());
         return 2;
       }
-      bool alive = s.contains("pid") && kill(s["pid"].get<int>(), 0) == 0;
-      std::printf("daemon:      %s (pid %d)\ncoordinator: %s (%s)\nisolation:   %s\ntasks done:  %d\njournal:     %d result(s) not yet acknowledged\n",
-                  alive ? "running" : "not running", s.value("pid", 0), s.value("coordinator", "").c_str(),
-                  s.value("reachable", false) ? "reachable" : ("unreachable: " + s.value("last_error", "")).c_str(),
-                  s.value("isolation", "").c_str(), s.value("tasks_done", 0), s.value("journal_pending", 0));
-      std::printf("slots:       %d\n", s.value("slots", 0));
-      if (!s.value("held_back", "").empty()) std::printf("not leasing: %s\n", s.value("held_back", "").c_str());
-      for (const auto& r : s.value("running", nlohmann::json::array()))
-        std::printf("  running  %s %s on %s for %.0f s\n", r.value("project", "").c_str(),
-                    r.value("version", "").c_str(), r.value("platform", "").c_str(), r.value("elapsed_s", 0.0));
-      std::printf("last results:\n");
-      for (const auto& r : s.value("recent_results", nlohmann::json::array()))
-        std::printf("  %-14s %s %s on %s (%.1f s)\n", r.value("outcome", "").c_str(), r.value("project", "").c_str(),
-                    r.value("version", "").c_str(), r.value("platform", "").c_str(), r.value("seconds", 0.0));
+      // EPERM: it runs, as another user (the service's).
+      bool alive = s.contains("pid") && s["pid"].is_number_integer() &&
+                   (kill(s["pid"].get<int>(), 0) == 0 || errno == EPERM);
+      std::fputs(volunteer::FormatStatus(s, alive, NowSeconds()).c_str(), stdout);
       return 0;
     }
     if (vol_opts.coordinator_url.empty()) {
@@ -371,6 +391,17 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     WaitForStop();
     server.Stop();
+    return 0;
+  }
+
+  if (*export_cmd) {
+    coordinator::StaticExportStats st;
+    std::string err;
+    if (!coordinator::ExportStatic(export_opts, &st, &err)) {
+      spdlog::error("export-static: {}", err);
+      return 2;
+    }
+    std::printf("%s", coordinator::DescribeExport(export_opts.out_dir, st).c_str());
     return 0;
   }
 

@@ -96,6 +96,8 @@ HttpResult HttpClient::Perform(const std::string& method, const std::string& url
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  std::string local = "host!" + options_.local_address;
+  if (!options_.local_address.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, local.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -141,6 +143,8 @@ HttpResult HttpClient::Download(const std::string& url, const std::filesystem::p
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options_.timeout_ms * 10);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  std::string local = "host!" + options_.local_address;
+  if (!options_.local_address.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, local.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteCallback);

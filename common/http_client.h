@@ -30,6 +30,9 @@ struct HttpClientOptions {
   long timeout_ms = 60000;           // whole transfer
   size_t max_body_bytes = 256 << 20;  // larger answers fail
   std::string user_agent = "corral/0.1";
+  // Send from this local IP address (CURLOPT_INTERFACE); "" lets the system
+  // choose. A simulation on one machine speaks from many 127.a.b.c.
+  std::string local_address;
 };
 
 class HttpClient {

@@ -192,6 +192,11 @@ struct HttpServer::Impl {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
         spdlog::warn("accept failed: {}", ec.message());
       } else {
+        // Responses go out in one or more writes (headers, then the body):
+        // without TCP_NODELAY, Nagle's algorithm holds the last segment back
+        // until the client's delayed ACK, up to 40 ms per response.
+        beast::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
         std::make_shared<Session>(std::move(socket), handler, options)->Start();
       }
       Accept();

@@ -10,6 +10,7 @@
 #include "coordinator/engine.h"
 #include "coordinator/matrix.h"
 #include "coordinator/request_auth.h"
+#include "coordinator/site_routes.h"
 #include "coordinator/views.h"
 #include "leaderboard/site.h"
 
@@ -42,8 +43,11 @@ int StatusForCode(const std::string& code) {
   if (code == "missing_signature" || code == "bad_signature" || code == "stale_date" ||
       code == "unknown_volunteer" || code == "replayed_nonce")
     return 401;
-  if (code == "wrong_volunteer" || code == "key_mismatch") return 403;
-  if (code == "not_leased" || code == "lease_cancelled" || code == "task_decided" ||
+  if (code == "wrong_volunteer" || code == "key_mismatch" || code == "suspended" ||
+      code == "insufficient_isolation")
+    return 403;
+  if (code == "not_leased" || code == "lease_cancelled" || code == "lease_returned" ||
+      code == "task_decided" ||
       code == "already_enrolled")
     return 409;
   if (code == "too_large") return 413;
@@ -53,9 +57,9 @@ int StatusForCode(const std::string& code) {
 }
 
 Api::Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
-         std::function<int64_t()> clock)
+         std::function<int64_t()> clock, WheelIndex* wheels)
     : engine_(engine), artifacts_(artifacts), nonces_(nonces), options_(std::move(options)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)), wheels_(wheels) {}
 
 std::string Api::PublicUrl(const HttpRequest& req) const {
   if (!options_.public_url.empty()) return options_.public_url;
@@ -69,18 +73,21 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   if (m == "POST" && p == "/api/v1/volunteers") return Enrol(req);
   if (m == "POST" && p == "/api/v1/lease") return Lease(req);
   if (m == "POST" && p == "/api/v1/heartbeat") return Heartbeat(req);
+  if (m == "POST" && p == "/api/v1/leases/return") return ReturnLeases(req);
   if (m == "POST" && p == "/api/v1/results") return Results(req);
+  if (m == "POST" && p == "/api/v1/results/batch") return ResultsBatch(req);
   const std::string artifacts = "/api/v1/artifacts/";
   if (StartsWith(p, artifacts)) {
     std::string sha = p.substr(artifacts.size());
     if (m == "PUT") return PutArtifact(req, sha);
     if (m == "GET") return GetArtifact(sha);
   }
-  if (m != "GET" && m != "HEAD") {
-    if (StartsWith(p, "/api/"))
-      return HttpResponse::Error(405, "method_not_allowed", m + " is not allowed on " + p);
+  if (m != "GET" && m != "HEAD")
     return HttpResponse::Error(405, "method_not_allowed", m + " is not allowed on " + p);
-  }
+  // Badges, feeds, account pages, statistics export (site_routes.h).
+  if (auto r = HandleSiteRoute(engine_, req, PublicUrl(req), clock_())) return std::move(*r);
+  if (p == "/simple" || StartsWith(p, "/simple/")) return Simple(req);
+  if (StartsWith(p, "/wheels/")) return WheelFile(req, p.substr(8));
   if (p == "/api/v1/projects")
     return HttpResponse::Json(200, ProjectsListJson(engine_.store(), engine_.GetCounters()));
   if (StartsWith(p, "/api/v1/projects/")) return Project(p.substr(17), false);
@@ -135,7 +142,10 @@ HttpResponse Api::Lease(const HttpRequest& req) {
   std::string err;
   if (!ParseJson(req.body, &body, &err) || !ParseLeaseRequest(body, &lr, &err))
     return Refuse("bad_payload", err);
-  return HttpResponse::Json(200, engine_.Lease(auth.key, lr, clock_()));
+  Refusal refusal;
+  LeaseResponse resp = engine_.Lease(auth.key, lr, req.remote_addr, clock_(), &refusal);
+  if (!refusal.code.empty()) return Refuse(refusal.code, refusal.detail);
+  return HttpResponse::Json(200, resp);
 }
 
 HttpResponse Api::Heartbeat(const HttpRequest& req) {
@@ -146,6 +156,16 @@ HttpResponse Api::Heartbeat(const HttpRequest& req) {
   if (!ParseJson(req.body, &body, &err) || !ParseHeartbeatRequest(body, &hr, &err))
     return Refuse("bad_payload", err);
   return HttpResponse::Json(200, engine_.Heartbeat(auth.key, hr, clock_()));
+}
+
+HttpResponse Api::ReturnLeases(const HttpRequest& req) {
+  CORRAL_AUTHENTICATE(req);
+  nlohmann::json body;
+  LeaseReturnRequest lr;
+  std::string err;
+  if (!ParseJson(req.body, &body, &err) || !ParseLeaseReturnRequest(body, &lr, &err))
+    return Refuse("bad_payload", err);
+  return HttpResponse::Json(200, engine_.ReturnLeases(auth.key, lr, clock_()));
 }
 
 HttpResponse Api::Results(const HttpRequest& req) {
@@ -167,7 +187,14 @@ HttpResponse Api::Results(const HttpRequest& req) {
   if (!ParseJson(payload_text, &payload_json, &err) || !ParseResultPayload(payload_json, &payload, &err))
     return Refuse("bad_payload", err);
   Refusal refusal;
-  switch (engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal)) {
+  // Group commit: the result is answered only once on disk, but concurrent
+  // results share one fsync (the engine's lock is not held while waiting).
+  DeferredSync durable(engine_.store());
+  Engine::Submit submitted = engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal);
+  if (submitted == Engine::Submit::kDuplicate && !engine_.store().SyncWal(&err))
+    return Refuse("internal", err);  // the first copy may still be on its way to disk
+  if (!durable.Commit(&err)) return Refuse("internal", err);
+  switch (submitted) {
     case Engine::Submit::kAccepted:
       return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", false}});
     case Engine::Submit::kDuplicate:
@@ -176,6 +203,58 @@ HttpResponse Api::Results(const HttpRequest& req) {
       break;
   }
   return Refuse(refusal.code, refusal.detail);
+}
+
+// Several envelopes in one signed request, each checked and stored as
+// Results does it; the answer says what became of each.
+HttpResponse Api::ResultsBatch(const HttpRequest& req) {
+  CORRAL_AUTHENTICATE(req);
+  nlohmann::json body;
+  ResultBatchRequest batch;
+  std::string err;
+  if (!ParseJson(req.body, &body, &err) || !ParseResultBatchRequest(body, &batch, &err))
+    return Refuse("bad_payload", err);
+  ResultBatchResponse resp;
+  DeferredSync durable(engine_.store());  // one fsync for the whole batch
+  bool duplicates = false;
+  for (const auto& envelope : batch.envelopes) {
+    ResultBatchItem item;
+    auto refuse = [&](const std::string& code, const std::string& detail) {
+      item.status = "refused";
+      item.error = code;
+      item.detail = detail;
+    };
+    std::string keyid = DsseKeyId(envelope), payload_text;
+    nlohmann::json payload_json;
+    ResultPayload payload;
+    if (keyid.empty()) {
+      refuse("bad_payload", "not a DSSE envelope with a signature");
+    } else if (keyid != auth.key) {
+      refuse("key_mismatch", "the envelope is signed by " + keyid.substr(0, 16) +
+                                 "... but the request by " + auth.key.substr(0, 16) + "...");
+    } else if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err)) {
+      refuse(err.find("does not verify") != std::string::npos ? "bad_signature" : "bad_payload", err);
+    } else if (!ParseJson(payload_text, &payload_json, &err) ||
+               !ParseResultPayload(payload_json, &payload, &err)) {
+      refuse("bad_payload", err);
+    } else {
+      item.task_id = payload.task_id;
+      item.lease_id = payload.lease_id;
+      Refusal refusal;
+      switch (engine_.SubmitResult(auth.key, payload, envelope.dump(), clock_(), &refusal)) {
+        case Engine::Submit::kAccepted: item.status = "accepted"; break;
+        case Engine::Submit::kDuplicate:
+          item.status = "duplicate";
+          duplicates = true;
+          break;
+        case Engine::Submit::kRefused: refuse(refusal.code, refusal.detail); break;
+      }
+    }
+    resp.results.push_back(std::move(item));
+  }
+  if ((duplicates && !engine_.store().SyncWal(&err)) || !durable.Commit(&err))
+    return Refuse("internal", err);  // nothing is acknowledged; the volunteer sends them again
+  return HttpResponse::Json(200, resp);
 }
 
 HttpResponse Api::PutArtifact(const HttpRequest& req, const std::string& sha) {
@@ -205,7 +284,8 @@ HttpResponse Api::Project(const std::string& raw_name, bool html) {
     return HttpResponse::Error(404, "unknown_project", "Corral knows no project named '" + name + "'");
   }
   nlohmann::json j = ProjectJson(m);
-  return html ? HttpResponse::Html(200, site::RenderProject(j)) : HttpResponse::Json(200, j);
+  return html ? HttpResponse::Html(200, site::RenderProject(j, options_.public_url))
+              : HttpResponse::Json(200, j);
 }
 
 HttpResponse Api::Task(const HttpRequest& req, const std::string& id, bool html) {
@@ -230,7 +310,7 @@ HttpResponse Api::Compat(const HttpRequest& req, bool html) {
     status = 400, code = "bad_request", err = "project is required: ?project=NAME&os=linux&python=3.11";
   } else if (!ParseCompatQuestion(os, python, req.Param("implementation"), req.Param("version"), &q, &err)) {
     status = 400, code = "bad_request";
-  } else if (!LoadMatrix(engine_.store(), project, engine_.Platforms(), &m)) {
+  } else if (!LoadCompatMatrix(engine_.store(), project, engine_.Platforms(), q, &m)) {
     status = 404, code = "unknown_project", err = "Corral knows no project named '" + project + "'";
   } else {
     CompatAnswer a;

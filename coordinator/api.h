@@ -14,6 +14,7 @@ namespace corral::coordinator {
 class Engine;
 class ArtifactStore;
 class NonceCache;
+class WheelIndex;
 
 struct ApiOptions {
   int max_skew_s = 300;
@@ -22,8 +23,9 @@ struct ApiOptions {
 
 class Api {
  public:
+  // `wheels` serves /simple/ and /wheels/ (none: those answer 404).
   Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
-      std::function<int64_t()> clock);
+      std::function<int64_t()> clock, WheelIndex* wheels = nullptr);
   // Thread-safe.
   HttpResponse Handle(const HttpRequest& req);
 
@@ -31,7 +33,9 @@ class Api {
   HttpResponse Enrol(const HttpRequest& req);
   HttpResponse Lease(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req);
+  HttpResponse ReturnLeases(const HttpRequest& req);
   HttpResponse Results(const HttpRequest& req);
+  HttpResponse ResultsBatch(const HttpRequest& req);
   HttpResponse PutArtifact(const HttpRequest& req, const std::string& sha);
   HttpResponse GetArtifact(const std::string& sha);
   HttpResponse Project(const std::string& name, bool html);
@@ -40,6 +44,10 @@ class Api {
   HttpResponse Leaderboard(const HttpRequest& req, bool html);
   HttpResponse Volunteer(const std::string& id, bool html);
   HttpResponse Home();
+  // The wheel index (api_wheels.cc): PEP 503/691 pages, wheels and their
+  // PEP 658 metadata.
+  HttpResponse Simple(const HttpRequest& req);
+  HttpResponse WheelFile(const HttpRequest& req, const std::string& rest);
   std::string PublicUrl(const HttpRequest& req) const;
 
   Engine& engine_;
@@ -47,6 +55,7 @@ class Api {
   NonceCache& nonces_;
   ApiOptions options_;
   std::function<int64_t()> clock_;
+  WheelIndex* wheels_;
 };
 
 // The HTTP status for a protocol error code.

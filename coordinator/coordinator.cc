@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/crypto.h"
@@ -11,6 +12,7 @@
 #include "coordinator/artifact_store.h"
 #include "coordinator/engine.h"
 #include "coordinator/index_sync.h"
+#include "coordinator/wheel_index.h"
 #include "coordinator/request_auth.h"
 
 namespace corral::coordinator {
@@ -25,15 +27,31 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.policy.max_results = options_.max_results;
   eo.lease_seconds = options_.lease_seconds;
   eo.latest_only = options_.releases == "latest";
+  eo.read_only = options_.read_only;
+  eo.policy.distinct_prefix = options_.distinct_prefix;
+  eo.reputation.adaptive_replication = options_.adaptive_replication;
+  eo.known_answer_rate = options_.known_answer_rate;
+  eo.min_isolation = options_.min_isolation;
+  eo.reputation.quota.max_in_flight = options_.max_in_flight;
+  eo.reputation.quota.initial_per_day = options_.initial_daily_quota;
+  eo.seed = options_.seed;
   engine_ = std::make_unique<Engine>(eo);
   artifacts_ = std::make_unique<ArtifactStore>(options_.data_dir / "artifacts",
                                                options_.max_artifact_bytes);
   nonces_ = std::make_unique<NonceCache>(options_.max_skew_s);
-  if (!options_.index_url.empty()) index_ = std::make_unique<IndexClient>(options_.index_url);
+  if (!options_.index_url.empty()) {
+    IndexLimits limits;
+    limits.max_page_bytes = options_.max_index_page_bytes;
+    limits.max_root_bytes = options_.max_index_page_bytes * 16;
+    index_ = std::make_unique<IndexClient>(options_.index_url, limits);
+  }
   ApiOptions ao;
   ao.max_skew_s = options_.max_skew_s;
   ao.public_url = options_.public_url;
-  api_ = std::make_unique<Api>(*engine_, *artifacts_, *nonces_, ao, options_.clock);
+  wheels_ = std::make_unique<WheelIndex>(engine_->store(), *artifacts_);
+  engine_->SetVerdictObserver(
+      [w = wheels_.get()](const VerdictEvent& e, WriteSet* writes) { w->Publish(e, writes); });
+  api_ = std::make_unique<Api>(*engine_, *artifacts_, *nonces_, ao, options_.clock, wheels_.get());
 }
 
 Coordinator::~Coordinator() { Stop(); }
@@ -49,40 +67,135 @@ bool Coordinator::Open(std::string* err) {
     *err = "quorum must be at least 1 and max_results at least the quorum";
     return false;
   }
-  if (!EnsureDir(options_.data_dir / "db", err) || !EnsureDir(options_.data_dir / "artifacts", err))
+  if (!options_.read_only &&
+      (!EnsureDir(options_.data_dir / "db", err) || !EnsureDir(options_.data_dir / "artifacts", err)))
     return false;
   return engine_->Open(err);
 }
 
-bool Coordinator::SyncOnce(std::string* err) {
+bool Coordinator::SyncOnce(std::string* err, SyncStats* stats) {
+  SyncStats st;
+  if (stats) *stats = st;
   if (!index_) return true;
   std::lock_guard<std::mutex> lock(sync_mu_);
-  std::vector<IndexProject> projects;
-  if (!index_->FetchRoot(&projects, err)) {
+  IndexRoot root;
+  if (!index_->FetchRoot(&root, err)) {
     *err = "index sync: " + *err;
     return false;
   }
-  int fetched = 0, skipped = 0;
-  for (const auto& p : projects) {
+  for (const auto& p : root.problems) spdlog::warn("index sync: {}: {}", index_->index_url(), p);
+  st.bad_entries = static_cast<int64_t>(root.problems.size());
+  st.listed = static_cast<int64_t>(root.projects.size());
+
+  // Which pages to fetch: those whose serial moved (all of them when the
+  // root gives no serials, as PEP 503 HTML does; conditional GETs keep that
+  // cheap).
+  struct Job {
+    const IndexProject* project;
+    std::string name, etag;
+  };
+  std::vector<Job> jobs;
+  for (const auto& p : root.projects) {
     std::string name = NormalizeProjectName(p.name);
-    if (p.last_serial >= 0 && engine_->ProjectSerial(name) == p.last_serial) continue;
-    std::vector<IndexFile> files;
-    std::string perr;
-    if (!index_->FetchProject(name, &files, &perr)) {
-      spdlog::warn("index sync: skipping project '{}': {}; it is retried on the next pass", name, perr);
-      ++skipped;
+    if (p.last_serial >= 0) {
+      auto c = serials_.find(name);
+      if (c != serials_.end() && c->second >= p.last_serial) {
+        ++st.unchanged;
+        continue;
+      }
+    }
+    int64_t serial = -1;
+    std::string etag;
+    bool known = engine_->ProjectSyncState(name, &serial, &etag);
+    if (known && serial >= 0) serials_[name] = serial;
+    if (known && p.last_serial >= 0 && serial >= p.last_serial) {
+      ++st.unchanged;
       continue;
     }
-    if (!engine_->IngestProject(p.name, p.last_serial, files, Now(), &perr)) {
-      spdlog::error("index sync: {}", perr);
-      ++skipped;
-      continue;
-    }
-    ++fetched;
+    jobs.push_back({&p, name, etag});
   }
-  if (fetched || skipped)
-    spdlog::info("index sync: {} project(s) updated, {} skipped, {} listed", fetched, skipped,
-                 projects.size());
+
+  std::mutex st_mu;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; !stop_sync_ && (i = next++) < jobs.size();) {
+      const Job& job = jobs[i];
+      const IndexProject& p = *job.project;
+      IndexPage page;
+      std::string perr;
+      auto count = [&](int64_t SyncStats::*field) {
+        std::lock_guard<std::mutex> l(st_mu);
+        ++(st.*field);
+      };
+      if (!index_->FetchProject(job.name, job.etag, &page, &perr)) {
+        spdlog::warn("index sync: project '{}' skipped: {}; retried on the next pass", job.name,
+                     perr);
+        count(&SyncStats::failed);
+        continue;
+      }
+      if (p.last_serial >= 0 && page.serial >= 0 && page.serial < p.last_serial) {
+        spdlog::warn("index sync: project '{}' skipped: its page is stale (serial {}, older than "
+                     "the {} the root lists; an outdated cache?); retried on the next pass",
+                     job.name, page.serial, p.last_serial);
+        count(&SyncStats::stale);
+        continue;
+      }
+      int64_t serial = std::max(p.last_serial, page.serial);
+      if (page.not_modified) {
+        // Unchanged since the ETag. Record the new serial only when the
+        // answer vouches for it; otherwise ask again (conditionally) next pass.
+        count(&SyncStats::not_modified);
+        if (page.serial >= 0 && engine_->RecordProjectSerial(job.name, serial, &perr)) {
+          std::lock_guard<std::mutex> l(serials_mu_);
+          serials_[job.name] = serial;
+        }
+        continue;
+      }
+      for (const auto& problem : page.problems)
+        spdlog::warn("index sync: project '{}': {}", job.name, problem);
+      IngestReport rep;
+      if (!engine_->IngestProject(p.name, serial, page.etag, page.files, Now(), &rep, &perr)) {
+        spdlog::error("index sync: {}; retried on the next pass", perr);
+        count(&SyncStats::failed);
+        continue;
+      }
+      if (rep.cancelled)
+        spdlog::info("index sync: project '{}': {} pending task(s) cancelled (input yanked or "
+                     "replaced)", job.name, rep.cancelled);
+      if (rep.new_release_tasks)
+        spdlog::info("index sync: project '{}': a new release, {} task(s) ahead of the backlog",
+                     job.name, rep.new_release_tasks);
+      std::lock_guard<std::mutex> l(st_mu);
+      ++st.fetched;
+      st.bad_entries += static_cast<int64_t>(page.problems.size());
+      st.tasks_created += rep.tasks_created;
+      st.new_release_tasks += rep.new_release_tasks;
+      st.cancelled += rep.cancelled;
+      st.restored += rep.restored;
+      st.placeholders_resolved += rep.resolved;
+      st.placeholders_dropped += rep.dropped;
+      if (serial >= 0) {
+        std::lock_guard<std::mutex> sl(serials_mu_);
+        serials_[job.name] = serial;
+      }
+    }
+  };
+  int workers = static_cast<int>(std::min<size_t>(std::max(1, options_.sync_workers), jobs.size()));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < workers; ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+
+  if (!stop_sync_) {
+    std::string ferr;
+    if (!engine_->MarkFirstSyncDone(&ferr)) spdlog::error("index sync: {}", ferr);
+  }
+  if (!jobs.empty())
+    spdlog::info("index sync: {} listed, {} fetched, {} not modified, {} stale, {} failed; {} new "
+                 "task(s) ({} for new releases), {} cancelled",
+                 st.listed, st.fetched, st.not_modified, st.stale, st.failed, st.tasks_created,
+                 st.new_release_tasks, st.cancelled);
+  if (stats) *stats = st;
   return true;
 }
 
@@ -90,6 +203,7 @@ void Coordinator::StartBackground() {
   std::lock_guard<std::mutex> lock(bg_mu_);
   if (background_.joinable()) return;
   stopping_ = false;
+  stop_sync_ = false;
   background_ = std::thread([this] {
     auto next_sync = std::chrono::steady_clock::now();
     std::unique_lock<std::mutex> lock(bg_mu_);
@@ -108,6 +222,7 @@ void Coordinator::StartBackground() {
 }
 
 void Coordinator::Stop() {
+  stop_sync_ = true;
   {
     std::lock_guard<std::mutex> lock(bg_mu_);
     stopping_ = true;
@@ -118,7 +233,13 @@ void Coordinator::Stop() {
 
 HttpResponse Coordinator::Handle(const HttpRequest& req) { return api_->Handle(req); }
 
+const Store& Coordinator::store() const { return engine_->store(); }
+
 int Coordinator::ExpireLeases() { return engine_->ExpireLeases(Now()); }
+
+bool Coordinator::FindReputation(const std::string& volunteer_id, ReputationRecord* out) {
+  return engine_->FindReputation(volunteer_id, out);
+}
 
 Coordinator::Progress Coordinator::GetProgress() {
   Counters c = engine_->GetCounters();

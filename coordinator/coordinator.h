@@ -4,6 +4,7 @@
 // runs a background thread that re-syncs the index and expires leases.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/http_server.h"
@@ -19,10 +21,13 @@
 namespace corral::coordinator {
 
 class Engine;
+struct ReputationRecord;
 class Api;
 class ArtifactStore;
 class NonceCache;
 class IndexClient;
+class WheelIndex;
+class Store;
 
 struct Options {
   std::filesystem::path data_dir;      // RocksDB in data_dir/db, artifacts in data_dir/artifacts
@@ -38,6 +43,34 @@ struct Options {
   size_t max_artifact_bytes = 64u << 20;  // PUT /api/v1/artifacts cap
   int max_skew_s = 300;                // accepted clock skew of signed requests
   std::function<int64_t()> clock;      // unix seconds; default the system clock (tests set it)
+  int sync_workers = 4;                // project pages fetched at once during a sync
+  size_t max_index_page_bytes = 32u << 20;  // a larger project page is refused (root: 16x)
+  bool read_only = false;              // open data_dir read-only (static export): reads only, no sync
+  // Cross-verification (DESIGN.md section 6). Agreeing results must come
+  // from distinct network prefixes (/24, /48): on for `corral serve`, off for
+  // `corral demo`, whose volunteers all run on one machine.
+  bool distinct_prefix = true;
+  // Tasks go out singly to volunteers trusted on their platform (off: every
+  // verdict has `quorum` agreeing results, as the demo shows).
+  bool adaptive_replication = true;
+  double known_answer_rate = 0.02;     // chance that a leased slot is a known-answer check
+  std::string min_isolation;           // isolation every task needs (EngineOptions); "" any
+  int max_in_flight = 32;              // active leases per volunteer
+  int64_t initial_daily_quota = 32;    // a new volunteer's tasks per day; grows with validated results
+  uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
+};
+
+// What one sync pass did (Coordinator::SyncOnce).
+struct SyncStats {
+  int64_t listed = 0;        // distinct valid projects on the root page
+  int64_t unchanged = 0;     // serial as recorded: not fetched
+  int64_t fetched = 0;       // pages fetched and ingested
+  int64_t not_modified = 0;  // conditional GETs answered 304
+  int64_t stale = 0;         // pages older than the root's serial: skipped, retried next pass
+  int64_t failed = 0;        // pages that could not be fetched, parsed or stored: retried next pass
+  int64_t bad_entries = 0;   // root entries and files left out (each logged with its project)
+  int64_t tasks_created = 0, new_release_tasks = 0, cancelled = 0, restored = 0;
+  int64_t placeholders_resolved = 0, placeholders_dropped = 0;
 };
 
 class Coordinator {  // thread-safe
@@ -50,10 +83,14 @@ class Coordinator {  // thread-safe
   // Opens/creates the store (schema version), loads the dispatch cache.
   // False with *err naming the data directory and the reason.
   bool Open(std::string* err);
-  // One index sync pass (also called by the background thread). A project
-  // page that cannot be fetched or parsed is logged with the project's name
-  // and skipped (retried next pass); false only when the root page fails.
-  bool SyncOnce(std::string* err);
+  // One index sync pass (also called by the background thread): the root
+  // page, then (sync_workers at a time, conditionally with their ETags) the
+  // pages of projects whose serial moved. A page that cannot be fetched or
+  // parsed, has the wrong content type, is too large, or is older than the
+  // root's serial for it (stale) is logged with the project's name and
+  // skipped: its serial is not recorded, so the next pass retries it. False
+  // only when the root page fails. `stats` may be null.
+  bool SyncOnce(std::string* err, SyncStats* stats = nullptr);
   // Periodic sync (every sync_interval_s) and lease expiry (every second).
   void StartBackground();
   // Every route: the JSON API, /metrics and the HTML site.
@@ -71,6 +108,14 @@ class Coordinator {  // thread-safe
   };
   Progress GetProgress();
 
+  // The store, for tools that read it beside the routes (static export).
+  const Store& store() const;
+
+  // What the verifier knows of a volunteer (reputation.h), for tests and
+  // tools: false before its first lease or result. Not public on the site:
+  // a volunteer that saw its trust count could time its lies.
+  bool FindReputation(const std::string& volunteer_id, ReputationRecord* out);
+
  private:
   int64_t Now() const;
 
@@ -79,8 +124,15 @@ class Coordinator {  // thread-safe
   std::unique_ptr<ArtifactStore> artifacts_;
   std::unique_ptr<NonceCache> nonces_;
   std::unique_ptr<IndexClient> index_;
+  std::unique_ptr<WheelIndex> wheels_;
   std::unique_ptr<Api> api_;
   std::mutex sync_mu_;  // one sync pass at a time
+  // Serials recorded per project (normalised name), so that a pass over an
+  // unchanged index reads no project records; under sync_mu_ (and
+  // serials_mu_ while a pass's workers run).
+  std::unordered_map<std::string, int64_t> serials_;
+  std::mutex serials_mu_;
+  std::atomic<bool> stop_sync_{false};
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   bool stopping_ = false;

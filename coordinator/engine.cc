@@ -9,11 +9,16 @@
 
 #include "common/crypto.h"
 #include "common/fs_util.h"
+#include "common/isolation.h"
 #include "common/names.h"
 #include "common/pep440.h"
 #include "common/platform.h"
 #include "coordinator/credit.h"
+#include "coordinator/network_prefix.h"
+#include "coordinator/priority.h"
+#include "coordinator/snapshot_import.h"
 #include "coordinator/task_factory.h"
+#include "coordinator/wheel_index.h"
 
 namespace corral::coordinator {
 
@@ -30,19 +35,11 @@ bool IsHexKey(const std::string& s) {
   return true;
 }
 
-// Newer uploads first: the priority is the time left until a far epoch.
-uint64_t PriorityOf(const std::string& upload_time) {
-  std::tm tm{};
-  int64_t t = 0;
-  if (upload_time.size() >= 19 &&
-      std::sscanf(upload_time.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    t = timegm(&tm);
-  }
-  const uint64_t far = 1ull << 40;
-  return t > 0 && static_cast<uint64_t>(t) < far ? far - static_cast<uint64_t>(t) : far;
+// PEP 440's canonical spelling, or the text as given when it is not a version.
+std::string CanonicalVersion(const std::string& v) {
+  Version parsed;
+  std::string err;
+  return ParseVersion(v, &parsed, &err) ? NormalizeVersion(parsed) : v;
 }
 
 bool VersionLess(const std::string& a, const std::string& b) {
@@ -67,12 +64,16 @@ bool Engine::Open(std::string* err) {
   std::vector<std::string> fresh;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!store_.Open(options_.db_dir, err)) return false;
+    if (!(options_.read_only ? store_.OpenReadOnly(options_.db_dir, err)
+                             : store_.Open(options_.db_dir, err)))
+      return false;
     nlohmann::json j;
     if (store_.GetJson(Cf::kMeta, "counters", &j)) FromJson(j, &counters_);
     if (store_.GetJson(Cf::kMeta, "platforms", &j) && j.is_array())
       for (const auto& t : j)
         if (t.is_string()) platforms_.push_back(t.get<std::string>());
+    std::string flag;
+    first_sync_done_ = store_.Get(Cf::kMeta, "first_sync_done", &flag);
     scheduler_ = std::make_unique<Scheduler>(
         store_, [this](const std::string& id, TaskState* st) { return LoadTaskState(id, st); });
     // Active leases come back into the scheduler with their deadlines.
@@ -80,10 +81,11 @@ bool Engine::Open(std::string* err) {
       LeaseRecord l;
       auto lj = nlohmann::json::parse(value, nullptr, false);
       if (FromJson(lj, &l) && l.state == "active")
-        scheduler_->RestoreLease(
-            {l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at, l.deadline});
+        scheduler_->RestoreLease({l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at,
+                                  l.deadline, l.prefix, l.single});
       return true;
     });
+    LoadVerifierState();
     for (const auto& t : options_.platforms)
       if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end())
         fresh.push_back(t);
@@ -123,6 +125,8 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     v.wheel_content_digest = p.wheel_content_digest;
     v.total_seconds = p.total_seconds;
     v.summary = p.summary;
+    v.prefix = r.prefix;
+    v.excluded = r.known_answer || suspended_.count(r.volunteer_id) > 0;
     votes->push_back(std::move(v));
     if (payloads) payloads->push_back(std::move(p));
     return true;
@@ -135,11 +139,14 @@ bool Engine::LoadTaskState(const std::string& task_id, TaskState* st) {
   if (!store_.GetJson(Cf::kTasks, task_id, &j) || !FromJson(j, &t)) return false;
   st->platform = t.platform;
   st->queue_key = QueueKey(t.platform, t.priority, t.task_id);
-  st->decided = t.decided;
-  if (t.decided) return true;
+  st->decided = t.decided || t.cancelled;  // a cancelled task is never leased
+  if (st->decided) return true;
   std::vector<Vote> votes;
   if (t.results > 0) LoadVotes(task_id, &votes, nullptr);
-  for (const auto& v : votes) st->accounts.insert(v.account);
+  for (const auto& v : votes) {
+    st->accounts.insert(v.account);
+    if (!v.prefix.empty() && options_.policy.distinct_prefix) st->prefixes.insert(v.prefix);
+  }
   QuorumDecision d = coordinator::Decide(votes, options_.policy);
   st->wanted = d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0;
   return true;
@@ -215,22 +222,132 @@ int64_t Engine::ProjectSerial(const std::string& project) {
   return LoadProject(project, &p) ? p.last_serial : -1;
 }
 
-bool Engine::IngestProject(const std::string& display_name, int64_t serial,
-                           const std::vector<IndexFile>& files, int64_t now, std::string* err) {
+bool Engine::ProjectSyncState(const std::string& project, int64_t* serial, std::string* etag) {
+  ProjectRecord p;
+  if (!LoadProject(project, &p)) return false;
+  *serial = p.last_serial;
+  *etag = p.etag;
+  return true;
+}
+
+bool Engine::RecordProjectSerial(const std::string& project, int64_t serial, std::string* err) {
   std::lock_guard<std::mutex> lock(mu_);
+  ProjectRecord p;
+  if (!LoadProject(project, &p) || p.last_serial == serial) return true;
+  p.last_serial = serial;
+  WriteSet w;
+  w.PutJson(Cf::kProjects, project, nlohmann::json(p));
+  return store_.Write(w, false, err);
+}
+
+bool Engine::FirstSyncDone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_sync_done_;
+}
+
+bool Engine::MarkFirstSyncDone(std::string* err) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first_sync_done_) return true;
+  WriteSet w;
+  w.Put(Cf::kMeta, "first_sync_done", "1");
+  if (!store_.Write(w, true, err)) return false;
+  first_sync_done_ = true;
+  return true;
+}
+
+bool Engine::IngestProject(const std::string& display_name, int64_t serial, const std::string& etag,
+                           const std::vector<IndexFile>& files, int64_t now, IngestReport* report,
+                           std::string* err) {
+  std::lock_guard<std::mutex> lock(mu_);
+  IngestReport rep;
   Counters saved = counters_;
   std::string name = NormalizeProjectName(display_name);
   ProjectRecord project;
-  if (!LoadProject(name, &project)) {
+  bool existed = LoadProject(name, &project);
+  if (!existed) {
     project.name = name;
     ++counters_.projects;
   }
+  const bool never_synced = project.last_serial < 0;
   project.display_name = display_name;
   project.last_serial = serial;
+  project.etag = etag;
+
+  // What was known before this page: the versions with files, and the
+  // snapshot's placeholder tasks (only a project never synced has them).
+  std::set<std::string> known;
+  for (const auto& v : project.versions) known.insert(CanonicalVersion(v));
+  struct Placeholder {
+    std::string version, platform, id;
+  };
+  std::vector<Placeholder> placeholders;
+  if (existed && never_synced) {
+    store_.Scan(Cf::kProjectTasks, Key({name, ""}), "", [&](std::string_view key, std::string_view) {
+      auto parts = SplitKey(key);
+      if (parts.size() == 4 && parts[3] == SnapshotTaskId(name, parts[1], parts[2])) {
+        placeholders.push_back({parts[1], parts[2], parts[3]});
+        known.insert(CanonicalVersion(parts[1]));
+      }
+      return true;
+    });
+  }
+  std::string newest_known;
+  for (const auto& v : known)
+    if (newest_known.empty() || VersionLess(newest_known, v)) newest_known = v;
+  std::map<std::string, FileRecord> before;  // by filename
+  if (existed) {
+    store_.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
+      FileRecord f;
+      if (FromJson(nlohmann::json::parse(value, nullptr, false), &f)) before[f.filename] = f;
+      return true;
+    });
+  }
 
   WriteSet w;
-  std::map<std::string, std::vector<FileRecord>> releases;
-  std::map<std::string, uint64_t> priority;
+  std::vector<std::pair<std::string, std::string>> queued;
+  // The pending tasks of a file that must not be built any more.
+  auto cancel_file = [&](const FileRecord& f, const std::string& reason) {
+    for (const auto& platform : platforms_) {
+      std::string id = TaskId(name, f.version, f.sha256, platform);
+      nlohmann::json j;
+      TaskRecord t;
+      if (!store_.GetJson(Cf::kTasks, id, &j) || !FromJson(j, &t) || t.decided || t.cancelled)
+        continue;
+      t.cancelled = true;
+      t.cancelled_reason = reason;
+      std::string qk = QueueKey(t.platform, t.priority, id);
+      w.Delete(Cf::kQueue, qk);
+      w.PutJson(Cf::kTasks, id, nlohmann::json(t));
+      for (const auto& l : scheduler_->Cancel(id, t.platform, qk)) {
+        LeaseRecord lr;
+        if (store_.GetJson(Cf::kLeases, l.lease_id, &j) && FromJson(j, &lr)) {
+          lr.state = "cancelled";
+          w.PutJson(Cf::kLeases, lr.lease_id, nlohmann::json(lr));
+        }
+      }
+      ++rep.cancelled;
+    }
+  };
+  // The cancelled tasks of a file un-yanked go back to the queue.
+  auto restore_file = [&](const FileRecord& f) {
+    for (const auto& platform : platforms_) {
+      std::string id = TaskId(name, f.version, f.sha256, platform);
+      nlohmann::json j;
+      TaskRecord t;
+      if (!store_.GetJson(Cf::kTasks, id, &j) || !FromJson(j, &t) || t.decided || !t.cancelled)
+        continue;
+      t.cancelled = false;
+      t.cancelled_reason.clear();
+      std::string qk = QueueKey(t.platform, t.priority, id);
+      w.Put(Cf::kQueue, qk, "");
+      w.PutJson(Cf::kTasks, id, nlohmann::json(t));
+      queued.emplace_back(t.platform, qk);
+      ++rep.restored;
+    }
+  };
+
+  std::map<std::string, std::vector<FileRecord>> releases;  // inputs: files not yanked
+  std::map<std::string, int64_t> uploaded;                  // newest upload per release
   for (const auto& f : files) {
     FileRecord r;
     r.project = name;
@@ -244,12 +361,28 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial,
     r.yanked_reason = f.yanked_reason;
     r.upload_time = f.upload_time;
     r.kind = f.kind;
-    w.PutJson(Cf::kFiles, Key({name, r.version, r.filename}), nlohmann::json(r));
+    r.core_metadata = f.core_metadata;
+    r.core_metadata_sha256 = f.core_metadata_sha256;
+    nlohmann::json rj = r;
+    auto old = before.find(r.filename);
+    if (old == before.end() || nlohmann::json(old->second) != rj)
+      w.PutJson(Cf::kFiles, Key({name, r.version, r.filename}), rj);
+    if (old != before.end()) {
+      const FileRecord& o = old->second;
+      if (o.sha256 != r.sha256)
+        cancel_file(o, "the index now serves other bytes (sha256 " + r.sha256.substr(0, 12) +
+                           "...) under the name " + o.filename);
+      else if (!o.yanked && r.yanked)
+        cancel_file(o, "its input " + o.filename + " was yanked" +
+                           (r.yanked_reason.empty() ? "" : " (" + r.yanked_reason + ")"));
+      else if (o.yanked && !r.yanked)
+        restore_file(r);
+    }
     AddUnique(&project.versions, r.version);
-    uint64_t p = PriorityOf(r.upload_time);
-    auto it = priority.find(r.version);
-    if (it == priority.end() || p < it->second) priority[r.version] = p;
-    releases[r.version].push_back(std::move(r));
+    int64_t t = ParseUploadTime(r.upload_time);
+    auto [u, _] = uploaded.emplace(r.version, t);
+    u->second = std::max(u->second, t);
+    if (!r.yanked) releases[r.version].push_back(std::move(r));
   }
   if (options_.latest_only && !releases.empty()) {
     std::string newest = releases.begin()->first;
@@ -258,11 +391,36 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial,
     for (auto it = releases.begin(); it != releases.end();)
       it = it->first == newest ? std::next(it) : releases.erase(it);
   }
+
+  // Placeholders give way to the tasks created below, or go when the index
+  // does not offer their release (any more, or with a file Corral can build).
+  for (const auto& ph : placeholders) {
+    w.Delete(Cf::kTasks, ph.id);
+    w.Delete(Cf::kProjectTasks, Key({name, ph.version, ph.platform, ph.id}));
+    --counters_.tasks;
+    --project.tasks;
+    if (releases.count(CanonicalVersion(ph.version))) {
+      ++rep.resolved;
+    } else {
+      ++rep.dropped;
+      if (rep.dropped == 1)
+        spdlog::info("index sync: project '{}': the snapshot's release {} is not among the "
+                     "releases the index offers for building; its placeholder tasks are dropped",
+                     name, ph.version);
+    }
+  }
+
   std::set<std::string> created;
-  std::vector<std::pair<std::string, std::string>> queued;
-  for (const auto& [version, rel] : releases)
+  for (const auto& [version, rel] : releases) {
+    bool fresh = first_sync_done_ && !known.count(version) &&
+                 (newest_known.empty() || VersionLess(newest_known, version));
+    uint64_t priority = TaskPriority(fresh, project.download_rank, uploaded[version]);
+    int64_t before_count = counters_.tasks;
     for (const auto& platform : platforms_)
-      CreateTasks(w, rel, platform, priority[version], now, &created, &project, &queued);
+      CreateTasks(w, rel, platform, priority, now, &created, &project, &queued);
+    if (fresh) rep.new_release_tasks += static_cast<int>(counters_.tasks - before_count);
+  }
+  rep.tasks_created = static_cast<int>(created.size());
   w.PutJson(Cf::kProjects, name, nlohmann::json(project));
   PutCounters(w);
   if (!store_.Write(w, false, err)) {
@@ -271,6 +429,7 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial,
     return false;
   }
   for (const auto& [platform, qk] : queued) scheduler_->AddTask(platform, qk);
+  if (report) *report = rep;
   return true;
 }
 
@@ -335,8 +494,9 @@ bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, i
       if (!LoadProject(name, &p)) p.name = name;
       it = projects.emplace(name, std::move(p)).first;
     }
-    uint64_t priority = UINT64_MAX;
-    for (const auto& f : release) priority = std::min(priority, PriorityOf(f.upload_time));
+    int64_t uploaded = 0;
+    for (const auto& f : release) uploaded = std::max(uploaded, ParseUploadTime(f.upload_time));
+    uint64_t priority = TaskPriority(false, it->second.download_rank, uploaded);
     bool wanted = true;
     if (options_.latest_only) {
       for (const auto& v : it->second.versions)
@@ -350,7 +510,7 @@ bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, i
   };
   store_.Scan(Cf::kFiles, "", "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f)) return true;
+    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f) || f.yanked) return true;
     if (!release.empty() && (release[0].project != f.project || release[0].version != f.version))
       finish_release();
     release.push_back(std::move(f));
@@ -445,14 +605,69 @@ bool Engine::FindVolunteer(const std::string& volunteer_id, VolunteerRecord* out
 
 LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest& request,
                             int64_t now) {
+  Refusal refusal;
+  return Lease(volunteer_id, request, "", now, &refusal);
+}
+
+LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest& request,
+                            const std::string& remote_addr, int64_t now, Refusal* refusal) {
   LeaseResponse resp;
   VolunteerRecord v;
   if (!FindVolunteer(volunteer_id, &v)) return resp;
+  if (v.suspended) {
+    *refusal = {"suspended", "this machine was suspended: " + v.suspended_reason +
+                                 "; it gets no more work (its public page shows the evidence)"};
+    return resp;
+  }
+  std::string lacking;
+  if (!IsolationSatisfies(request.isolation, options_.min_isolation, &lacking)) {
+    *refusal = {"insufficient_isolation",
+                "this machine's sandbox lacks " + lacking + ", which this coordinator requires (" +
+                    options_.min_isolation + "); it gets no work until its isolation level has them"};
+    return resp;
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  auto leases = scheduler_->Lease(volunteer_id, v.account, request.platforms, request.slots, now,
-                                  options_.lease_seconds);
+  // The volunteer's limits (quota.h): tasks in flight, tasks per day.
+  ReputationRecord& rep = Reputation(volunteer_id);
+  const QuotaPolicy& qp = options_.reputation.quota;
+  int64_t quota_left = QuotaRemaining(rep.quota, now, qp);
+  int64_t room = std::min<int64_t>({request.slots, quota_left,
+                                    qp.max_in_flight - scheduler_->InFlight(volunteer_id)});
+  if (room <= 0) {
+    resp.next_poll_s = quota_left <= 0 ? static_cast<int>(std::min<int64_t>(SecondsToNextDay(now), 900)) : 60;
+    return resp;
+  }
+  std::string prefix = NetworkPrefix(remote_addr.empty() ? v.remote_addr : remote_addr);
+  Asker asker{volunteer_id, v.account, options_.policy.distinct_prefix ? prefix : "", nullptr};
+  asker.single = [&](const std::string& platform) {
+    double p = SingleReplicaProbability(rep, platform, options_.reputation);
+    return p > 0 && Uniform() < p;
+  };
+  auto fresh = scheduler_->Lease(asker, request.platforms, static_cast<int>(room), now,
+                                 options_.lease_seconds);
+  // Known-answer checks take the place of fresh tasks (given back to the
+  // queue) at random positions: nothing tells them apart. They ride along
+  // with fresh work only, so an idle network re-checks nothing.
+  std::vector<std::pair<ActiveLease, bool>> leases;  // lease, is a known-answer check
+  int checks = fresh.empty() ? 0 : KnownAnswerSlots(rep, static_cast<int>(fresh.size()));
+  std::vector<ActiveLease> known;
+  if (checks > 0) known = LeaseKnownAnswers(asker, request.platforms, checks, now);
+  for (size_t i = 0; i < known.size(); ++i) {
+    ActiveLease back;
+    scheduler_->ReturnLease(volunteer_id, fresh.back().lease_id, &back);
+    fresh.pop_back();
+  }
+  if (rep.review_checks > 0) rep.review_checks = std::max<int64_t>(0, rep.review_checks - known.size());
+  for (auto& l : fresh) leases.emplace_back(std::move(l), false);
+  for (auto& l : known) {
+    size_t at = static_cast<size_t>(Uniform() * static_cast<double>(leases.size() + 1));
+    leases.insert(leases.begin() + static_cast<std::ptrdiff_t>(std::min(at, leases.size())),
+                  {std::move(l), true});
+  }
+  UseQuota(&rep.quota, now, static_cast<int64_t>(leases.size()), qp);
   WriteSet w;
-  for (const auto& l : leases) {
+  if (!leases.empty()) PutReputation(w, volunteer_id);
+  for (const auto& [l, is_check] : leases) {
     nlohmann::json j;
     TaskRecord t;
     if (!store_.GetJson(Cf::kTasks, l.task_id, &j) || !FromJson(j, &t)) continue;
@@ -468,16 +683,20 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
     spec.platform = t.platform;
     spec.requires_python = t.requires_python;
     spec.lease_deadline = l.deadline;
+    spec.min_isolation = options_.min_isolation;
     resp.tasks.push_back(std::move(spec));
     LeaseRecord r{l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at, l.deadline,
                   "active"};
+    r.prefix = prefix;
+    r.single = l.single;
+    r.known_answer = is_check;
     w.PutJson(Cf::kLeases, l.lease_id, nlohmann::json(r));
   }
   std::string err;
   if (!w.empty() && !store_.Write(w, false, &err))
     spdlog::error("recording leases for {}: {}", volunteer_id.substr(0, 16), err);
   int got = static_cast<int>(resp.tasks.size());
-  resp.next_poll_s = got > 0 && got >= request.slots ? 1 : got > 0 ? 2 : 30;
+  resp.next_poll_s = scheduler_->NextPollSeconds(request.platforms, got, now);
   return resp;
 }
 
@@ -511,6 +730,11 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     return Submit::kRefused;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (suspended_.count(volunteer_id)) {
+    *refusal = {"suspended", "this machine was suspended for results contradicted by other "
+                             "volunteers; its results are no longer accepted"};
+    return Submit::kRefused;
+  }
   nlohmann::json j;
   ResultRecord existing;
   if (store_.GetJson(Cf::kResults, Key({p.task_id, p.lease_id}), &j) && FromJson(j, &existing)) {
@@ -533,11 +757,17 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
                                        " is already decided; drop it"};
     return Submit::kRefused;
   }
+  if (lease.state == "returned") {
+    *refusal = {"lease_returned", "lease " + p.lease_id + " was returned by this volunteer; task " +
+                                      p.task_id + " went to the queue again"};
+    return Submit::kRefused;
+  }
   TaskRecord task;
   if (!store_.GetJson(Cf::kTasks, p.task_id, &j) || !FromJson(j, &task)) {
     *refusal = {"not_leased", "unknown task " + p.task_id};
     return Submit::kRefused;
   }
+  if (lease.known_answer) return SubmitKnownAnswer(p, envelope_text, lease, task, now, refusal);
   if (task.decided) {
     *refusal = {"task_decided", "task " + p.task_id + " already has a verdict"};
     return Submit::kRefused;
@@ -551,10 +781,15 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
 
   Counters saved = counters_;
   ResultRecord r{p.task_id, p.lease_id, volunteer_id, lease.account, now, envelope_text};
+  r.prefix = lease.prefix;
   lease.state = "completed";
   ++task.results;
   ++counters_.results;
   WriteSet w;
+  ++Reputation(volunteer_id).results;
+  if (IsSpurious(p.outcome))
+    RecordJudgement(&Reputation(volunteer_id), task.platform, Judgement::kError, options_.reputation);
+  PutReputation(w, volunteer_id);
   w.PutJson(Cf::kResults, Key({p.task_id, p.lease_id}), nlohmann::json(r));
   w.Put(Cf::kVolunteerResults, Key({volunteer_id, OrderedHex(static_cast<uint64_t>(now)), p.task_id}), "");
   w.PutJson(Cf::kLeases, lease.lease_id, nlohmann::json(lease));
@@ -570,7 +805,14 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   std::vector<Vote> votes;
   std::vector<ResultPayload> payloads;
   LoadVotes(task.task_id, &votes, &payloads);
-  QuorumDecision d = coordinator::Decide(votes, options_.policy);
+  // A fresh task sent to one trusted volunteer alone (adaptive replication)
+  // is decided by its one result, while the volunteer is still trusted.
+  QuorumPolicy policy = options_.policy;
+  size_t single_index = 0;
+  double single_held = 0;
+  bool single = SingleReplicaVote(task, votes, &single_index, &single_held);
+  if (single) policy.quorum = 1;
+  QuorumDecision d = coordinator::Decide(votes, policy);
   scheduler_->OnResult(task.task_id, lease.lease_id, lease.account,
                        d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0);
   if (d.kind == QuorumDecision::Kind::kNeedMore) return Submit::kAccepted;
@@ -593,6 +835,14 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       seconds.push_back(votes[i].total_seconds);
     }
     verdict.credit_each = CreditForVerdict(seconds);
+    if (single) {
+      verdict.credit_each = CreditForSingle(votes[single_index].total_seconds, single_held);
+      verdict.evidence = "one result from a volunteer trusted on this platform after " +
+                         std::to_string(options_.reputation.trust_after) +
+                         "+ consecutive results confirmed by others (adaptive replication; such "
+                         "tasks are re-checked at random)";
+    }
+    verdict.wheel_content_digest = AgreedWheelDigest(votes, d.agreeing);
     for (size_t i : d.agreeing) {
       VolunteerRecord vol;
       if (!FindVolunteer(votes[i].volunteer_id, &vol)) continue;
@@ -609,7 +859,8 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     verdict.status = "inconclusive";
     std::map<std::string, int> seen;
     for (const auto& vote : votes)
-      if (vote.outcome != Outcome::kInfraError) ++seen[std::string(OutcomeName(vote.outcome))];
+      if (vote.outcome != Outcome::kInfraError && !vote.excluded)
+        ++seen[std::string(OutcomeName(vote.outcome))];
     for (const auto& [o, n] : seen)
       verdict.summary += (verdict.summary.empty() ? "replicas disagreed: " : ", ") + o + " x" + std::to_string(n);
     ++counters_.inconclusive;
@@ -622,6 +873,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     v.PutJson(Cf::kProjects, project.name, nlohmann::json(project));
   }
   v.PutJson(Cf::kVerdicts, task.task_id, nlohmann::json(verdict));
+  v.Put(Cf::kVerdictTimes, VerdictTimeKey(verdict.decided_at, task.task_id), "");  // feeds
   v.PutJson(Cf::kTasks, task.task_id, nlohmann::json(task));
   v.Delete(Cf::kQueue, QueueKey(task.platform, task.priority, task.task_id));
   for (const auto& l : scheduler_->OnDecided(task.task_id)) {
@@ -631,13 +883,18 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       v.PutJson(Cf::kLeases, lr.lease_id, nlohmann::json(lr));
     }
   }
+  if (verdict_observer_) verdict_observer_(VerdictEvent{task, verdict, votes, payloads}, &v);
+  JudgeVerdict(task, votes, d, single, v);
   PutCounters(v);
   if (!store_.Write(v, true, &err)) {
     // The result itself is stored; the verdict is recomputed on the next
     // result or restart.
     counters_ = saved;
     spdlog::error("recording the verdict of task {}: {}", task.task_id, err);
+    return Submit::kAccepted;
   }
+  if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
+  EnforceSuspensions(now);
   return Submit::kAccepted;
 }
 
@@ -652,12 +909,51 @@ int Engine::ExpireLeases(int64_t now) {
       r.state = "expired";
       w.PutJson(Cf::kLeases, r.lease_id, nlohmann::json(r));
     }
+    // An expired lease counts against the volunteer (reputation.h).
+    TaskRecord t;
+    if (store_.GetJson(Cf::kTasks, l.task_id, &j) && FromJson(j, &t)) {
+      RecordJudgement(&Reputation(l.volunteer_id), t.platform, Judgement::kExpired,
+                      options_.reputation);
+      PutReputation(w, l.volunteer_id);
+    }
     spdlog::info("lease {} of task {} ({}) expired; the task goes back to the queue", l.lease_id,
                  l.task_id.substr(0, 12), l.volunteer_id.substr(0, 16));
   }
   std::string err;
   if (!w.empty() && !store_.Write(w, false, &err)) spdlog::error("recording expired leases: {}", err);
   return static_cast<int>(expired.size());
+}
+
+LeaseReturnResponse Engine::ReturnLeases(const std::string& volunteer_id,
+                                         const LeaseReturnRequest& request, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LeaseReturnResponse resp;
+  WriteSet w;
+  for (const auto& id : request.lease_ids) {
+    ActiveLease l;
+    if (!scheduler_->ReturnLease(volunteer_id, id, &l)) {
+      resp.unknown.push_back(id);
+      continue;
+    }
+    resp.returned.push_back(id);
+    nlohmann::json j;
+    LeaseRecord r;
+    if (store_.GetJson(Cf::kLeases, id, &j) && FromJson(j, &r)) {
+      r.state = "returned";
+      r.deadline = now;
+      w.PutJson(Cf::kLeases, id, nlohmann::json(r));
+    }
+    spdlog::info("lease {} of task {} returned by {}; the task goes back to the queue", id,
+                 l.task_id.substr(0, 12), volunteer_id.substr(0, 16));
+  }
+  std::string err;
+  if (!w.empty() && !store_.Write(w, false, &err))
+    spdlog::error("recording returned leases of {}: {}", volunteer_id.substr(0, 16), err);
+  return resp;
+}
+
+void Engine::SetVerdictObserver(std::function<void(const VerdictEvent&, WriteSet*)> observer) {
+  verdict_observer_ = std::move(observer);
 }
 
 Counters Engine::GetCounters() {

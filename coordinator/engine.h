@@ -10,19 +10,27 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/protocol.h"
 #include "coordinator/index_sync.h"
+#include "coordinator/known_answer.h"
 #include "coordinator/quorum.h"
 #include "coordinator/records.h"
+#include "coordinator/reputation.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/store.h"
 
 namespace corral::coordinator {
+
+struct VerdictEvent;  // wheel_index.h
 
 struct EngineOptions {
   std::filesystem::path db_dir;              // the RocksDB directory
@@ -30,12 +38,34 @@ struct EngineOptions {
   QuorumPolicy policy;                       // quorum 2, up to 5 results
   int lease_seconds = 900;                   // a lease's life without heartbeat
   bool latest_only = false;                  // tasks for each project's newest release only
+  bool read_only = false;                    // open the store read-only (static export): no writes
+  // Cross-verification (DESIGN.md section 6, verifier.cc): adaptive
+  // replication, cheater detection, quotas and limits in flight.
+  ReputationPolicy reputation;
+  // The chance that a leased slot is a known-answer check (known_answer.h),
+  // when the volunteer owes none after an account-mate was caught.
+  double known_answer_rate = 0.02;
+  uint64_t seed = 0;                         // random choices (0: from the system)
+  // The isolation every task needs (common/isolation.h), e.g.
+  // "bwrap:net;seccomp=denylist": volunteers whose advertised level lacks
+  // a feature get no work; "" takes any.
+  std::string min_isolation;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",
 // "wrong_input", ...) and a sentence for the volunteer's operator.
 struct Refusal {
   std::string code, detail;
+};
+
+// What one IngestProject did, for the sync's log and the tests.
+struct IngestReport {
+  int tasks_created = 0;     // tasks new to the store
+  int new_release_tasks = 0; // of those, in the new-release tier (ahead of the backlog)
+  int cancelled = 0;         // pending tasks cancelled: their input was yanked or replaced
+  int restored = 0;          // cancelled tasks queued again: their input was un-yanked
+  int resolved = 0;          // snapshot placeholders replaced by tasks with a real input
+  int dropped = 0;           // snapshot placeholders whose release the index does not offer
 };
 
 // Totals kept with every write, for the front page, metrics and progress.
@@ -59,10 +89,30 @@ class Engine {
   // --- index ---
   // The serial recorded when `project` (normalised) was last ingested, or -1.
   int64_t ProjectSerial(const std::string& project);
-  // Records a project's files and creates the missing tasks on every
-  // platform. `display_name` as the index spells it.
-  bool IngestProject(const std::string& display_name, int64_t serial,
-                     const std::vector<IndexFile>& files, int64_t now, std::string* err);
+  // The serial and page ETag recorded for `project`; false when it is unknown.
+  bool ProjectSyncState(const std::string& project, int64_t* serial, std::string* etag);
+  // Records a project's files (`display_name` as the index spells it; the
+  // page's `serial` and `etag`) and brings its tasks in line with them:
+  // - creates the missing tasks on every platform for files not yanked;
+  //   releases newer than any known before (after the first complete sync)
+  //   are new releases and go ahead of the backlog (priority.h);
+  // - cancels the pending tasks of files now yanked or whose sha256 changed
+  //   (out of the queue and the dispatch cache; their leases end and their
+  //   holders hear "cancelled" at the next heartbeat); verdicts stay;
+  // - queues again the cancelled tasks of files un-yanked;
+  // - replaces the snapshot's placeholder tasks (snapshot_import.h) of a
+  //   release by tasks with the real input file, and drops those of releases
+  //   the index does not offer.
+  // One atomic write. False with *err (naming the project) when it fails.
+  bool IngestProject(const std::string& display_name, int64_t serial, const std::string& etag,
+                     const std::vector<IndexFile>& files, int64_t now, IngestReport* report,
+                     std::string* err);
+  // Records that `project`'s page is unchanged at `serial` (a 304 answer).
+  bool RecordProjectSerial(const std::string& project, int64_t serial, std::string* err);
+  // Whether a whole sync pass has completed on this store: until then every
+  // release is backlog; afterwards releases that appear are new releases.
+  bool FirstSyncDone();
+  bool MarkFirstSyncDone(std::string* err);
 
   // --- platforms ---
   // Adds tags to the platform set (invalid ones refused with *err); creates
@@ -80,6 +130,12 @@ class Engine {
   bool FindVolunteer(const std::string& volunteer_id, VolunteerRecord* out);
 
   LeaseResponse Lease(const std::string& volunteer_id, const LeaseRequest& request, int64_t now);
+  // The same for a request from `remote_addr` (its peer address: the
+  // network prefix rule). Leases nothing to a suspended volunteer
+  // (*refusal "suspended"), nor more than its limits allow: tasks in flight
+  // and its daily quota (quota.h). Some slots may be known-answer checks.
+  LeaseResponse Lease(const std::string& volunteer_id, const LeaseRequest& request,
+                      const std::string& remote_addr, int64_t now, Refusal* refusal);
   HeartbeatResponse Heartbeat(const std::string& volunteer_id, const HeartbeatRequest& request,
                               int64_t now);
 
@@ -94,6 +150,31 @@ class Engine {
 
   // Ends leases past their deadline; their tasks go back to the queue.
   int ExpireLeases(int64_t now);
+
+  // The volunteer gives up these leases (it is stopping before finishing
+  // them): each active lease of `volunteer_id` among `request.lease_ids` is
+  // recorded as "returned" and its task goes back to the queue at once; a
+  // result for it is refused from then on (lease_returned). Ids that are
+  // not active leases of this volunteer are listed as unknown.
+  LeaseReturnResponse ReturnLeases(const std::string& volunteer_id,
+                                   const LeaseReturnRequest& request, int64_t now);
+
+  // Told of every verdict as it is stored, with the write set that stores
+  // it, so that what follows from a verdict (the wheel index) commits with
+  // it atomically. Runs under the engine's lock: it must not call back into
+  // the Engine. Set it before serving.
+  void SetVerdictObserver(std::function<void(const VerdictEvent&, WriteSet*)> observer);
+
+  // Told of every verdict withdrawn because a volunteer that helped decide
+  // it was caught lying (the task goes back to the queue to be verified
+  // again), with the withdrawn verdict and the write set that withdraws it,
+  // so that what followed from the verdict (the wheel index) is withdrawn in
+  // the same write. Same rules as the verdict observer.
+  void SetReopenObserver(
+      std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> observer);
+  // What the verifier knows of a volunteer (reputation.h); false before its
+  // first lease or result.
+  bool FindReputation(const std::string& volunteer_id, ReputationRecord* out);
 
   Counters GetCounters();
   int64_t ActiveLeases();
@@ -116,12 +197,50 @@ class Engine {
   void PutCounters(WriteSet& w);
   bool LoadProject(const std::string& name, ProjectRecord* out);
 
+  // --- the verifier's side (verifier.cc) ---
+  struct ReopenBatch;
+  // At Open: the suspended volunteers and the known-answer pool.
+  void LoadVerifierState();
+  // The volunteer's record, loaded once and kept in memory.
+  ReputationRecord& Reputation(const std::string& volunteer_id);
+  void PutReputation(WriteSet& w, const std::string& volunteer_id);
+  // Known-answer checks for up to `n` slots, among `platforms`.
+  std::vector<ActiveLease> LeaseKnownAnswers(const Asker& asker, const std::vector<std::string>& platforms,
+                                             int n, int64_t now);
+  // How many of `room` slots are checks this time.
+  int KnownAnswerSlots(const ReputationRecord& r, int room);
+  Submit SubmitKnownAnswer(const ResultPayload& p, const std::string& envelope_text, LeaseRecord lease,
+                           TaskRecord task, int64_t now, Refusal* refusal);
+  // When the only voting result came from a single replica (adaptive
+  // replication) whose volunteer is still trusted: its index in `votes` and
+  // the seconds between its lease and its result (what bounds its credit).
+  bool SingleReplicaVote(const TaskRecord& task, const std::vector<Vote>& votes, size_t* index,
+                         double* held_seconds);
+  // Judges every result of a decided task against its verdict (reputation.h).
+  void JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes, const QuorumDecision& d,
+                    bool single, WriteSet& w);
+  // Suspends every volunteer whose record now says so.
+  void EnforceSuspensions(int64_t now);
+  void Suspend(const std::string& volunteer_id, int64_t now);
+  // Withdraws a task's verdict (and the credit it granted) and queues the
+  // task again. False when it has none.
+  bool ReopenVerdict(ReopenBatch& batch, const std::string& task_id, int64_t now);
+  double Uniform();
+
   EngineOptions options_;
   std::mutex mu_;
   Store store_;
   std::unique_ptr<Scheduler> scheduler_;
   Counters counters_;
   std::vector<std::string> platforms_;
+  bool first_sync_done_ = false;
+  std::function<void(const VerdictEvent&, WriteSet*)> verdict_observer_;
+  std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> reopen_observer_;
+  std::unordered_map<std::string, ReputationRecord> reputation_;
+  std::unordered_set<std::string> suspended_;
+  std::set<std::string> to_judge_;  // volunteers contradicted since the last EnforceSuspensions
+  KnownAnswerPool known_answers_;
+  std::mt19937_64 rng_;
 };
 
 }  // namespace corral::coordinator

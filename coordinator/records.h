@@ -19,6 +19,8 @@ struct ProjectRecord {
   int64_t last_serial = -1;  // the index's _last-serial when last ingested
   int64_t tasks = 0, verdicts = 0;
   std::vector<std::string> versions;  // every version with a file, any order
+  int64_t download_rank = 0;  // 1 = most downloaded (from the snapshot); 0 unranked
+  std::string etag;           // of the project page last ingested, for conditional GETs
 };
 
 // One file of a release, as the index described it.
@@ -30,6 +32,8 @@ struct FileRecord {
   std::string yanked_reason;
   std::string upload_time;  // ISO 8601 as given (PEP 700), or ""
   std::string kind;         // "sdist" or "wheel"
+  bool core_metadata = false;        // PEP 658/714: FILE.metadata is served
+  std::string core_metadata_sha256;  // its hash when the index gives one
 };
 
 // One input file to build and test on one platform (DESIGN.md section 2).
@@ -40,6 +44,10 @@ struct TaskRecord {
   int64_t created_at = 0;
   bool decided = false;
   int results = 0;  // results stored, voting or not
+  // Its input was yanked before a verdict: out of the queue, leases
+  // cancelled. Un-yanking the file puts it back.
+  bool cancelled = false;
+  std::string cancelled_reason;
 };
 
 // One replica's assignment. Active leases are also held in memory by the
@@ -47,7 +55,10 @@ struct TaskRecord {
 struct LeaseRecord {
   std::string lease_id, task_id, volunteer_id, account;
   int64_t issued_at = 0, deadline = 0;
-  std::string state;  // "active", "completed", "expired", "cancelled"
+  std::string state;  // "active", "completed", "expired", "cancelled", "returned"
+  std::string prefix;        // the volunteer's network prefix when leased (network_prefix.h)
+  bool single = false;       // the task's only replica, to a trusted volunteer (reputation.h)
+  bool known_answer = false;  // a decided task re-issued as a check (known_answer.h)
 };
 
 // A result as received: the DSSE envelope verbatim (anyone can re-verify it
@@ -56,6 +67,11 @@ struct ResultRecord {
   std::string task_id, lease_id, volunteer_id, account;
   int64_t received_at = 0;
   std::string envelope;  // JSON text exactly as submitted
+  std::string prefix;    // the sender's network prefix (from its lease)
+  // A known-answer check (known_answer.h): it never votes; whether it
+  // matched the settled verdict.
+  bool known_answer = false;
+  bool matches_known_answer = false;
 };
 
 // The coordinator's conclusion for a task.
@@ -68,6 +84,7 @@ struct VerdictRecord {
   std::vector<std::string> agreeing_leases;
   double credit_each = 0;
   int64_t decided_at = 0;
+  std::string wheel_content_digest;  // the agreed wheel digest, "" when no wheel was built
 };
 
 struct VolunteerRecord {
@@ -80,12 +97,23 @@ struct VolunteerRecord {
   double credit = 0;
   double decayed_credit = 0;  // recent credit, decaying with a 7-day half-life
   int64_t decayed_at = 0;
+  // Cross-verification (issue 6): a volunteer caught lying is suspended, its
+  // credit clawed back; those whose results exposed it earn a bounty.
+  bool suspended = false;
+  std::string suspended_reason;
+  int64_t suspended_at = 0;
+  double clawed_back = 0;
+  int64_t cheaters_exposed = 0;
+  double bounty = 0;
+  int64_t verdicts_reopened = 0;  // verdicts it helped decide, reopened at its suspension
 };
 
 struct AccountRecord {
   std::string account_key, name;
   std::vector<std::string> machines;
   int64_t created_at = 0;
+  bool suspended = false;  // one of its machines was caught lying
+  std::string suspended_reason;
 };
 
 // One grant of credit, for windowed leaderboards.
@@ -96,26 +124,33 @@ struct CreditEntry {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProjectRecord, name, display_name, summary,
-                                                last_serial, tasks, verdicts, versions)
+                                                last_serial, tasks, verdicts, versions,
+                                                download_rank, etag)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FileRecord, project, version, filename, url,
                                                 sha256, size, requires_python, yanked,
-                                                yanked_reason, upload_time, kind)
+                                                yanked_reason, upload_time, kind, core_metadata,
+                                                core_metadata_sha256)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TaskRecord, task_id, project, version, filename,
                                                 url, sha256, platform, requires_python, size,
-                                                priority, created_at, decided, results)
+                                                priority, created_at, decided, results,
+                                                cancelled, cancelled_reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LeaseRecord, lease_id, task_id, volunteer_id,
-                                                account, issued_at, deadline, state)
+                                                account, issued_at, deadline, state, prefix, single,
+                                                known_answer)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResultRecord, task_id, lease_id, volunteer_id,
-                                                account, received_at, envelope)
+                                                account, received_at, envelope, prefix, known_answer,
+                                                matches_known_answer)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VerdictRecord, task_id, status, summary, evidence,
                                                 results, agreeing, agreeing_leases, credit_each,
-                                                decided_at)
+                                                decided_at, wheel_content_digest)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VolunteerRecord, volunteer_id, name, account,
                                                 platforms, remote_addr, enrolled_at,
                                                 verified_results, credit, decayed_credit,
-                                                decayed_at)
+                                                decayed_at, suspended, suspended_reason,
+                                                suspended_at, clawed_back, cheaters_exposed, bounty,
+                                                verdicts_reopened)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AccountRecord, account_key, name, machines,
-                                                created_at)
+                                                created_at, suspended, suspended_reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreditEntry, volunteer_id, account, task_id,
                                                 credit, granted_at)
 

@@ -1,5 +1,7 @@
 #include "coordinator/scheduler.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
 #include "coordinator/store.h"
 
@@ -32,7 +34,13 @@ void Scheduler::RestoreLease(const ActiveLease& lease) {
   if (!st) return;
   st->active[lease.lease_id] = lease;
   st->accounts.insert(lease.account);
+  if (!lease.prefix.empty()) st->prefixes.insert(lease.prefix);
+  if (lease.single && !st->decided) {
+    st->wanted_before_single = st->wanted;
+    st->wanted = 1;
+  }
   leases_[lease.lease_id] = lease.task_id;
+  by_volunteer_[lease.volunteer_id].push_back(lease.lease_id);
 }
 
 void Scheduler::AddTask(const std::string& platform, const std::string& queue_key) {
@@ -74,6 +82,17 @@ void Scheduler::MaybeReady(const std::string& task_id, TaskState& st) {
 std::vector<ActiveLease> Scheduler::Lease(const std::string& volunteer_id, const std::string& account,
                                           const std::vector<std::string>& platforms, int slots,
                                           int64_t now, int lease_seconds) {
+  return Lease(Asker{volunteer_id, account, "", {}}, platforms, slots, now, lease_seconds);
+}
+
+std::vector<ActiveLease> Scheduler::Lease(const Asker& asker, const std::vector<std::string>& platforms,
+                                          int slots, int64_t now, int lease_seconds) {
+  int bucket = static_cast<int>(((now % kRateWindow) + kRateWindow) % kRateWindow);
+  if (rate_second_[bucket] != now) {
+    rate_second_[bucket] = now;
+    rate_count_[bucket] = 0;
+  }
+  ++rate_count_[bucket];
   std::vector<ActiveLease> out;
   for (const auto& platform : platforms) {
     if (static_cast<int>(out.size()) >= slots) break;
@@ -100,11 +119,21 @@ std::vector<ActiveLease> Scheduler::Lease(const std::string& volunteer_id, const
         q.ready.erase(key);  // parked until MaybeReady brings it back
         continue;
       }
-      if (st->accounts.count(account)) continue;
-      ActiveLease lease{RandomHex(16), task_id, volunteer_id, account, now, now + lease_seconds};
+      if (st->accounts.count(asker.account)) continue;
+      if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) continue;
+      bool fresh = st->accounts.empty() && st->active.empty();
+      ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
+                        now,           now + lease_seconds, asker.prefix};
+      if (fresh && asker.single && asker.single(st->platform)) {
+        lease.single = true;
+        st->wanted_before_single = st->wanted;
+        st->wanted = 1;
+      }
       st->active[lease.lease_id] = lease;
-      st->accounts.insert(account);
+      st->accounts.insert(asker.account);
+      if (!asker.prefix.empty()) st->prefixes.insert(asker.prefix);
       leases_[lease.lease_id] = task_id;
+      by_volunteer_[asker.volunteer_id].push_back(lease.lease_id);
       if (st->wanted <= static_cast<int>(st->active.size())) q.ready.erase(key);
       out.push_back(std::move(lease));
     }
@@ -161,12 +190,28 @@ std::vector<ActiveLease> Scheduler::ExpireLeases(int64_t now) {
     }
     expired.push_back(l->second);
     // The account may try again later; someone else gets it first if ready.
-    t->second.accounts.erase(l->second.account);
+    ReleaseHolder(t->second, l->second);
     t->second.active.erase(l);
     MaybeReady(t->first, t->second);
     it = leases_.erase(it);
   }
   return expired;
+}
+
+bool Scheduler::ReturnLease(const std::string& volunteer_id, const std::string& lease_id,
+                            ActiveLease* out) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return false;
+  auto t = tasks_.find(it->second);
+  if (t == tasks_.end()) return false;
+  auto l = t->second.active.find(lease_id);
+  if (l == t->second.active.end() || l->second.volunteer_id != volunteer_id) return false;
+  *out = l->second;
+  ReleaseHolder(t->second, l->second);
+  t->second.active.erase(l);
+  MaybeReady(t->first, t->second);
+  leases_.erase(it);
+  return true;
 }
 
 void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id,
@@ -193,6 +238,96 @@ std::vector<ActiveLease> Scheduler::OnDecided(const std::string& task_id) {
   // again, the loader reads it as decided.
   tasks_.erase(it);
   return cancelled;
+}
+
+std::vector<ActiveLease> Scheduler::Cancel(const std::string& task_id, const std::string& platform,
+                                           const std::string& queue_key) {
+  std::vector<ActiveLease> cancelled;
+  queues_[platform].ready.erase(queue_key);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return cancelled;
+  for (auto& [id, lease] : it->second.active) {
+    cancelled.push_back(lease);
+    leases_.erase(id);
+  }
+  tasks_.erase(it);
+  return cancelled;
+}
+
+void Scheduler::ReleaseHolder(TaskState& st, const ActiveLease& lease) {
+  st.accounts.erase(lease.account);
+  if (!lease.prefix.empty()) st.prefixes.erase(lease.prefix);
+  if (lease.single && !st.decided) st.wanted = std::max(st.wanted, st.wanted_before_single);
+}
+
+bool Scheduler::LeaseKnownAnswer(const Asker& asker, const std::string& task_id, int64_t now,
+                                 int lease_seconds, ActiveLease* out) {
+  TaskState* st = State(task_id);
+  if (!st || !st->decided) return false;
+  if (st->accounts.count(asker.account)) return false;
+  if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) return false;
+  ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
+                    now,           now + lease_seconds, asker.prefix};
+  st->active[lease.lease_id] = lease;
+  st->accounts.insert(asker.account);
+  if (!asker.prefix.empty()) st->prefixes.insert(asker.prefix);
+  leases_[lease.lease_id] = task_id;
+  by_volunteer_[asker.volunteer_id].push_back(lease.lease_id);
+  *out = std::move(lease);
+  return true;
+}
+
+void Scheduler::OnKnownAnswerResult(const std::string& task_id, const std::string& lease_id) {
+  leases_.erase(lease_id);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return;
+  it->second.active.erase(lease_id);
+  if (it->second.decided && it->second.active.empty()) tasks_.erase(it);
+}
+
+int Scheduler::InFlight(const std::string& volunteer_id) {
+  auto it = by_volunteer_.find(volunteer_id);
+  if (it == by_volunteer_.end()) return 0;
+  auto& ids = it->second;
+  ids.erase(std::remove_if(ids.begin(), ids.end(), [&](const std::string& id) {
+              const ActiveLease* l = FindLease(id);
+              return !l || l->volunteer_id != volunteer_id;
+            }),
+            ids.end());
+  if (ids.empty()) {
+    by_volunteer_.erase(it);
+    return 0;
+  }
+  return static_cast<int>(ids.size());
+}
+
+std::vector<std::string> Scheduler::LeasesOf(const std::string& volunteer_id) {
+  if (InFlight(volunteer_id) == 0) return {};
+  return by_volunteer_[volunteer_id];
+}
+
+double Scheduler::LeaseRate(int64_t now) const {
+  int64_t total = 0;
+  for (int i = 0; i < kRateWindow; ++i)
+    if (now - rate_second_[i] < kRateWindow && now >= rate_second_[i]) total += rate_count_[i];
+  return static_cast<double>(total) / kRateWindow;
+}
+
+int Scheduler::NextPollSeconds(const std::vector<std::string>& platforms, int got, int64_t now) {
+  bool ready = false;
+  for (const auto& p : platforms) {
+    auto it = queues_.find(p);
+    if (it != queues_.end() && (!it->second.ready.empty() || !it->second.exhausted)) ready = true;
+  }
+  if (got > 0) return ready ? 1 : 10;
+  // Nothing for this volunteer. Idle pollers wait longer when there is no
+  // work at all, and longer still when the coordinator is busy, so that
+  // they never crowd out the requests of volunteers with work to report.
+  constexpr double kBusyRate = 1000;  // lease requests per second
+  double wait = ready ? 15 : 60;
+  double rate = LeaseRate(now);
+  if (rate > kBusyRate) wait *= rate / kBusyRate;
+  return static_cast<int>(std::min(wait, 600.0));
 }
 
 size_t Scheduler::cached(const std::string& platform) const {

@@ -68,11 +68,11 @@ struct SnapshotLine {
 // with *why saying what is wrong (field count, name, version, month, rank).
 bool ParseSnapshotLine(std::string_view line, SnapshotLine* out, std::string* why);
 
-// A task's priority from the snapshot (smaller goes first). Ranked projects
-// come first, by rank (priority = rank). The long tail follows, newer
-// releases first, on the same scale the index sync uses for upload times
-// (2^40 - the release month's first second), so unranked snapshot tasks
-// interleave sensibly with synced ones; an unknown month sorts last (2^40).
+// A task's priority from the snapshot (smaller goes first): the backlog tier
+// of priority.h, ranked projects by rank, then the long tail newer releases
+// first (by the release month's first second), an unknown month last. The
+// project's rank is also kept on its record (download_rank), so that index
+// sync gives the project's later tasks (new releases among them) their place.
 uint64_t SnapshotPriority(int64_t rank, const std::string& month);
 
 // What an import did.
@@ -105,8 +105,10 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total, const Inges
 // when one is not). A header line starting with "name\t" is skipped. Bad
 // lines (and second occurrences of a normalised name) are counted, logged
 // with their line number and project name, and skipped. Writes go in
-// batches of about 4096 records without syncing the WAL; the last write
-// syncs it, so everything is durable when this returns true.
+// batches of about 16k records, bypassing the WAL (Store::WriteUnlogged);
+// a final Store::Flush makes them durable, so everything is on disk when
+// this returns true. A meta key marks an import in progress: after a crash,
+// the next run (which completes the import) recounts projects and tasks.
 //
 // The platforms join the store's platform set when the store has no files
 // yet; otherwise they are left for the coordinator's --platforms to add

@@ -1,10 +1,14 @@
 #include "coordinator/store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -15,11 +19,27 @@ namespace {
 const char* const kCfNames[] = {
     "meta",       "projects", "files",    "tasks",      "project_tasks",
     "queue",      "leases",   "results",  "volunteer_results", "verdicts",
-    "volunteers", "accounts", "credit_log",
+    "volunteers", "accounts", "credit_log", "verdict_times",
+    "wheels",     "reputation",
 };
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == static_cast<size_t>(Cf::kCount));
 
 rocksdb::Slice S(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// Point reads (a verdict, a task, a volunteer) are most of the read side, and
+// a project's verdicts lie all over their family (task ids are hashes): one
+// block cache for every family of every store in the process, far larger
+// than RocksDB's 8 MB default so that the hot part of a big store stays in
+// memory, and Bloom filters so that a Get reads one data block.
+rocksdb::ColumnFamilyOptions FamilyOptions() {
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions o;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
 
 }  // namespace
 
@@ -52,6 +72,11 @@ std::string OrderedHex(uint64_t n) {
   return buf;
 }
 
+std::string VerdictTimeKey(int64_t decided_at, std::string_view task_id) {
+  uint64_t t = decided_at > 0 ? static_cast<uint64_t>(decided_at) : 0;
+  return Key({OrderedHex(UINT64_MAX - t), task_id});
+}
+
 WriteSet::WriteSet() = default;
 WriteSet::~WriteSet() = default;
 
@@ -73,7 +98,8 @@ Store::Store() = default;
 
 Store::~Store() {
   if (db_) {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    for (auto* h : handles_)
+      if (h) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }
 }
@@ -86,7 +112,7 @@ bool Store::Open(const std::filesystem::path& dir, std::string* err) {
   options.keep_log_file_num = 5;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const char* name : kCfNames) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kCfNames) families.emplace_back(name, FamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), families, &handles, &raw);
@@ -116,7 +142,52 @@ bool Store::Open(const std::filesystem::path& dir, std::string* err) {
   return true;
 }
 
+bool Store::OpenReadOnly(const std::filesystem::path& dir, std::string* err) {
+  rocksdb::Options options;
+  std::vector<std::string> existing;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir.string(), &existing);
+  if (!s.ok()) {
+    *err = "reading the coordinator database in " + dir.string() + ": " + s.ToString() +
+           " (is it a coordinator's --data directory?)";
+    return false;
+  }
+  // Open only the families this database has (read-only opens may take a
+  // subset); the others stay null and read as empty.
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  std::vector<int> index;  // families[i] is Cf index[i], or -1 for the default
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  index.push_back(-1);
+  for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) {
+    if (std::find(existing.begin(), existing.end(), kCfNames[i]) == existing.end()) continue;
+    families.emplace_back(kCfNames[i], FamilyOptions());
+    index.push_back(i);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(options, dir.string(), families, &handles, &raw);
+  if (!s.ok()) {
+    *err = "opening the coordinator database in " + dir.string() + " read-only: " + s.ToString();
+    return false;
+  }
+  db_.reset(raw);
+  handles_.assign(static_cast<size_t>(Cf::kCount), nullptr);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    if (index[i] < 0)
+      db_->DestroyColumnFamilyHandle(handles[i]);
+    else
+      handles_[index[i]] = handles[i];
+  }
+  std::string version;
+  if (Get(Cf::kMeta, "schema_version", &version) && std::atoi(version.c_str()) > kSchemaVersion) {
+    *err = "the database in " + dir.string() + " has schema version " + version +
+           ", newer than this program's " + std::to_string(kSchemaVersion) + "; run a newer corral";
+    return false;
+  }
+  return true;
+}
+
 bool Store::Get(Cf cf, std::string_view key, std::string* value) const {
+  if (!handles_[static_cast<int>(cf)]) return false;  // a family a read-only store lacks
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(cf)], S(key), &v);
   if (s.IsNotFound()) return false;
@@ -147,10 +218,90 @@ bool Store::Has(Cf cf, std::string_view key) const {
   return Get(cf, key, &v);
 }
 
+namespace {
+thread_local DeferredSync* tls_deferred = nullptr;
+}  // namespace
+
+DeferredSync::DeferredSync(const Store& store) : store_(store), outer_(tls_deferred) {
+  tls_deferred = this;
+}
+
+DeferredSync::~DeferredSync() {
+  std::string err;
+  if (!Commit(&err)) spdlog::error("store: {}", err);
+  tls_deferred = outer_;
+}
+
+bool DeferredSync::Commit(std::string* err) {
+  if (!pending_) return true;
+  pending_ = false;
+  return store_.SyncWal(err);
+}
+
+bool Store::SyncWal(std::string* err) const {
+  const uint64_t wanted = db_->GetLatestSequenceNumber();
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  while (synced_seq_ < wanted) {
+    if (syncing_) {
+      sync_cv_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    // Everything written up to here is covered by this sync.
+    const uint64_t target = db_->GetLatestSequenceNumber();
+    lock.unlock();
+    rocksdb::Status s = db_->SyncWAL();
+    lock.lock();
+    syncing_ = false;
+    if (s.ok()) synced_seq_ = std::max(synced_seq_, target);
+    sync_cv_.notify_all();
+    if (!s.ok()) {
+      *err = "syncing the coordinator database's log to disk: " + s.ToString() +
+             " (check the disk and the data directory)";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Store::WriteUnlogged(const WriteSet& writes, std::string* err) {
+  return Apply(writes, false, false, err);
+}
+
+bool Store::Flush(std::string* err) {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (auto* h : handles_)
+    if (h) all.push_back(h);
+  rocksdb::Status s = db_->Flush(fo, all);
+  if (!s.ok()) {
+    *err = "flushing the coordinator database to disk: " + s.ToString() +
+           " (check free disk space and the data directory's permissions)";
+    return false;
+  }
+  return true;
+}
+
 bool Store::Write(const WriteSet& writes, bool sync, std::string* err) {
+  DeferredSync* deferred = tls_deferred;
+  if (sync && deferred && &deferred->store_ == this) {
+    if (!Apply(writes, false, true, err)) return false;
+    deferred->pending_ = true;
+    return true;
+  }
+  return Apply(writes, sync, true, err);
+}
+
+bool Store::Apply(const WriteSet& writes, bool sync, bool wal, std::string* err) {
   rocksdb::WriteBatch batch;
   for (const auto& op : writes.ops_) {
     auto* h = handles_[static_cast<int>(op.cf)];
+    if (!h) {
+      *err = std::string("writing to the ") + kCfNames[static_cast<int>(op.cf)] +
+             " family of a store opened read-only";
+      return false;
+    }
     rocksdb::Status s = op.del ? batch.Delete(h, S(op.key)) : batch.Put(h, S(op.key), S(op.value));
     if (!s.ok()) {
       *err = "preparing a database write: " + s.ToString();
@@ -159,6 +310,7 @@ bool Store::Write(const WriteSet& writes, bool sync, std::string* err) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  wo.disableWAL = !wal;
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
     *err = "writing to the coordinator database: " + s.ToString() +
@@ -170,6 +322,7 @@ bool Store::Write(const WriteSet& writes, bool sync, std::string* err) {
 
 void Store::Scan(Cf cf, std::string_view prefix, std::string_view start,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  if (!handles_[static_cast<int>(cf)]) return;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(cf)]));
   for (it->Seek(S(start.empty() ? prefix : start)); it->Valid(); it->Next()) {

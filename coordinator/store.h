@@ -16,6 +16,10 @@
 //   volunteers       <machine key>                             -> VolunteerRecord
 //   accounts         <account key>                             -> AccountRecord
 //   credit_log       <granted_at, 16 hex>\0<task id>\0<volunteer id> -> CreditEntry
+//   wheels           <project>\0<wheel filename>               -> WheelRecord (wheel_index.h)
+//   verdict_times    <2^64-1 - decided_at, 16 hex>\0<task id>  -> ""   (newest verdicts first:
+//                    feeds; a re-decided task has one key per decision, see VerdictTimeKey)
+//   reputation       <machine key>                             -> ReputationRecord (reputation.h)
 //
 // Thread safety: RocksDB itself is thread-safe; Store adds no state of its
 // own after Open, so reads may run concurrently with writes. Callers that need
@@ -24,8 +28,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -54,10 +60,15 @@ enum class Cf {
   kVolunteers,
   kAccounts,
   kCreditLog,
+  kVerdictTimes,
+  kWheels,
+  kReputation,
   kCount,  // not a family: the number of them
 };
 
 inline constexpr int kSchemaVersion = 1;
+// The block cache all stores of a process share (LRU; filled only as read).
+inline constexpr size_t kBlockCacheBytes = size_t{512} << 20;
 
 // Joins key parts with '\0'.
 std::string Key(std::initializer_list<std::string_view> parts);
@@ -65,6 +76,9 @@ std::string Key(std::initializer_list<std::string_view> parts);
 std::vector<std::string> SplitKey(std::string_view key);
 // A fixed-width, order-preserving hex form of a number for keys.
 std::string OrderedHex(uint64_t n);
+// The verdict_times key of a verdict decided at `decided_at`: a forward scan
+// of the family visits the newest verdicts first.
+std::string VerdictTimeKey(int64_t decided_at, std::string_view task_id);
 
 // A set of writes applied atomically by Store::Write.
 class WriteSet {
@@ -102,6 +116,11 @@ class Store {
   // directory and RocksDB's reason, or the version found when it is newer
   // than this program knows.
   bool Open(const std::filesystem::path& dir, std::string* err);
+  // Opens an existing database for reading only, without taking its lock, so
+  // that it works while a coordinator serves from `dir` (the view is the one
+  // at open time). Families the database does not have yet read as empty;
+  // Write fails. False with *err when `dir` holds no database.
+  bool OpenReadOnly(const std::filesystem::path& dir, std::string* err);
 
   // Reads one value. Returns false when the key is absent or on a read error
   // (logged); *value untouched then.
@@ -111,8 +130,23 @@ class Store {
   bool Has(Cf cf, std::string_view key) const;
 
   // Applies `writes` atomically. With sync, returns only once the write is in
-  // the WAL on disk (results are acknowledged only after that).
+  // the WAL on disk (results are acknowledged only after that); inside a
+  // DeferredSync scope on this thread, a synced write only reaches the WAL
+  // and the scope's Commit makes it durable (group commit, below).
   bool Write(const WriteSet& writes, bool sync, std::string* err);
+
+  // Group commit: returns once everything written (by any thread) before the
+  // call is in the WAL on disk. Concurrent callers share one fsync: while
+  // one syncs, the others wait and are covered by the next sync. False with
+  // *err when the sync fails.
+  bool SyncWal(std::string* err) const;
+
+  // Bulk loads (the snapshot import): applies `writes` atomically without
+  // the WAL. They are durable only once Flush returns; a crash before it
+  // loses them, so a bulk loader must be safe to run again.
+  bool WriteUnlogged(const WriteSet& writes, std::string* err);
+  // Writes every column family's memtable to disk and waits for it.
+  bool Flush(std::string* err);
 
   // Visits keys starting with `prefix`, from `start` (inclusive; empty means
   // the prefix itself) in key order, until `fn` returns false.
@@ -120,8 +154,44 @@ class Store {
             const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
  private:
+  bool Apply(const WriteSet& writes, bool sync, bool wal, std::string* err);
+
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  // Group commit state: the highest sequence number known durable, and
+  // whether a thread is syncing now.
+  mutable std::mutex sync_mu_;
+  mutable std::condition_variable sync_cv_;
+  mutable uint64_t synced_seq_ = 0;
+  mutable bool syncing_ = false;
+};
+
+// Defers the WAL sync of this thread's synced writes to Commit, so that a
+// request handler can release its locks before waiting for the disk and
+// concurrent requests share one fsync. Use one per request that must be
+// durable before it is answered:
+//
+//   DeferredSync durable(store);
+//   engine.SubmitResult(...);               // its synced writes reach the WAL only
+//   if (!durable.Commit(&err)) -> 500;      // now on disk (or the answer is an error)
+//
+// Not nestable; the destructor commits what was not committed (errors logged).
+class DeferredSync {
+ public:
+  explicit DeferredSync(const Store& store);
+  ~DeferredSync();
+  DeferredSync(const DeferredSync&) = delete;
+  DeferredSync& operator=(const DeferredSync&) = delete;
+
+  // Returns once every synced write made on this thread since the scope
+  // began is in the WAL on disk (at once when there was none).
+  bool Commit(std::string* err);
+
+ private:
+  friend class Store;
+  const Store& store_;
+  DeferredSync* outer_;
+  bool pending_ = false;
 };
 
 }  // namespace corral::coordinator

@@ -619,8 +619,7 @@ nlohmann::json ProjectJsonOf(const IndexProject& p) {
                      {"size", f.size},
                      {"upload-time", f.upload_time},
                      {"yanked", yanked},
-                     {"core-metadata", metadata},
-                     {"data-dist-info-metadata", metadata}});
+                     {"core-metadata", metadata}});  // PEP 714: no older key (pip 23.0 crashes on it)
   }
   return {{"meta", {{"api-version", "1.1"}, {"_last-serial", p.serial}}},
           {"name", p.name},

@@ -20,26 +20,125 @@ TEST_CASE("index sync: file names give versions and kinds") {
   CHECK_FALSE(SplitDistributionFilename("foo-1.0.exe", "foo", &v, &k));
 }
 
-TEST_CASE("index sync: project page URLs are resolved and malformed entries refused") {
+TEST_CASE("index sync: project page URLs are resolved and malformed entries skipped") {
   nlohmann::json page = {{"files",
                           {{{"filename", "foo-1.0.tar.gz"},
                             {"url", "../../files/foo-1.0.tar.gz"},
-                            {"hashes", {{"sha256", std::string(64, 'a')}}},
+                            {"hashes", {{"sha256", std::string(64, 'A')}}},
                             {"requires-python", ">=3.8"},
+                            {"upload-time", "2024-03-01T10:00:00.000000Z"},
+                            {"size", 1234},
+                            {"core-metadata", {{"sha256", std::string(64, 'b')}}},
                             {"yanked", "broken"}}}}};
-  std::vector<IndexFile> files;
+  IndexPage out;
   std::string err;
-  REQUIRE(ParseIndexProject("http://h/simple/foo/", "foo", page, &files, &err));
-  REQUIRE(files.size() == 1);
-  CHECK(files[0].url == "http://h/files/foo-1.0.tar.gz");
-  CHECK(files[0].requires_python == ">=3.8");
-  CHECK(files[0].yanked);
-  CHECK(files[0].yanked_reason == "broken");
+  REQUIRE(ParseIndexProject("http://h/simple/foo/", "foo", page, &out, &err));
+  REQUIRE(out.files.size() == 1);
+  const IndexFile& f = out.files[0];
+  CHECK(f.url == "http://h/files/foo-1.0.tar.gz");
+  CHECK(f.sha256 == std::string(64, 'a'));  // lower-cased
+  CHECK(f.requires_python == ">=3.8");
+  CHECK(f.yanked);
+  CHECK(f.yanked_reason == "broken");
+  CHECK(f.size == 1234);
+  CHECK(f.upload_time == "2024-03-01T10:00:00.000000Z");
+  CHECK(f.core_metadata);
+  CHECK(f.core_metadata_sha256 == std::string(64, 'b'));
+  CHECK(out.problems.empty());
 
-  page["files"][0].erase("hashes");
-  files.clear();
-  CHECK_FALSE(ParseIndexProject("http://h/simple/foo/", "foo", page, &files, &err));
-  CHECK(err.find("sha256") != std::string::npos);
+  // A file without a sha256 is left out, named in the problems; the page stays.
+  page["files"].push_back({{"filename", "foo-2.0.tar.gz"}, {"url", "x"}});
+  out = {};
+  REQUIRE(ParseIndexProject("http://h/simple/foo/", "foo", page, &out, &err));
+  CHECK(out.files.size() == 1);
+  REQUIRE(out.problems.size() == 1);
+  CHECK(out.problems[0].find("foo-2.0.tar.gz") != std::string::npos);
+  CHECK(out.problems[0].find("sha256") != std::string::npos);
+}
+
+TEST_CASE("index sync: bad file entries are skipped one by one, each with its reason") {
+  auto file = [](const std::string& name) {
+    return nlohmann::json{{"filename", name},
+                          {"url", "../../files/" + name},
+                          {"hashes", {{"sha256", std::string(64, 'c')}}}};
+  };
+  nlohmann::json files = nlohmann::json::array();
+  files.push_back(file("foo-1.0.tar.gz"));                     // good
+  files.push_back(file("foo-1.0.tar.gz"));                     // listed twice
+  files.push_back(file("foo-not.a.version!.tar.gz"));          // invalid version
+  files.push_back(file("bar-1.0.tar.gz"));                     // another project's file
+  auto huge = file("foo-2.0.tar.gz");
+  huge["size"] = int64_t{1} << 50;                             // absurd size
+  files.push_back(huge);
+  auto negative = file("foo-2.1.tar.gz");
+  negative["size"] = -5;
+  files.push_back(negative);
+  auto badhash = file("foo-3.0.tar.gz");
+  badhash["hashes"]["sha256"] = "xyz";
+  files.push_back(badhash);
+  files.push_back(file("foo-1.0.win32.exe"));                  // not an input: ignored silently
+  files.push_back(file(std::string(300, 'f') + "-1.0.tar.gz"));  // absurd name
+  files.push_back(42);                                         // not an object
+  files.push_back(file("Foo-4.0.POST1.tar.gz"));               // good: version canonicalised
+  IndexPage out;
+  std::string err;
+  REQUIRE(ParseIndexProject("http://h/simple/foo/", "foo", {{"files", files}}, &out, &err));
+  REQUIRE(out.files.size() == 2);
+  CHECK(out.files[0].version == "1.0");
+  CHECK(out.files[1].version == "4.0.post1");
+  CHECK(out.problems.size() == 8);
+  auto has = [&](const std::string& a, const std::string& b) {
+    for (const auto& p : out.problems)
+      if (p.find(a) != std::string::npos && p.find(b) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has("foo-1.0.tar.gz", "twice"));
+  CHECK(has("foo-not.a.version!.tar.gz", "PEP 440"));
+  CHECK(has("bar-1.0.tar.gz", "does not belong"));
+  CHECK(has("foo-2.0.tar.gz", "absurd"));
+  CHECK(has("foo-2.1.tar.gz", "absurd"));
+  CHECK(has("foo-3.0.tar.gz", "64 hex"));
+  CHECK(has("fff", "longer than"));
+  CHECK(has("#10", "filename"));
+}
+
+TEST_CASE("index sync: a page that is not this project's simple page is refused whole") {
+  IndexPage out;
+  std::string err;
+  CHECK_FALSE(ParseIndexProject("http://h/simple/foo/", "foo", nlohmann::json::array(), &out, &err));
+  CHECK_FALSE(ParseIndexProject("http://h/simple/foo/", "foo", {{"name", "bar"}, {"files", nlohmann::json::array()}},
+                                &out, &err));
+  CHECK(err.find("'bar'") != std::string::npos);
+  CHECK_FALSE(ParseIndexProject("http://h/simple/foo/", "foo",
+                                {{"meta", {{"api-version", "2.0"}}}, {"files", nlohmann::json::array()}}, &out, &err));
+  CHECK(err.find("PEP 629") != std::string::npos);
+  IndexLimits small;
+  small.max_files_per_page = 2;
+  nlohmann::json three = nlohmann::json::array({nlohmann::json::object(), nlohmann::json::object(), nlohmann::json::object()});
+  CHECK_FALSE(ParseIndexProject("http://h/simple/foo/", "foo", {{"files", three}}, &out, &err, small));
+  CHECK(err.find("more than the 2") != std::string::npos);
+}
+
+TEST_CASE("index sync: root entries with invalid names or names that normalise to one project") {
+  nlohmann::json root = {{"meta", {{"api-version", "1.0"}, {"_last-serial", 99}}},
+                         {"projects",
+                          {{{"name", "Foo_Bar"}, {"_last-serial", 5}},
+                           {{"name", "foo.bar"}, {"_last-serial", 9}},
+                           {{"name", "-bad-"}, {"_last-serial", 3}},
+                           {{"name", 17}},
+                           {{"name", "ok"}}}}};
+  IndexRoot out;
+  std::string err;
+  REQUIRE(ParseIndexRoot(root, &out, &err));
+  CHECK(out.last_serial == 99);
+  REQUIRE(out.projects.size() == 2);
+  CHECK(out.projects[0].name == "Foo_Bar");
+  CHECK(out.projects[0].last_serial == 5);  // the first entry's
+  CHECK(out.projects[1].name == "ok");
+  CHECK(out.projects[1].last_serial == -1);
+  REQUIRE(out.problems.size() == 3);
+  CHECK(out.problems[0].find("normalises to 'foo-bar'") != std::string::npos);
+  CHECK(out.problems[1].find("-bad-") != std::string::npos);
 }
 
 TEST_CASE("index sync: a malformed project page is skipped while the others are ingested") {

@@ -1,0 +1,804 @@
+// Benchmark: lease + signed-result cycles per second against the real
+// coordinator over HTTP on loopback (DESIGN.md section 8), side by side with
+// the same lease/complete workload on PostgreSQL's usual job-queue pattern.
+//
+//   lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T]
+//               [--http-threads H] [--rate R] [--no-postgres] [--pg-bin DIR]
+//
+// Corral: a PEP 691 index on loopback with T tasks' worth of releases is
+// synced by an in-process Coordinator served by the same HttpServer `corral
+// serve` uses (H handler threads, as `corral serve --http-threads`). N
+// simulated volunteers, each with its own account and machine key, enrol
+// over HTTP, then each runs a closed loop of cycles on one event loop (curl
+// multi): POST /api/v1/lease (signed) for one task, then POST
+// /api/v1/results with a DSSE envelope really signed by its machine key; the
+// coordinator verifies both signatures and stores the result with a WAL sync
+// before answering. Figures cover S seconds after W seconds of warm-up.
+// With --rate R, a second run offers R cycles/s spread over the N volunteers
+// (each waits for its next slot), for latencies below saturation.
+//
+// PostgreSQL: Debian's server (initdb'd into a temporary directory as the
+// `postgres` user when run as root, started on a loopback port, stopped at
+// the end), a jobs table holding T jobs, and N connections driven through
+// libpq's asynchronous API on one event loop. A cycle: lease one job with
+// UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1), then,
+// in one transaction, insert the result (the same signed envelope, signed by
+// the client) and mark the job done. As in Corral, the lease commits without
+// waiting for the disk and the completion waits for the WAL flush.
+#include <curl/curl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/crypto.h"
+#include "common/fs_util.h"
+#include "common/http_client.h"
+#include "common/http_server.h"
+#include "common/protocol.h"
+#include "common/signing.h"
+#include "coordinator/coordinator.h"
+
+#ifdef CORRAL_HAVE_LIBPQ
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#endif
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace corral;
+
+namespace {
+
+struct Args {
+  int volunteers = 500;
+  double seconds = 20;
+  double warmup = 3;
+  int tasks = 200'000;
+  int http_threads = 16;  // corral serve's default
+  double rate = 0;        // 0: no paced run
+  bool postgres = true;
+  std::string pg_bin;
+};
+
+const std::vector<std::string> kPlatforms = {"cp310-linux_x86_64", "cp311-linux_x86_64",
+                                             "cp312-linux_x86_64", "cp313-linux_x86_64"};
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// ---------------------------------------------------------------------------
+// The index the coordinator syncs: P projects of R sdists each, PEP 691 JSON.
+
+class BenchIndex {
+ public:
+  BenchIndex(int projects, int releases) : projects_(projects), releases_(releases),
+      server_([this](const HttpRequest& r) { return Serve(r); }) {}
+  bool Start(std::string* err) { return server_.Start("127.0.0.1", 0, err); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/simple/"; }
+  void Stop() { server_.Stop(); }
+
+ private:
+  HttpResponse Serve(const HttpRequest& r) {
+    HttpResponse resp;
+    resp.content_type = "application/vnd.pypi.simple.v1+json";
+    if (r.path == "/simple/") {
+      nlohmann::json list = nlohmann::json::array();
+      for (int p = 0; p < projects_; ++p)
+        list.push_back({{"name", "bench-" + std::to_string(p)}, {"_last-serial", p + 1}});
+      resp.body = nlohmann::json({{"meta", {{"api-version", "1.1"}}}, {"projects", list}}).dump();
+      return resp;
+    }
+    int p = std::atoi(r.path.substr(std::strlen("/simple/bench-")).c_str());
+    nlohmann::json files = nlohmann::json::array();
+    for (int v = 0; v < releases_; ++v) {
+      std::string name = "bench_" + std::to_string(p) + "-1." + std::to_string(v) + ".tar.gz";
+      files.push_back({{"filename", name},
+                       {"url", "../../files/" + name},
+                       {"hashes", {{"sha256", Sha256Hex(name)}}},
+                       {"size", 1000},
+                       {"upload-time", "2024-01-01T00:00:00Z"}});
+    }
+    resp.body = nlohmann::json({{"meta", {{"api-version", "1.1"}, {"_last-serial", p + 1}}},
+                                {"name", "bench-" + std::to_string(p)},
+                                {"files", files}})
+                    .dump();
+    resp.headers.emplace_back("X-PyPI-Last-Serial", std::to_string(p + 1));
+    return resp;
+  }
+  int projects_, releases_;
+  HttpServer server_;
+};
+
+// ---------------------------------------------------------------------------
+// Latency and throughput bookkeeping shared by both halves.
+
+struct Tally {
+  Clock::time_point start, end;  // the measured window
+  int64_t cycles = 0, errors = 0, empty = 0;
+  std::vector<double> lease_ms, result_ms;
+  bool InWindow(Clock::time_point t) const { return t >= start && t < end; }
+};
+
+void PrintTally(const std::string& who, const Tally& t, double window_s) {
+  std::printf("%s_cycles: %lld\n", who.c_str(), static_cast<long long>(t.cycles));
+  std::printf("%s_cycles_per_second: %.0f\n", who.c_str(), static_cast<double>(t.cycles) / window_s);
+  std::printf("%s_lease_p50: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.50));
+  std::printf("%s_lease_p99: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.99));
+  std::printf("%s_result_p50: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.50));
+  std::printf("%s_result_p99: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.99));
+  std::printf("%s_errors: %lld\n", who.c_str(), static_cast<long long>(t.errors));
+  std::printf("%s_empty_leases: %lld\n", who.c_str(), static_cast<long long>(t.empty));
+  std::fflush(stdout);
+}
+
+// When each simulated client may start its next cycle: at once in a closed
+// loop, on its own schedule when a rate is offered.
+class Pacer {
+ public:
+  Pacer(int clients, double rate) : period_(rate > 0 ? clients / rate : 0) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> phase(0, period_);
+    auto now = Clock::now();
+    for (int i = 0; i < clients; ++i)
+      next_.push_back(now + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(rate > 0 ? phase(rng) : 0)));
+  }
+  // The time client i may start its next cycle; advances its schedule.
+  Clock::time_point Next(int i) {
+    if (period_ <= 0) return Clock::now();
+    Clock::time_point t = next_[i];
+    next_[i] += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period_));
+    return t;
+  }
+
+ private:
+  double period_;
+  std::vector<Clock::time_point> next_;
+};
+
+// ---------------------------------------------------------------------------
+// Corral: simulated volunteers over HTTP, driven by one curl multi loop.
+
+struct Volunteer {
+  std::unique_ptr<SigningKey> account, machine;
+  std::string id;
+  std::vector<std::string> platforms;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body, response;
+  bool leasing = true;
+  TaskSpec task;
+  Clock::time_point started;
+};
+
+class CorralDriver {
+ public:
+  CorralDriver(std::string base, std::vector<Volunteer>& vols) : base_(std::move(base)), vols_(vols) {
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(vols.size() + 16));
+    for (auto& v : vols_) {
+      v.easy = curl_easy_init();
+      curl_easy_setopt(v.easy, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(v.easy, CURLOPT_WRITEFUNCTION, &CorralDriver::Write);
+      curl_easy_setopt(v.easy, CURLOPT_WRITEDATA, &v);
+      curl_easy_setopt(v.easy, CURLOPT_PRIVATE, &v);
+      curl_easy_setopt(v.easy, CURLOPT_TCP_NODELAY, 1L);
+      curl_easy_setopt(v.easy, CURLOPT_TIMEOUT_MS, 60000L);
+    }
+  }
+  ~CorralDriver() {
+    for (auto& v : vols_) {
+      curl_multi_remove_handle(multi_, v.easy);
+      curl_easy_cleanup(v.easy);
+      curl_slist_free_all(v.headers);
+      v.headers = nullptr;
+    }
+    curl_multi_cleanup(multi_);
+  }
+
+  // Runs cycles until `end`; counts those that finish inside tally's window.
+  void Run(Tally* tally, Clock::time_point end, double rate) {
+    Pacer pacer(static_cast<int>(vols_.size()), rate);
+    using Wake = std::pair<Clock::time_point, size_t>;
+    std::priority_queue<Wake, std::vector<Wake>, std::greater<>> waiting;
+    for (size_t i = 0; i < vols_.size(); ++i) waiting.push({pacer.Next(static_cast<int>(i)), i});
+    int running = 0;
+    while (true) {
+      auto now = Clock::now();
+      if (now >= end && running == 0) break;
+      while (!waiting.empty() && waiting.top().first <= now && now < end) {
+        size_t i = waiting.top().second;
+        waiting.pop();
+        StartLease(vols_[i]);
+        ++running;
+      }
+      int still = 0;
+      curl_multi_perform(multi_, &still);
+      CURLMsg* msg;
+      int left = 0;
+      while ((msg = curl_multi_info_read(multi_, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        Volunteer* v = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&v));
+        long status = 0;
+        curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &status);
+        CURLcode code = msg->data.result;
+        curl_multi_remove_handle(multi_, v->easy);
+        auto done = Clock::now();
+        size_t i = static_cast<size_t>(v - vols_.data());
+        if (code != CURLE_OK || status != 200) {
+          if (tally->InWindow(done)) ++tally->errors;
+          if (errors_logged_++ < 5)
+            std::fprintf(stderr, "lease_cycle: %s answered %ld: %s %s\n",
+                         v->leasing ? "lease" : "result", status, curl_easy_strerror(code),
+                         v->response.substr(0, 200).c_str());
+          --running;
+          waiting.push({pacer.Next(static_cast<int>(i)), i});
+          continue;
+        }
+        if (v->leasing) {
+          if (tally->InWindow(v->started)) tally->lease_ms.push_back(Ms(done - v->started));
+          LeaseResponse lr;
+          std::string err;
+          nlohmann::json j = nlohmann::json::parse(v->response, nullptr, false);
+          if (!ParseLeaseResponse(j, &lr, &err) || lr.tasks.empty()) {
+            if (tally->InWindow(done)) ++tally->empty;
+            --running;
+            // Nothing for this volunteer now: back after a short pause.
+            waiting.push({std::max(pacer.Next(static_cast<int>(i)), done + std::chrono::milliseconds(50)), i});
+            continue;
+          }
+          v->task = lr.tasks[0];
+          if (now < end) StartResult(*v);
+          else --running;
+        } else {
+          if (tally->InWindow(v->started)) tally->result_ms.push_back(Ms(done - v->started));
+          if (tally->InWindow(done)) ++tally->cycles;
+          --running;
+          waiting.push({pacer.Next(static_cast<int>(i)), i});
+        }
+      }
+      int timeout_ms = 10;
+      if (!waiting.empty()) {
+        auto until = waiting.top().first - Clock::now();
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(until).count(), 0, 10));
+      }
+      curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr);
+    }
+  }
+
+ private:
+  static size_t Write(char* data, size_t size, size_t n, void* user) {
+    static_cast<Volunteer*>(user)->response.append(data, size * n);
+    return size * n;
+  }
+
+  void Post(Volunteer& v, const std::string& path) {
+    curl_slist_free_all(v.headers);
+    v.headers = nullptr;
+    for (const auto& [k, val] : SignRequest(*v.machine, "POST", path, v.body, NowSeconds()))
+      v.headers = curl_slist_append(v.headers, (k + ": " + val).c_str());
+    v.headers = curl_slist_append(v.headers, "Content-Type: application/json");
+    v.headers = curl_slist_append(v.headers, "Expect:");
+    v.response.clear();
+    curl_easy_setopt(v.easy, CURLOPT_URL, (base_ + path).c_str());
+    curl_easy_setopt(v.easy, CURLOPT_HTTPHEADER, v.headers);
+    curl_easy_setopt(v.easy, CURLOPT_POSTFIELDS, v.body.data());
+    curl_easy_setopt(v.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(v.body.size()));
+    v.started = Clock::now();
+    curl_multi_add_handle(multi_, v.easy);
+  }
+
+  void StartLease(Volunteer& v) {
+    v.leasing = true;
+    LeaseRequest lr;
+    lr.platforms = v.platforms;
+    lr.slots = 1;
+    v.body = nlohmann::json(lr).dump();
+    Post(v, "/api/v1/lease");
+  }
+
+  void StartResult(Volunteer& v) {
+    v.leasing = false;
+    ResultPayload p;
+    p.task_id = v.task.task_id;
+    p.lease_id = v.task.lease_id;
+    p.volunteer_id = v.id;
+    p.input_sha256 = v.task.sha256;
+    p.platform.implementation = "cpython";
+    p.platform.python_version = "3.11.7";
+    p.platform.os = "linux";
+    p.platform.arch = "x86_64";
+    p.outcome = Outcome::kPassed;
+    p.summary = "built, installed, imported; 12 tests passed";
+    p.total_seconds = 42;
+    p.tests_passed = 12;
+    // No wheel: a built wheel would be uploaded as an artifact first, which
+    // is not what this measures.
+    p.isolation = "full";
+    p.client_version = "lease_cycle";
+    p.finished_at = NowSeconds();
+    v.body = DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *v.machine).dump();
+    Post(v, "/api/v1/results");
+  }
+
+  std::string base_;
+  std::vector<Volunteer>& vols_;
+  CURLM* multi_ = nullptr;
+  int errors_logged_ = 0;
+};
+
+bool RunCorral(const Args& args, double* cycles_per_second) {
+  InitCrypto();
+  fs::path dir = fs::temp_directory_path() / ("corral-bench-lease-" + RandomHex(6));
+  fs::create_directories(dir);
+  const int releases = 500;
+  int projects = std::max(1, args.tasks / (releases * static_cast<int>(kPlatforms.size())));
+  BenchIndex index(projects, releases);
+  std::string err;
+  if (!index.Start(&err)) {
+    std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+    return false;
+  }
+  coordinator::Options o;
+  o.data_dir = dir;
+  o.index_url = index.url();
+  o.platforms = kPlatforms;
+  o.distinct_prefix = false;            // every simulated volunteer is on loopback
+  o.initial_daily_quota = 1'000'000'000;  // new volunteers may lease as fast as they like
+  auto coordinator = std::make_unique<coordinator::Coordinator>(o);
+  HttpServerOptions http;
+  http.threads = args.http_threads;
+  HttpServer server([&](const HttpRequest& r) { return coordinator->Handle(r); }, http);
+  if (!coordinator->Open(&err) || !server.Start("127.0.0.1", 0, &err)) {
+    std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+    return false;
+  }
+  auto t0 = Clock::now();
+  coordinator::SyncStats sync;
+  if (!coordinator->SyncOnce(&err, &sync)) {
+    std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+    return false;
+  }
+  std::printf("corral_sync_tasks: %lld\n", static_cast<long long>(sync.tasks_created));
+  std::printf("corral_sync_wall: %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  coordinator->StartBackground();
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+
+  // Volunteers: one account and one machine key each, enrolled over HTTP.
+  std::vector<Volunteer> vols(static_cast<size_t>(args.volunteers));
+  HttpClient client;
+  for (size_t i = 0; i < vols.size(); ++i) {
+    Volunteer& v = vols[i];
+    v.account = SigningKey::Generate();
+    v.machine = SigningKey::Generate();
+    v.id = v.machine->public_hex();
+    v.platforms = {kPlatforms[i % kPlatforms.size()]};
+    EnrolRequest e;
+    e.account_key = v.account->public_hex();
+    e.account_name = "acct" + std::to_string(i);
+    e.machine_key = v.id;
+    e.machine_name = "m" + std::to_string(i);
+    e.account_signature =
+        Base64Encode(v.account->Sign(EnrolmentMessage(e.machine_key, e.account_name, e.machine_name)));
+    e.platforms = v.platforms;
+    std::string body = nlohmann::json(e).dump();
+    Headers h = SignRequest(*v.machine, "POST", "/api/v1/volunteers", body, NowSeconds());
+    HttpResult r = client.Post(base + "/api/v1/volunteers", body, h);
+    if (!r.ok()) {
+      std::fprintf(stderr, "lease_cycle: enrolling volunteer %zu: %s\n", i, r.Describe().c_str());
+      return false;
+    }
+  }
+  std::printf("volunteers: %d\n", args.volunteers);
+  std::printf("http_threads: %d\n", args.http_threads);
+  std::fflush(stdout);
+
+  {
+    CorralDriver driver(base, vols);
+    Tally t;
+    double cpu0 = CpuSeconds();
+    t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
+    t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
+    driver.Run(&t, t.end, 0);
+    double cpu = CpuSeconds() - cpu0;
+    PrintTally("corral", t, args.seconds);
+    *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
+    std::printf("corral_cpu_per_cycle: %.0f us\n",
+                t.cycles ? cpu / static_cast<double>(t.cycles) * 1e6 * args.seconds / (args.seconds + args.warmup) : 0);
+    if (args.rate > 0) {
+      Tally paced;
+      paced.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
+      paced.end = paced.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
+      driver.Run(&paced, paced.end, args.rate);
+      std::printf("corral_paced_offered: %.0f /s\n", args.rate);
+      PrintTally("corral_paced", paced, args.seconds);
+    }
+  }
+  auto progress = coordinator->GetProgress();
+  std::printf("corral_results_stored: %lld\n", static_cast<long long>(progress.results));
+  std::printf("corral_verdicts: %lld\n", static_cast<long long>(progress.verdicts));
+  std::fflush(stdout);
+  server.Stop();
+  coordinator->Stop();
+  coordinator.reset();
+  index.Stop();
+  fs::remove_all(dir);
+  return true;
+}
+
+#ifdef CORRAL_HAVE_LIBPQ
+// ---------------------------------------------------------------------------
+// PostgreSQL: a temporary cluster and the SKIP LOCKED job queue.
+
+// Runs `argv` (as `user` when given and we are root), waiting for it unless
+// `background`; output goes to `log`. Returns the child's pid (background)
+// or its exit status (foreground), -1 when it could not start.
+int Spawn(const std::vector<std::string>& argv, const passwd* user, const fs::path& log,
+          bool background) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (user && (setgid(user->pw_gid) != 0 || setuid(user->pw_uid) != 0)) _exit(126);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  if (background) return pid;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string FindPgBin(const std::string& given) {
+  if (!given.empty()) return given;
+  std::string best;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
+    if (fs::exists(e.path() / "bin" / "initdb") && (best.empty() || e.path().string() > best))
+      best = e.path().string();
+  return best.empty() ? "" : best + "/bin";
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+bool Exec(PGconn* c, const std::string& sql, std::string* err) {
+  PGresult* r = PQexec(c, sql.c_str());
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  if (!ok) *err = sql.substr(0, 60) + ": " + PQerrorMessage(c);
+  PQclear(r);
+  return ok;
+}
+
+struct PgClient {
+  PGconn* conn = nullptr;
+  int idx = 0;
+  std::string platform;
+  std::unique_ptr<SigningKey> key;
+  bool leasing = true;
+  bool failed = false;
+  int64_t job = 0;
+  Clock::time_point started;
+};
+
+// Sends the next statement of client c: a lease, or the completion of its job.
+void PgSend(PgClient& c) {
+  c.started = Clock::now();
+  if (c.leasing) {
+    std::string idx = std::to_string(c.idx);
+    const char* params[2] = {idx.c_str(), c.platform.c_str()};
+    PQsendQueryPrepared(c.conn, "lease", 2, params, nullptr, nullptr, 0);
+  } else {
+    ResultPayload p;
+    p.task_id = std::to_string(c.job);
+    p.lease_id = "job-" + std::to_string(c.job);
+    p.volunteer_id = c.key->public_hex();
+    p.input_sha256 = Sha256Hex(p.task_id);
+    p.platform.implementation = "cpython";
+    p.platform.python_version = "3.11.7";
+    p.platform.os = "linux";
+    p.platform.arch = "x86_64";
+    p.outcome = Outcome::kPassed;
+    p.summary = "built, installed, imported; 12 tests passed";
+    p.total_seconds = 42;
+    p.tests_passed = 12;
+    p.wheel_sha256 = Sha256Hex(p.task_id);
+    p.wheel_content_digest = Sha256Hex("content " + p.task_id);
+    p.isolation = "full";
+    p.client_version = "lease_cycle";
+    p.finished_at = NowSeconds();
+    std::string envelope = DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *c.key).dump();
+    char* lit = PQescapeLiteral(c.conn, envelope.c_str(), envelope.size());
+    std::string sql =
+        "BEGIN; SET LOCAL synchronous_commit = on; "
+        "WITH done AS (UPDATE jobs SET state = 'done' WHERE id = " + std::to_string(c.job) +
+        " AND leased_by = " + std::to_string(c.idx) + " AND state = 'leased' RETURNING id) "
+        "INSERT INTO results (job_id, volunteer, envelope) SELECT id, " + std::to_string(c.idx) +
+        ", " + lit + " FROM done; COMMIT;";
+    PQfreemem(lit);
+    PQsendQuery(c.conn, sql.c_str());
+  }
+  while (PQflush(c.conn) == 1) {
+  }
+}
+
+bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, const std::string& who,
+                   double* cycles_per_second) {
+  std::vector<PgClient> cs(static_cast<size_t>(clients));
+  for (int i = 0; i < clients; ++i) {
+    PgClient& c = cs[static_cast<size_t>(i)];
+    c.idx = i;
+    c.platform = kPlatforms[static_cast<size_t>(i) % kPlatforms.size()];
+    c.key = SigningKey::Generate();
+    c.conn = PQconnectdb(conninfo.c_str());
+    std::string err;
+    if (PQstatus(c.conn) != CONNECTION_OK ||
+        !Exec(c.conn, "SET synchronous_commit = off", &err)) {
+      std::fprintf(stderr, "lease_cycle: connecting to PostgreSQL (%d): %s\n", i, PQerrorMessage(c.conn));
+      return false;
+    }
+    PGresult* r = PQprepare(c.conn, "lease",
+                            "UPDATE jobs SET state = 'leased', leased_by = $1, "
+                            "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
+                            "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
+                            "ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+                            2, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      std::fprintf(stderr, "lease_cycle: preparing the lease: %s\n", PQerrorMessage(c.conn));
+      PQclear(r);
+      return false;
+    }
+    PQclear(r);
+    PQsetnonblocking(c.conn, 1);
+  }
+  Tally t;
+  t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
+  t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
+  for (auto& c : cs) PgSend(c);
+  int running = clients;
+  std::vector<pollfd> fds(cs.size());
+  while (running > 0) {
+    for (size_t i = 0; i < cs.size(); ++i) fds[i] = {cs[i].conn ? PQsocket(cs[i].conn) : -1, POLLIN, 0};
+    poll(fds.data(), fds.size(), 100);
+    for (size_t i = 0; i < cs.size(); ++i) {
+      PgClient& c = cs[i];
+      if (!c.conn || !(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      PQconsumeInput(c.conn);
+      bool finished = false;
+      while (!PQisBusy(c.conn)) {
+        PGresult* r = PQgetResult(c.conn);
+        if (!r) {
+          finished = true;
+          break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_FATAL_ERROR) {
+          c.failed = true;
+          if (t.errors < 5) std::fprintf(stderr, "lease_cycle: PostgreSQL: %s", PQresultErrorMessage(r));
+        } else if (c.leasing && st == PGRES_TUPLES_OK) {
+          c.job = PQntuples(r) == 1 ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
+        }
+        PQclear(r);
+      }
+      if (!finished) continue;
+      auto done = Clock::now();
+      if (c.failed) {
+        if (t.InWindow(done)) ++t.errors;
+        c.failed = false;
+        c.leasing = true;
+      } else if (c.leasing) {
+        if (t.InWindow(c.started)) t.lease_ms.push_back(Ms(done - c.started));
+        if (c.job == 0) {
+          if (t.InWindow(done)) ++t.empty;
+        } else {
+          c.leasing = false;
+        }
+      } else {
+        if (t.InWindow(c.started)) t.result_ms.push_back(Ms(done - c.started));
+        if (t.InWindow(done)) ++t.cycles;
+        c.leasing = true;
+      }
+      if (done >= t.end) {
+        PQfinish(c.conn);
+        c.conn = nullptr;
+        --running;
+        continue;
+      }
+      PgSend(c);
+    }
+  }
+  PrintTally(who, t, args.seconds);
+  *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
+  return true;
+}
+
+bool RunPostgres(const Args& args, double corral_cps) {
+  std::string bin = FindPgBin(args.pg_bin);
+  if (bin.empty()) {
+    std::printf("postgres: skipped (no PostgreSQL server found under /usr/lib/postgresql: "
+                "apt install postgresql, or give --pg-bin DIR)\n");
+    return true;
+  }
+  const passwd* user = nullptr;
+  if (geteuid() == 0) {
+    user = getpwnam("postgres");
+    if (!user) {
+      std::printf("postgres: skipped (running as root and there is no 'postgres' user to run "
+                  "the server as)\n");
+      return true;
+    }
+  }
+  fs::path dir = fs::temp_directory_path() / ("corral-bench-pg-" + RandomHex(6));
+  fs::create_directories(dir);
+  if (user) chown(dir.c_str(), user->pw_uid, user->pw_gid);
+  fs::path log = dir / "server.log";
+  int port = FreePort();
+  std::string data = (dir / "data").string();
+  int rc = Spawn({bin + "/initdb", "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8", "--no-sync"},
+                 user, dir / "initdb.log", false);
+  if (rc != 0) {
+    std::fprintf(stderr, "lease_cycle: initdb failed (exit %d); see %s\n", rc, (dir / "initdb.log").c_str());
+    return false;
+  }
+  std::string max_conn = std::to_string(args.volunteers + 20);
+  int pid = Spawn({bin + "/postgres", "-D", data, "-p", std::to_string(port), "-k", dir.string(),
+                   "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=" + max_conn,
+                   "-c", "shared_buffers=512MB", "-c", "wal_level=minimal", "-c", "max_wal_senders=0",
+                   "-c", "max_wal_size=8GB", "-c", "checkpoint_timeout=30min", "-c", "fsync=on",
+                   "-c", "synchronous_commit=on"},
+                  user, log, true);
+  std::string conninfo = "host=127.0.0.1 port=" + std::to_string(port) + " user=bench dbname=postgres";
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    up = PQping(conninfo.c_str()) == PQPING_OK;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  bool ok = up;
+  if (!up) std::fprintf(stderr, "lease_cycle: PostgreSQL did not start; see %s\n", log.c_str());
+  if (ok) {
+    PGconn* admin = PQconnectdb(conninfo.c_str());
+    std::string err, platforms = "ARRAY[";
+    for (size_t i = 0; i < kPlatforms.size(); ++i) platforms += (i ? ",'" : "'") + kPlatforms[i] + "'";
+    platforms += "]";
+    ok = Exec(admin,
+              "CREATE TABLE jobs (id bigserial PRIMARY KEY, platform text NOT NULL, "
+              "priority bigint NOT NULL, state text NOT NULL DEFAULT 'queued', leased_by int, "
+              "lease_deadline timestamptz, attempts int NOT NULL DEFAULT 0)", &err) &&
+         Exec(admin, "CREATE INDEX jobs_queue ON jobs (platform, priority, id) WHERE state = 'queued'", &err) &&
+         Exec(admin,
+              "CREATE TABLE results (job_id bigint NOT NULL, volunteer int NOT NULL, "
+              "received_at timestamptz NOT NULL DEFAULT now(), envelope text NOT NULL, "
+              "PRIMARY KEY (job_id, volunteer))", &err) &&
+         Exec(admin, "INSERT INTO jobs (platform, priority) SELECT (" + platforms +
+                         ")[1 + g % 4], g FROM generate_series(1, " + std::to_string(args.tasks) + ") g",
+              &err) &&
+         Exec(admin, "VACUUM ANALYZE jobs", &err) && Exec(admin, "CHECKPOINT", &err);
+    if (!ok) std::fprintf(stderr, "lease_cycle: setting up PostgreSQL: %s\n", err.c_str());
+    PQfinish(admin);
+  }
+  double same = 0, pooled = 0;
+  if (ok) {
+    std::printf("postgres_server: %s\n", bin.c_str());
+    std::printf("postgres_connections: %d\n", args.volunteers);
+    std::fflush(stdout);
+    ok = RunPgWorkload(conninfo, args.volunteers, args, "postgres", &same);
+  }
+  const int pool = 16;
+  if (ok && pool < args.volunteers) {
+    std::printf("postgres_pool_connections: %d\n", pool);
+    std::fflush(stdout);
+    ok = RunPgWorkload(conninfo, pool, args, "postgres_pool", &pooled);
+  }
+  if (ok) {
+    double best = std::max(same, pooled);
+    if (best > 0) std::printf("corral_vs_postgres: %.1f x\n", corral_cps / best);
+  }
+  if (pid > 0) {
+    kill(pid, SIGINT);  // fast shutdown
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  fs::remove_all(dir);
+  return ok;
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "lease_cycle: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--volunteers") args.volunteers = std::stoi(next());
+    else if (a == "--seconds") args.seconds = std::stod(next());
+    else if (a == "--warmup") args.warmup = std::stod(next());
+    else if (a == "--tasks") args.tasks = std::stoi(next());
+    else if (a == "--http-threads") args.http_threads = std::stoi(next());
+    else if (a == "--rate") args.rate = std::stod(next());
+    else if (a == "--no-postgres") args.postgres = false;
+    else if (a == "--pg-bin") args.pg_bin = next();
+    else {
+      std::fprintf(stderr,
+                   "usage: lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T] "
+                   "[--http-threads H] [--rate R] [--no-postgres] [--pg-bin DIR]\n");
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::warn);
+  signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::printf("cores: %u\n", std::thread::hardware_concurrency());
+  std::fflush(stdout);
+  double corral = 0;
+  if (!RunCorral(args, &corral)) return 1;
+  if (args.postgres) {
+#ifdef CORRAL_HAVE_LIBPQ
+    if (!RunPostgres(args, corral)) return 1;
+#else
+    std::printf("postgres: skipped (built without libpq: apt install libpq-dev postgresql, then "
+                "reconfigure the build)\n");
+#endif
+  }
+  return 0;
+}
