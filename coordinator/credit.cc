@@ -9,9 +9,15 @@ double CreditForVerdict(std::vector<double> s, double cap) {
   if (s.empty()) return 0;
   std::sort(s.begin(), s.end());
   size_t n = s.size();
-  double median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  double median = s[(n - 1) / 2];
   if (!(median > 0)) return 0;  // also catches NaN
   return std::min(median, cap);
+}
+
+double CreditForSingle(double claimed, double held, double cap) {
+  double c = std::min(claimed, held);
+  if (!(c > 0)) return 0;  // also catches NaN
+  return std::min(c, cap);
 }
 
 double DecayCredit(double decayed, int64_t decayed_at, int64_t now) {

@@ -5,39 +5,52 @@
 
 namespace corral::coordinator {
 
-bool Agree(const Vote& a, const Vote& b) {
-  if (a.outcome == Outcome::kInfraError || b.outcome == Outcome::kInfraError) return false;
-  if (a.outcome != b.outcome) return false;
+bool OutcomeHasWheel(Outcome o) {
+  return o == Outcome::kPassed || o == Outcome::kTestsFailed || o == Outcome::kNoTests ||
+         o == Outcome::kImportFailed || o == Outcome::kInstallFailed;
+}
+
+Difference Compare(const Vote& a, const Vote& b) {
+  if (a.outcome == Outcome::kInfraError || b.outcome == Outcome::kInfraError) return Difference::kResult;
+  if (a.outcome != b.outcome) return Difference::kResult;
   std::set<std::string> fa(a.failing_tests.begin(), a.failing_tests.end());
   std::set<std::string> fb(b.failing_tests.begin(), b.failing_tests.end());
-  if (fa != fb) return false;
-  if (!a.wheel_content_digest.empty() && !b.wheel_content_digest.empty() &&
-      a.wheel_content_digest != b.wheel_content_digest)
-    return false;
-  return true;
+  if (fa != fb) return Difference::kResult;
+  if (OutcomeHasWheel(a.outcome) && a.wheel_content_digest != b.wheel_content_digest)
+    // No wheel where the outcome says one was built is no compiler's doing.
+    return a.wheel_content_digest.empty() || b.wheel_content_digest.empty() ? Difference::kResult
+                                                                             : Difference::kDigestOnly;
+  return Difference::kNone;
 }
+
+bool Agree(const Vote& a, const Vote& b) { return Compare(a, b) == Difference::kNone; }
 
 QuorumDecision Decide(const std::vector<Vote>& votes, const QuorumPolicy& policy) {
   QuorumDecision d;
   std::vector<size_t> voting;
   for (size_t i = 0; i < votes.size(); ++i)
-    if (votes[i].outcome != Outcome::kInfraError) voting.push_back(i);
+    if (votes[i].outcome != Outcome::kInfraError && !votes[i].excluded) voting.push_back(i);
   d.voting = static_cast<int>(voting.size());
 
   // Agreement need not be transitive when digests are missing, so build, from
   // each seed, the group of votes agreeing with every member so far, keeping
-  // one vote per account; the largest group wins (earliest seed on ties).
+  // one vote per account (and per prefix); the largest group wins (earliest
+  // seed on ties). An unknown prefix ("") is nobody's.
   std::vector<size_t> best;
   for (size_t seed : voting) {
     std::vector<size_t> group{seed};
     std::set<std::string> accounts{votes[seed].account};
+    std::set<std::string> prefixes;
+    if (!votes[seed].prefix.empty()) prefixes.insert(votes[seed].prefix);
     for (size_t j : voting) {
       if (j == seed || accounts.count(votes[j].account)) continue;
+      if (policy.distinct_prefix && prefixes.count(votes[j].prefix)) continue;
       bool all = std::all_of(group.begin(), group.end(),
                              [&](size_t g) { return Agree(votes[g], votes[j]); });
       if (all) {
         group.push_back(j);
         accounts.insert(votes[j].account);
+        if (!votes[j].prefix.empty()) prefixes.insert(votes[j].prefix);
       }
     }
     if (group.size() > best.size()) best = group;
@@ -47,7 +60,8 @@ QuorumDecision Decide(const std::vector<Vote>& votes, const QuorumPolicy& policy
     d.kind = QuorumDecision::Kind::kVerdict;
     d.agreeing.assign(best.begin(), best.begin() + policy.quorum);
     d.outcome = votes[best[0]].outcome;
-    d.reason = std::to_string(d.agreeing.size()) + " volunteers of different accounts agreed";
+    d.reason = std::to_string(d.agreeing.size()) + " volunteers of different accounts" +
+               (policy.distinct_prefix ? " and networks" : "") + " agreed";
     return d;
   }
   if (d.voting >= policy.max_results) {

@@ -13,21 +13,45 @@ namespace corral::coordinator {
 // What the verifier needs from one result.
 struct Vote {
   std::string lease_id, volunteer_id, account;
+  std::string prefix;  // the sender's network (network_prefix.h); "" when unknown
   Outcome outcome = Outcome::kInfraError;
   std::vector<std::string> failing_tests;  // any order; compared as a set
   std::string wheel_content_digest;        // "" when no wheel was built
   double total_seconds = 0;
   std::string summary;
+  // Stored but without a vote: its volunteer was suspended for lying, or it
+  // answered a known-answer check (known_answer.h) rather than a replica.
+  bool excluded = false;
 };
 
 // How much agreement a verdict needs.
 struct QuorumPolicy {
   int quorum = 2;       // agreeing results from distinct accounts
   int max_results = 5;  // voting results after which the task is inconclusive
+  // Agreeing results must also come from distinct network prefixes (/24,
+  // /48). On for `corral serve`; off where every volunteer shares one
+  // network, as in `corral demo` on one machine.
+  bool distinct_prefix = true;
 };
 
-// Two results agree when outcome, failing-test set and, when both built a
-// wheel, its content digest agree. infra_error agrees with nothing.
+// How two results differ. A wheel digest difference alone is told apart: an
+// honest volunteer with another compiler can build a different wheel, so the
+// verifier does not take it as a lie (reputation.h), though it never agrees.
+enum class Difference { kNone, kDigestOnly, kResult };
+
+// Outcomes that mean a wheel was built (or, for a wheel-only release, given),
+// so that the wheel's content digest is part of the result.
+bool OutcomeHasWheel(Outcome outcome);
+
+// kNone when outcome and failing-test set agree and, for outcomes with a
+// wheel, so does the wheel content digest; kDigestOnly when only the digests
+// differ, both present; kResult otherwise (a digest missing where the other
+// result has one included: a built outcome without its wheel is no
+// compiler's doing).
+// infra_error differs from everything, itself included.
+Difference Compare(const Vote& a, const Vote& b);
+
+// Two results agree when Compare finds no difference.
 bool Agree(const Vote& a, const Vote& b);
 
 struct QuorumDecision {
@@ -40,10 +64,10 @@ struct QuorumDecision {
   std::string reason;                      // one line, for the verdict's evidence
 };
 
-// Decides from every result stored for one task. infra_error results never
-// vote. A verdict needs `quorum` mutually agreeing results from distinct
-// accounts; with `max_results` voting results and no such group the task is
-// inconclusive. Otherwise says how many more replicas to run at once: up to
+// Decides from every result stored for one task. infra_error and excluded
+// results never vote. A verdict needs `quorum` mutually agreeing results from
+// distinct accounts (and distinct prefixes, when the policy says so); with
+// `max_results` voting results and no such group the task is inconclusive. Otherwise says how many more replicas to run at once: up to
 // the quorum at first, one at a time after a disagreement.
 QuorumDecision Decide(const std::vector<Vote>& votes, const QuorumPolicy& policy);
 

@@ -41,7 +41,14 @@ TEST_CASE("quorum: results disagree on outcome, failing tests or wheel digest") 
   CHECK_FALSE(Agree(V("a", Outcome::kTestsFailed, {"t1"}), V("b", Outcome::kTestsFailed, {"t2"})));
   CHECK(Agree(V("a", Outcome::kTestsFailed, {"t2", "t1"}), V("b", Outcome::kTestsFailed, {"t1", "t2"})));
   CHECK_FALSE(Agree(V("a", Outcome::kPassed, {}, "x"), V("b", Outcome::kPassed, {}, "y")));
-  CHECK(Agree(V("a", Outcome::kPassed, {}, "x"), V("b", Outcome::kPassed, {}, "")));
+  // A built outcome without a digest differs from one with a digest.
+  CHECK_FALSE(Agree(V("a", Outcome::kPassed, {}, "x"), V("b", Outcome::kPassed, {}, "")));
+  CHECK(Compare(V("a", Outcome::kPassed, {}, "x"), V("b", Outcome::kPassed, {}, "y")) ==
+        Difference::kDigestOnly);
+  CHECK(Compare(V("a", Outcome::kPassed, {}, "x"), V("b", Outcome::kNoTests, {}, "x")) ==
+        Difference::kResult);
+  // Outcomes without a wheel ignore the digest.
+  CHECK(Agree(V("a", Outcome::kBuildFailed, {}, "x"), V("b", Outcome::kBuildFailed, {}, "")));
   auto d = Decide({V("a", Outcome::kPassed), V("b", Outcome::kTestsFailed, {"t"})}, {});
   CHECK(d.kind == QuorumDecision::Kind::kNeedMore);
   CHECK(d.wanted == 1);
@@ -69,9 +76,12 @@ TEST_CASE("quorum: no agreement after max results is inconclusive") {
   CHECK(d5.kind == QuorumDecision::Kind::kInconclusive);
 }
 
-TEST_CASE("credit is the capped median of the agreeing replicas' durations") {
+TEST_CASE("credit is the capped lower median of the agreeing replicas' durations") {
   CHECK(CreditForVerdict({10, 1000, 20}) == Approx(20));
-  CHECK(CreditForVerdict({10, 30}) == Approx(20));
+  // The lower median: one replica inflating its claim raises nobody's credit.
+  CHECK(CreditForVerdict({10, 30}) == Approx(10));
+  CHECK(CreditForVerdict({10, 3600}) == Approx(10));
+  CHECK(CreditForVerdict({40, 10, 30, 20}) == Approx(20));
   CHECK(CreditForVerdict({99999, 99999}) == Approx(kCreditCapSeconds));
   CHECK(CreditForVerdict({-5, -1}) == 0);
   CHECK(CreditForVerdict({}) == 0);

@@ -1,0 +1,76 @@
+#include "coordinator/reputation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace corral::coordinator {
+
+namespace {
+constexpr size_t kContradictionsKept = 20;
+}  // namespace
+
+void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement j,
+                     const ReputationPolicy& policy, const std::vector<std::string>& exposers,
+                     const std::string& task_id) {
+  const double q0 = policy.honest_invalid_rate, q1 = policy.liar_invalid_rate;
+  switch (j) {
+    case Judgement::kValid:
+      ++r->validated;
+      ++r->consecutive[platform];
+      r->suspicion = std::max(0.0, r->suspicion + std::log((1 - q1) / (1 - q0)));
+      QuotaOnValid(&r->quota, policy.quota);
+      break;
+    case Judgement::kInvalid:
+      ++r->invalid;
+      r->consecutive[platform] = 0;
+      r->suspicion += std::log(q1 / q0);
+      QuotaOnFailure(&r->quota, policy.quota);
+      for (const auto& e : exposers) ++r->exposed_by[e];
+      if (!task_id.empty()) {
+        r->contradicted_tasks.push_back(task_id);
+        if (r->contradicted_tasks.size() > kContradictionsKept)
+          r->contradicted_tasks.erase(r->contradicted_tasks.begin());
+      }
+      break;
+    case Judgement::kDigestOnly:
+      ++r->digest_mismatches;
+      r->consecutive[platform] = 0;
+      break;
+    case Judgement::kError:
+      ++r->errors;
+      r->consecutive[platform] = 0;
+      QuotaOnFailure(&r->quota, policy.quota);
+      break;
+    case Judgement::kExpired:
+      ++r->expired;
+      r->consecutive[platform] = 0;
+      QuotaOnFailure(&r->quota, policy.quota);
+      break;
+    case Judgement::kUnchecked:
+      // Nothing was compared: no trust earned, but the work was accepted.
+      QuotaOnValid(&r->quota, policy.quota);
+      break;
+  }
+}
+
+double SingleReplicaProbability(const ReputationRecord& r, const std::string& platform,
+                                const ReputationPolicy& policy) {
+  if (!policy.adaptive_replication) return 0;
+  auto it = r.consecutive.find(platform);
+  int64_t count = it == r.consecutive.end() ? 0 : it->second;
+  if (count < policy.trust_after || count <= 0) return 0;
+  if (r.suspicion > policy.max_suspicion_for_single) return 0;
+  double p = 1.0 - 1.0 / static_cast<double>(count);
+  return std::clamp(p, 0.0, 1.0 - std::max(policy.min_recheck, 1e-6));
+}
+
+bool ShouldSuspend(const ReputationRecord& r, const ReputationPolicy& policy) {
+  return r.invalid >= policy.min_invalid && r.suspicion >= policy.suspend_at;
+}
+
+void ResetTrust(ReputationRecord* r, const ReputationPolicy& policy) {
+  for (auto& [_, count] : r->consecutive) count = 0;
+  r->review_checks = std::max(r->review_checks, policy.review_checks);
+}
+
+}  // namespace corral::coordinator

@@ -1,0 +1,175 @@
+// Adaptive replication (DESIGN.md section 6): per (volunteer, platform), the
+// count of consecutive validated results; from 10 on a fresh task may go out
+// singly, never without a floor of random re-checks; any invalid result,
+// error or expired lease resets the count.
+#include <catch2/catch.hpp>
+
+#include "coordinator/reputation.h"
+#include "verifier_world.h"
+
+using namespace corral;
+using namespace corral::coordinator;
+using namespace corral::testing;
+
+namespace {
+const std::string kP = "cp311-linux_x86_64";
+
+ReputationRecord Trusted(int64_t count) {
+  ReputationRecord r;
+  r.consecutive[kP] = count;
+  return r;
+}
+
+// Has `m` answer tasks alongside `peer` until it has `n` validated results.
+void Validate(VerifierWorld& w, Member& m, Member& peer, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto a = w.Lease(m);
+    auto b = w.Lease(peer);
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    REQUIRE(a[0].task_id == b[0].task_id);
+    REQUIRE(w.Report(m, a[0], Outcome::kPassed).status == 200);
+    REQUIRE(w.Report(peer, b[0], Outcome::kPassed).status == 200);
+    REQUIRE(w.Status(a[0].task_id) == "passed");
+  }
+}
+}  // namespace
+
+TEST_CASE("adaptive replication: the chance of a single replica") {
+  ReputationPolicy policy;
+  CHECK(SingleReplicaProbability(Trusted(0), kP, policy) == 0);
+  CHECK(SingleReplicaProbability(Trusted(9), kP, policy) == 0);
+  CHECK(SingleReplicaProbability(Trusted(10), kP, policy) == Approx(0.9));
+  // The floor of random re-checks: never above 1 - min_recheck.
+  CHECK(SingleReplicaProbability(Trusted(1000000), kP, policy) == Approx(0.9));
+  policy.min_recheck = 0.01;
+  CHECK(SingleReplicaProbability(Trusted(20), kP, policy) == Approx(0.95));
+  CHECK(SingleReplicaProbability(Trusted(1000000), kP, policy) == Approx(0.99));
+  policy.min_recheck = 0;  // a floor of zero is still a floor above zero
+  CHECK(SingleReplicaProbability(Trusted(1000000000), kP, policy) < 1.0);
+  // Per platform.
+  CHECK(SingleReplicaProbability(Trusted(50), "pp39-linux_x86_64", policy) == 0);
+  policy.adaptive_replication = false;
+  CHECK(SingleReplicaProbability(Trusted(50), kP, policy) == 0);
+}
+
+TEST_CASE("adaptive replication: what resets the count and what does not raise it") {
+  ReputationPolicy policy;
+  auto after = [&](Judgement j) {
+    ReputationRecord r = Trusted(12);
+    RecordJudgement(&r, kP, j, policy);
+    return r.consecutive[kP];
+  };
+  CHECK(after(Judgement::kValid) == 13);
+  CHECK(after(Judgement::kInvalid) == 0);
+  CHECK(after(Judgement::kError) == 0);
+  CHECK(after(Judgement::kExpired) == 0);
+  CHECK(after(Judgement::kDigestOnly) == 0);
+  // A result nobody compared earns no trust.
+  CHECK(after(Judgement::kUnchecked) == 12);
+  // Another platform's count is untouched.
+  ReputationRecord r = Trusted(12);
+  RecordJudgement(&r, "pp39-linux_x86_64", Judgement::kInvalid, policy);
+  CHECK(r.consecutive[kP] == 12);
+}
+
+TEST_CASE("adaptive replication: a trusted volunteer's tasks mostly go out singly and decide alone") {
+  VerifierWorld w(80);
+  auto& alice = w.Add("alice");
+  auto& bob = w.Add("bob");
+  auto& carol = w.Add("carol");
+  Validate(w, alice, bob, 10);
+  CHECK(w.Reputation(alice).consecutive[kWorldTag] == 10);
+
+  int singles = 0, replicated = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto a = w.Lease(alice);
+    REQUIRE(a.size() == 1);
+    w.Advance(5);  // the coordinator's own measure of the work: 5 s held
+    REQUIRE(w.Report(alice, a[0], Outcome::kPassed, "d1", {}, 10).status == 200);
+    auto t = w.Task(a[0].task_id);
+    if (t["status"] == "passed") {
+      ++singles;
+      CHECK(t["results"].size() == 1);
+      CHECK(t["evidence"].get<std::string>().find("trusted") != std::string::npos);
+      // One claim alone is bounded by how long the lease was held.
+      CHECK(t["credit_each"] == Approx(5.0));
+    } else {
+      // A random re-check: a peer is wanted, and its agreement decides.
+      ++replicated;
+      auto c = w.Lease(carol);
+      REQUIRE(c.size() == 1);
+      CHECK(c[0].task_id == a[0].task_id);
+      REQUIRE(w.Report(carol, c[0], Outcome::kPassed).status == 200);
+      CHECK(w.Status(a[0].task_id) == "passed");
+    }
+  }
+  INFO(singles << " singles, " << replicated << " re-checked");
+  CHECK(singles >= 20);     // about 90%
+  CHECK(replicated >= 1);   // the floor of re-checks
+  // Singles raised no trust; the re-checks did.
+  CHECK(w.Reputation(alice).consecutive[kWorldTag] == 10 + replicated);
+
+  SECTION("one contradicted result and every task is replicated again") {
+    auto c = w.Lease(carol);  // carol is not trusted yet: two replicas wanted
+    auto a = w.Lease(alice);
+    REQUIRE(c.size() == 1);
+    REQUIRE(a.size() == 1);
+    REQUIRE(a[0].task_id == c[0].task_id);
+    REQUIRE(w.Report(alice, a[0], Outcome::kBuildFailed).status == 200);
+    REQUIRE(w.Report(carol, c[0], Outcome::kPassed).status == 200);
+    auto b = w.Lease(bob);
+    REQUIRE(b.size() == 1);
+    REQUIRE(b[0].task_id == a[0].task_id);
+    REQUIRE(w.Report(bob, b[0], Outcome::kPassed).status == 200);
+    CHECK(w.Status(a[0].task_id) == "passed");
+    CHECK(w.Reputation(alice).consecutive[kWorldTag] == 0);
+    CHECK(w.Reputation(alice).invalid == 1);
+    for (int i = 0; i < 5; ++i) {
+      auto again = w.Lease(alice);
+      REQUIRE(again.size() == 1);
+      REQUIRE(w.Report(alice, again[0], Outcome::kPassed).status == 200);
+      CHECK(w.Status(again[0].task_id) == "pending");  // no single replica now
+      auto peer = w.Lease(carol);
+      REQUIRE(peer.size() == 1);
+      CHECK(peer[0].task_id == again[0].task_id);
+      REQUIRE(w.Report(carol, peer[0], Outcome::kPassed).status == 200);
+    }
+  }
+}
+
+TEST_CASE("adaptive replication: an expired lease resets the count; an expired single wants a quorum again") {
+  VerifierWorld w(40, {}, /*lease_seconds=*/600);
+  auto& alice = w.Add("alice");
+  auto& bob = w.Add("bob");
+  auto& carol = w.Add("carol");
+  Validate(w, alice, bob, 10);
+  // Lease until a task goes out singly: no second replica is then leasable.
+  std::string single;
+  for (int i = 0; i < 10 && single.empty(); ++i) {
+    auto a = w.Lease(alice);
+    REQUIRE(a.size() == 1);
+    auto b = w.Lease(bob);
+    if (b.empty() || b[0].task_id != a[0].task_id) {
+      single = a[0].task_id;
+      if (!b.empty()) REQUIRE(w.Report(bob, b[0], Outcome::kPassed).status == 200);  // some other task
+    } else {
+      REQUIRE(w.Report(alice, a[0], Outcome::kPassed).status == 200);
+      REQUIRE(w.Report(bob, b[0], Outcome::kPassed).status == 200);
+    }
+  }
+  REQUIRE(!single.empty());
+  w.Advance(601);
+  CHECK(w.c().ExpireLeases() >= 1);
+  CHECK(w.Reputation(alice).consecutive[kWorldTag] == 0);
+  CHECK(w.Reputation(alice).expired == 1);
+  // The task wants two replicas again, at once (from volunteers not trusted
+  // yet: a trusted one could take it alone again, as a fresh task).
+  auto& dave = w.Add("dave");
+  auto c = w.Lease(carol);
+  auto d = w.Lease(dave);
+  REQUIRE(c.size() == 1);
+  REQUIRE(d.size() == 1);
+  CHECK(c[0].task_id == single);
+  CHECK(d[0].task_id == single);
+}
