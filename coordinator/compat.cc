@@ -1,9 +1,14 @@
 #include "coordinator/compat.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
 
 #include "common/pep440.h"
 #include "common/platform.h"
+#include "coordinator/records.h"
+#include "coordinator/store.h"
 
 namespace corral::coordinator {
 
@@ -66,6 +71,13 @@ RowAnswer AnswerRow(const MatrixRow& row, const CompatQuestion& q) {
 
 }  // namespace
 
+std::string AnswerWords(const std::string& answer) {
+  if (answer == "yes") return "Yes";
+  if (answer == "no") return "No";
+  if (answer == "unsupported") return "Not supported by the package";
+  return "Unknown";
+}
+
 bool ParseCompatQuestion(const std::string& os, const std::string& python,
                          const std::string& implementation, const std::string& version,
                          CompatQuestion* q, std::string* err) {
@@ -96,6 +108,111 @@ bool ParseCompatQuestion(const std::string& os, const std::string& python,
   return true;
 }
 
+bool LoadCompatMatrix(const Store& store, const std::string& name,
+                      const std::vector<std::string>& platforms, const CompatQuestion& q,
+                      Matrix* out) {
+  nlohmann::json j;
+  ProjectRecord p;
+  if (!store.GetJson(Cf::kProjects, name, &j) || !FromJson(j, &p)) return false;
+  out->project = p.name;
+  out->display_name = p.display_name;
+  out->summary = p.summary;
+  out->platforms.clear();
+  for (const auto& tag : platforms) {
+    PlatformTag t;
+    std::string err;
+    if (ParsePlatformTag(tag, &t, &err) && t.os == q.os && t.major == q.major && t.minor == q.minor &&
+        t.implementation == q.implementation)
+      out->platforms.push_back(tag);
+  }
+  // Rows by version, in PEP 440 order (each version parsed once), with the
+  // tasks of the matching platforms.
+  struct Row {
+    bool parsed = false;
+    Version v;
+    MatrixRow row;
+    std::vector<std::pair<std::string, std::string>> tasks;  // platform, task id
+  };
+  std::vector<Row> rows;
+  std::unordered_map<std::string, size_t> by_version;
+  auto row_of = [&](std::string_view version) -> Row& {
+    auto it = by_version.find(std::string(version));
+    if (it != by_version.end()) return rows[it->second];
+    Row r;
+    std::string err;
+    r.parsed = ParseVersion(version, &r.v, &err);
+    r.row.version = std::string(version);
+    by_version.emplace(r.row.version, rows.size());
+    rows.push_back(std::move(r));
+    return rows.back();
+  };
+  for (const auto& v : p.versions) row_of(v);
+  // Keys only: <project>\0<version>\0<platform>\0<task id>.
+  const std::string prefix = Key({name, ""});
+  store.Scan(Cf::kProjectTasks, prefix, "", [&](std::string_view key, std::string_view) {
+    std::string_view rest = key.substr(prefix.size());
+    size_t a = rest.find('\0');
+    if (a == std::string_view::npos) return true;
+    size_t b = rest.find('\0', a + 1);
+    if (b == std::string_view::npos) return true;
+    std::string_view version = rest.substr(0, a), tag = rest.substr(a + 1, b - a - 1);
+    Row& row = row_of(version);
+    for (const auto& t : out->platforms)
+      if (t == tag) row.tasks.emplace_back(t, std::string(rest.substr(b + 1)));
+    return true;
+  });
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.parsed && b.parsed) return CompareVersions(b.v, a.v) < 0;  // newest first
+    if (a.parsed != b.parsed) return a.parsed;                       // unparsable ones last
+    return b.row.version < a.row.version;
+  });
+  // Verdicts newest first, until the answered row and a working one were
+  // read: older rows cannot change the answer, and a project with thousands
+  // of releases answers from a few reads.
+  bool answered_read = false, working_read = false;
+  for (Row& r : rows) {
+    if (answered_read && working_read) break;
+    for (const auto& [tag, task_id] : r.tasks) {
+      MatrixCell cell;
+      cell.task_id = task_id;
+      VerdictRecord v;
+      if (store.GetJson(Cf::kVerdicts, task_id, &j) && FromJson(j, &v)) {
+        cell.status = v.status;
+        cell.summary = v.summary;
+        cell.agreeing = v.agreeing;
+        cell.results = v.results;
+        cell.decided_at = v.decided_at;
+      } else {
+        cell.status = "pending";
+        cell.summary = "waiting for agreement";
+      }
+      working_read = working_read || cell.status == "passed" || cell.status == "no_tests";
+      r.row.cells[tag] = std::move(cell);
+    }
+    answered_read = answered_read || q.version.empty() || r.row.version == q.version;
+  }
+  out->rows.clear();
+  out->rows.reserve(rows.size());
+  for (auto& r : rows) out->rows.push_back(std::move(r.row));
+  // Requires-Python, the file and yanked of the row the answer is about.
+  MatrixRow* answered = nullptr;
+  for (auto& r : out->rows)
+    if (q.version.empty() ? !answered : r.version == q.version) answered = &r;
+  if (answered) {
+    store.Scan(Cf::kFiles, Key({name, answered->version, ""}), "", [&](std::string_view, std::string_view value) {
+      FileRecord f;
+      if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f)) return true;
+      if (answered->filename.empty() || f.kind == "sdist") {
+        answered->filename = f.filename;
+        answered->requires_python = f.requires_python;
+      }
+      answered->yanked = answered->yanked || f.yanked;
+      return true;
+    });
+  }
+  return true;
+}
+
 bool AnswerCompat(const Matrix& m, const CompatQuestion& q, CompatAnswer* out, std::string* err) {
   const MatrixRow* row = nullptr;
   if (!q.version.empty()) {
@@ -109,8 +226,10 @@ bool AnswerCompat(const Matrix& m, const CompatQuestion& q, CompatAnswer* out, s
     row = &m.rows.front();
   }
   for (const auto& r : m.rows) {
-    if (AnswerRow(r, q).answer == "yes") {
+    RowAnswer ra = AnswerRow(r, q);
+    if (ra.answer == "yes") {
       out->newest_working_version = r.version;
+      if (&r != row) out->newest_working_evidence = std::move(ra.evidence);
       break;
     }
   }

@@ -66,10 +66,12 @@ bool LoadMatrix(const Store& store, const std::string& name,
       cell.status = v.status;
       cell.summary = v.summary;
       cell.agreeing = v.agreeing;
+      cell.decided_at = v.decided_at;
     } else {
       cell.status = "pending";
-      cell.summary = cell.results ? std::to_string(cell.results) + " result(s), waiting for agreement"
-                                  : "waiting for a volunteer";
+      cell.summary = t.cancelled ? "not built: " + t.cancelled_reason
+                     : cell.results ? std::to_string(cell.results) + " result(s), waiting for agreement"
+                                    : "waiting for a volunteer";
     }
     rows[version].version = version;
     rows[version].cells[platform] = cell;

@@ -2,6 +2,7 @@
 // behind the project page and the compatibility lookup.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct MatrixCell {
   std::string status;  // an outcome word, "pending" or "inconclusive"
   std::string task_id, summary;
   int results = 0, agreeing = 0;
+  int64_t decided_at = 0;  // unix seconds; 0 while pending
 };
 
 struct MatrixRow {

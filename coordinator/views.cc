@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/crypto.h"
+#include "common/fs_util.h"
 #include "common/protocol.h"
 #include "coordinator/credit.h"
 #include "coordinator/records.h"
@@ -86,6 +87,20 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
     AccountRecord account;
     nlohmann::json aj;
     if (store.GetJson(Cf::kAccounts, r.account, &aj)) FromJson(aj, &account);
+    if (!has_verdict) {
+      // Sealed until the verdict: a volunteer holding a replica of this task
+      // must not be able to copy another's answer (DESIGN.md section 6).
+      results.push_back({{"volunteer_id", r.volunteer_id},
+                         {"volunteer_name", vol.name},
+                         {"account", r.account},
+                         {"account_name", account.name},
+                         {"outcome", "pending"},
+                         {"summary", "sealed until the task has a verdict, so that no volunteer can "
+                                     "copy another's result"},
+                         {"sealed", true},
+                         {"received_at", r.received_at}});
+      return true;
+    }
     results.push_back(
         {{"volunteer_id", r.volunteer_id},
          {"volunteer_name", vol.name},
@@ -106,7 +121,9 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
          {"environment", p.environment},
          {"platform", p.platform},
          {"isolation", p.isolation},
-         {"agrees", agreeing.count(r.lease_id) > 0},
+         {"agrees", agreeing.count(r.lease_id) > 0 || (r.known_answer && r.matches_known_answer)},
+         {"known_answer_check", r.known_answer},
+         {"volunteer_suspended", vol.suspended},  // its result no longer votes
          {"received_at", r.received_at},
          {"envelope", nlohmann::json::parse(r.envelope, nullptr, false)}});
     return true;
@@ -128,10 +145,13 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
 
 nlohmann::json CompatJson(const Matrix& m, const CompatQuestion& q, const std::string& python,
                           const CompatAnswer& a) {
-  nlohmann::json evidence = nlohmann::json::array();
-  for (const auto& e : a.evidence)
-    evidence.push_back({{"version", e.version}, {"platform", e.platform}, {"status", e.status},
-                        {"task_id", e.task_id}, {"agreeing", e.agreeing}});
+  auto list = [](const std::vector<CompatEvidence>& cells) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : cells)
+      out.push_back({{"version", e.version}, {"platform", e.platform}, {"status", e.status},
+                     {"task_id", e.task_id}, {"agreeing", e.agreeing}});
+    return out;
+  };
   return {{"project", m.project},
           {"os", q.os},
           {"python", python},
@@ -139,12 +159,31 @@ nlohmann::json CompatJson(const Matrix& m, const CompatQuestion& q, const std::s
           {"version", q.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(q.version)},
           {"answered_version", a.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.version)},
           {"answer", a.answer},
+          {"answer_text", AnswerWords(a.answer)},
           {"sentence", a.sentence},
           {"newest_working_version", a.newest_working_version.empty()
                                          ? nlohmann::json(nullptr)
                                          : nlohmann::json(a.newest_working_version)},
-          {"evidence", evidence}};
+          {"evidence", list(a.evidence)},
+          {"newest_working_evidence", list(a.newest_working_evidence)}};
 }
+
+namespace {
+
+// The account records of `keys`, by key (absent ones left out).
+std::map<std::string, AccountRecord> LoadAccounts(const Store& store, const std::set<std::string>& keys) {
+  std::map<std::string, AccountRecord> out;
+  for (const auto& key : keys) {
+    nlohmann::json j;
+    AccountRecord rec;
+    if (store.GetJson(Cf::kAccounts, key, &j) && FromJson(j, &rec)) out.emplace(key, std::move(rec));
+  }
+  return out;
+}
+
+nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+}  // namespace
 
 nlohmann::json LeaderboardJson(const Store& store, const std::string& window, int64_t now) {
   struct Row {
@@ -170,71 +209,116 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
     store.Scan(Cf::kCreditLog, "", OrderedHex(static_cast<uint64_t>(std::max<int64_t>(since, 0))),
                [&](std::string_view, std::string_view value) {
                  CreditEntry c;
-                 if (FromJson(nlohmann::json::parse(value, nullptr, false), &c) && vols.count(c.volunteer_id)) {
-                   ++vols[c.volunteer_id].results;
-                   vols[c.volunteer_id].credit += c.credit;
-                 }
+                 if (!FromJson(nlohmann::json::parse(value, nullptr, false), &c)) return true;
+                 auto it = vols.find(c.volunteer_id);
+                 if (it == vols.end()) return true;
+                 // A suspended volunteer's grants up to its suspension were clawed back.
+                 if (it->second.v.suspended && c.granted_at <= it->second.v.suspended_at) return true;
+                 ++it->second.results;
+                 it->second.credit += c.credit;
                  return true;
                });
   }
+  // Credit, then verified results; the suspended after everyone else.
+  auto before = [](bool sa, double ca, int64_t ra, bool sb, double cb, int64_t rb) {
+    if (sa != sb) return !sa;
+    return ca != cb ? ca > cb : ra > rb;
+  };
   std::vector<const Row*> order;
   for (const auto& [_, r] : vols) order.push_back(&r);
-  std::stable_sort(order.begin(), order.end(), [](const Row* a, const Row* b) {
-    return a->credit != b->credit ? a->credit > b->credit : a->results > b->results;
+  std::stable_sort(order.begin(), order.end(), [&](const Row* a, const Row* b) {
+    return before(a->v.suspended, a->credit, a->results, b->v.suspended, b->credit, b->results);
   });
+  std::set<std::string> account_keys;
+  for (const Row* r : order) account_keys.insert(r->v.account);
+  std::map<std::string, AccountRecord> account_recs = LoadAccounts(store, account_keys);
+  auto account_name = [&](const std::string& key) {
+    auto it = account_recs.find(key);
+    return it == account_recs.end() ? std::string() : it->second.name;
+  };
   struct Acc {
-    std::string name;
-    int64_t machines = 0, results = 0;
-    double credit = 0, rac = 0;
+    int64_t machines = 0, results = 0, cheaters_exposed = 0;
+    double credit = 0, rac = 0, bounty = 0, clawed_back = 0;
+    bool suspended = false;
   };
   std::map<std::string, Acc> accounts;
-  std::map<std::string, std::string> account_names;
-  for (const Row* r : order) {
-    if (account_names.count(r->v.account)) continue;
-    nlohmann::json j;
-    AccountRecord rec;
-    account_names[r->v.account] =
-        store.GetJson(Cf::kAccounts, r->v.account, &j) && FromJson(j, &rec) ? rec.name : "";
-  }
-  nlohmann::json volunteers = nlohmann::json::array();
+  nlohmann::json volunteers = nlohmann::json::array(), cheaters = nlohmann::json::array();
   int rank = 0;
   for (const Row* r : order) {
-    double rac = RecentAverageCredit(r->v.decayed_credit, r->v.decayed_at, now);
-    volunteers.push_back({{"rank", ++rank},
-                          {"volunteer_id", r->v.volunteer_id},
-                          {"name", r->v.name},
-                          {"account", r->v.account},
-                          {"account_name", account_names[r->v.account]},
+    const VolunteerRecord& v = r->v;
+    double rac = RecentAverageCredit(v.decayed_credit, v.decayed_at, now);
+    volunteers.push_back({{"rank", v.suspended ? nlohmann::json(nullptr) : nlohmann::json(++rank)},
+                          {"volunteer_id", v.volunteer_id},
+                          {"name", v.name},
+                          {"account", v.account},
+                          {"account_name", account_name(v.account)},
                           {"verified_results", r->results},
                           {"credit", r->credit},
                           {"recent_average_credit", rac},
-                          {"platforms", r->v.platforms}});
-    Acc& a = accounts[r->v.account];
+                          {"platforms", v.platforms},
+                          {"cheaters_exposed", v.cheaters_exposed},
+                          {"bounty", v.bounty},
+                          {"suspended", v.suspended},
+                          {"suspended_reason", OrNull(v.suspended_reason)},
+                          {"clawed_back", v.clawed_back}});
+    if (v.suspended)
+      cheaters.push_back({{"volunteer_id", v.volunteer_id},
+                          {"name", v.name},
+                          {"account", v.account},
+                          {"account_name", account_name(v.account)},
+                          {"suspended_at", v.suspended_at},
+                          {"suspended_reason", v.suspended_reason},
+                          {"clawed_back", v.clawed_back}});
+    Acc& a = accounts[v.account];
     ++a.machines;
     a.results += r->results;
     a.credit += r->credit;
     a.rac += rac;
+    a.cheaters_exposed += v.cheaters_exposed;
+    a.bounty += v.bounty;
+    a.clawed_back += v.clawed_back;
+    a.suspended = a.suspended || v.suspended;
   }
-  for (auto& [key, a] : accounts) a.name = account_names[key];
+  for (auto& [key, a] : accounts) {
+    auto it = account_recs.find(key);
+    if (it != account_recs.end()) a.suspended = a.suspended || it->second.suspended;
+  }
   std::vector<std::pair<std::string, Acc>> acc(accounts.begin(), accounts.end());
-  std::stable_sort(acc.begin(), acc.end(), [](const auto& a, const auto& b) {
-    return a.second.credit != b.second.credit ? a.second.credit > b.second.credit
-                                              : a.second.results > b.second.results;
+  std::stable_sort(acc.begin(), acc.end(), [&](const auto& a, const auto& b) {
+    return before(a.second.suspended, a.second.credit, a.second.results, b.second.suspended,
+                  b.second.credit, b.second.results);
   });
   nlohmann::json accounts_json = nlohmann::json::array();
   rank = 0;
-  for (const auto& [key, a] : acc)
-    accounts_json.push_back({{"rank", ++rank},        {"account", key},
-                             {"name", a.name},         {"machines", a.machines},
-                             {"verified_results", a.results}, {"credit", a.credit},
-                             {"recent_average_credit", a.rac}});
-  return {{"window", window}, {"volunteers", volunteers}, {"accounts", accounts_json}};
+  int64_t exposed = 0;
+  for (const auto& [key, a] : acc) {
+    exposed += a.cheaters_exposed;
+    accounts_json.push_back({{"rank", a.suspended ? nlohmann::json(nullptr) : nlohmann::json(++rank)},
+                             {"account", key},
+                             {"name", account_name(key)},
+                             {"machines", a.machines},
+                             {"verified_results", a.results},
+                             {"credit", a.credit},
+                             {"recent_average_credit", a.rac},
+                             {"cheaters_exposed", a.cheaters_exposed},
+                             {"bounty", a.bounty},
+                             {"suspended", a.suspended},
+                             {"clawed_back", a.clawed_back}});
+  }
+  return {{"window", window},
+          {"volunteers", volunteers},
+          {"accounts", accounts_json},
+          {"cheaters", cheaters},
+          {"totals", {{"volunteers", volunteers.size()}, {"accounts", accounts_json.size()},
+                      {"suspended", cheaters.size()}, {"cheaters_exposed", exposed}}}};
 }
 
-bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann::json* out) {
+namespace {
+
+// The newest results of one volunteer (at most 100), with whether each
+// agrees with its task's verdict.
+nlohmann::json RecentResults(const Store& store, const std::string& volunteer_id) {
   nlohmann::json j;
-  VolunteerRecord v;
-  if (!store.GetJson(Cf::kVolunteers, volunteer_id, &j) || !FromJson(j, &v)) return false;
   std::vector<std::string> task_ids;
   store.Scan(Cf::kVolunteerResults, Key({volunteer_id, ""}), "",
              [&](std::string_view key, std::string_view) {
@@ -257,19 +341,124 @@ bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann
       ResultPayload p;
       if (FromJson(nlohmann::json::parse(value, nullptr, false), &r) && r.volunteer_id == volunteer_id &&
           DecodePayload(r.envelope, &p)) {
-        outcome = std::string(OutcomeName(p.outcome));
-        agrees = decided && std::count(verdict.agreeing_leases.begin(), verdict.agreeing_leases.end(),
-                                       r.lease_id) > 0;
+        // Sealed until the verdict, as on the task page.
+        outcome = decided ? std::string(OutcomeName(p.outcome)) : "pending";
+        agrees = decided && (std::count(verdict.agreeing_leases.begin(), verdict.agreeing_leases.end(),
+                                        r.lease_id) > 0 ||
+                             (r.known_answer && r.matches_known_answer));
       }
       return true;
     });
     recent.push_back({{"task_id", id}, {"project", t.project}, {"version", t.version},
                       {"platform", t.platform}, {"outcome", outcome}, {"agrees", agrees}});
   }
-  *out = {{"volunteer_id", v.volunteer_id}, {"name", v.name}, {"account", v.account},
-          {"platforms", v.platforms}, {"verified_results", v.verified_results},
-          {"credit", v.credit}, {"recent_results", recent}};
+  return recent;
+}
+
+}  // namespace
+
+bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann::json* out) {
+  return VolunteerJson(store, volunteer_id, NowSeconds(), out);
+}
+
+bool VolunteerJson(const Store& store, const std::string& volunteer_id, int64_t now, nlohmann::json* out) {
+  nlohmann::json j;
+  VolunteerRecord v;
+  if (!store.GetJson(Cf::kVolunteers, volunteer_id, &j) || !FromJson(j, &v)) return false;
+  AccountRecord account;
+  bool has_account = store.GetJson(Cf::kAccounts, v.account, &j) && FromJson(j, &account);
+  *out = {{"volunteer_id", v.volunteer_id},
+          {"name", v.name},
+          {"account", v.account},
+          {"account_name", has_account ? account.name : ""},
+          {"platforms", v.platforms},
+          {"enrolled_at", v.enrolled_at},
+          {"verified_results", v.verified_results},
+          {"credit", v.credit},
+          {"recent_average_credit", RecentAverageCredit(v.decayed_credit, v.decayed_at, now)},
+          {"cheaters_exposed", v.cheaters_exposed},
+          {"bounty", v.bounty},
+          {"suspended", v.suspended},
+          {"suspended_reason", OrNull(v.suspended_reason)},
+          {"suspended_at", v.suspended ? nlohmann::json(v.suspended_at) : nlohmann::json(nullptr)},
+          {"clawed_back", v.clawed_back},
+          {"verdicts_reopened", v.verdicts_reopened},
+          {"recent_results", RecentResults(store, volunteer_id)}};
   return true;
+}
+
+bool AccountJson(const Store& store, const std::string& account_key, int64_t now, nlohmann::json* out) {
+  nlohmann::json j;
+  AccountRecord a;
+  if (!store.GetJson(Cf::kAccounts, account_key, &j) || !FromJson(j, &a)) return false;
+  std::vector<VolunteerRecord> machines;
+  for (const auto& id : a.machines) {
+    VolunteerRecord v;
+    if (store.GetJson(Cf::kVolunteers, id, &j) && FromJson(j, &v)) machines.push_back(std::move(v));
+  }
+  std::stable_sort(machines.begin(), machines.end(), [](const VolunteerRecord& x, const VolunteerRecord& y) {
+    return x.credit > y.credit;
+  });
+  nlohmann::json list = nlohmann::json::array();
+  int64_t results = 0, exposed = 0;
+  double credit = 0, rac = 0, bounty = 0, clawed = 0;
+  bool suspended = a.suspended;
+  for (const auto& v : machines) {
+    double r = RecentAverageCredit(v.decayed_credit, v.decayed_at, now);
+    list.push_back({{"volunteer_id", v.volunteer_id},
+                    {"name", v.name},
+                    {"platforms", v.platforms},
+                    {"enrolled_at", v.enrolled_at},
+                    {"verified_results", v.verified_results},
+                    {"credit", v.credit},
+                    {"recent_average_credit", r},
+                    {"cheaters_exposed", v.cheaters_exposed},
+                    {"bounty", v.bounty},
+                    {"suspended", v.suspended},
+                    {"suspended_reason", OrNull(v.suspended_reason)},
+                    {"clawed_back", v.clawed_back}});
+    results += v.verified_results;
+    exposed += v.cheaters_exposed;
+    credit += v.credit;
+    rac += r;
+    bounty += v.bounty;
+    clawed += v.clawed_back;
+    suspended = suspended || v.suspended;
+  }
+  *out = {{"account", a.account_key},
+          {"name", a.name},
+          {"created_at", a.created_at},
+          {"suspended", suspended},
+          {"suspended_reason", OrNull(a.suspended_reason)},
+          {"verified_results", results},
+          {"credit", credit},
+          {"recent_average_credit", rac},
+          {"cheaters_exposed", exposed},
+          {"bounty", bounty},
+          {"clawed_back", clawed},
+          {"machines", list}};
+  return true;
+}
+
+nlohmann::json VerdictFeedJson(const std::vector<FeedEntry>& entries, const std::string& project,
+                               int64_t now) {
+  nlohmann::json list = nlohmann::json::array();
+  int64_t updated = 0;
+  for (const auto& e : entries) {
+    updated = std::max(updated, e.decided_at);
+    list.push_back({{"task_id", e.task_id},
+                    {"project", e.project},
+                    {"version", e.version},
+                    {"platform", e.platform},
+                    {"status", e.status},
+                    {"summary", e.summary},
+                    {"agreeing", e.agreeing},
+                    {"decided_at", e.decided_at},
+                    {"regression", e.regression},
+                    {"previous_version", OrNull(e.previous_version)},
+                    {"previous_status", OrNull(e.previous_status)}});
+  }
+  return {{"project", OrNull(project)}, {"updated", updated ? updated : now}, {"verdicts", list}};
 }
 
 std::string MetricsText(const Counters& c, int64_t active_leases) {

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "coordinator/compat.h"
 #include "coordinator/engine.h"
 #include "coordinator/matrix.h"
+#include "coordinator/verdict_feed.h"
 
 namespace corral::coordinator {
 
@@ -24,9 +26,23 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
 nlohmann::json CompatJson(const Matrix& m, const CompatQuestion& q, const std::string& python,
                           const CompatAnswer& a);
 // GET /api/v1/leaderboard?window=day|week|all (window already checked).
+// Volunteers and accounts ranked by credit in the window, then verified
+// results; suspended ones (caught cheating) come last, unranked ("rank":
+// null), and are listed again under "cheaters" with what was clawed back.
 nlohmann::json LeaderboardJson(const Store& store, const std::string& window, int64_t now);
 // GET /api/v1/volunteers/{id}; false when unknown.
 bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann::json* out);
+// GET /api/v1/volunteers/{id} as of `now` (recent average credit); false when unknown.
+bool VolunteerJson(const Store& store, const std::string& volunteer_id, int64_t now,
+                   nlohmann::json* out);
+// GET /api/v1/accounts/{key}: the account, its totals and its machines;
+// false when unknown.
+bool AccountJson(const Store& store, const std::string& account_key, int64_t now, nlohmann::json* out);
+// GET /api/v1/verdicts[?project=]: the feed entries (verdict_feed.h) with
+// "project" (null site-wide) and "updated" (the newest decision, or `now`
+// when there is none).
+nlohmann::json VerdictFeedJson(const std::vector<FeedEntry>& entries, const std::string& project,
+                               int64_t now);
 // GET /metrics, Prometheus text format.
 std::string MetricsText(const Counters& c, int64_t active_leases);
 

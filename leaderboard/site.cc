@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/platform.h"
+#include "leaderboard/badge.h"
 #include "leaderboard/templates.h"
 
 namespace corral::site {
@@ -196,6 +197,34 @@ List StringList(const json& v) {
   return out;
 }
 
+bool Flag(const json& j, std::string_view key) {
+  const json& v = Field(j, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
+// Rows of an evidence table (GET /api/v1/compat "evidence").
+List EvidenceRows(const json& ev) {
+  List evidence;
+  if (!ev.is_array()) return evidence;
+  for (const json& e : ev) {
+    Data row;
+    row.set("version", Text(e, "version"));
+    std::string platform = Text(e, "platform");
+    row.set("platform", platform);
+    row.set("platform_label", PlatformLabel(platform));
+    SetStatus(&row, Text(e, "status"));
+    std::string task = Text(e, "task_id");
+    row.set("has_task", Bool(!task.empty()));
+    row.set("task_path", UrlEncode(task));
+    row.set("agreeing", Count(e, "agreeing"));
+    evidence.push_back(row);
+  }
+  return evidence;
+}
+
+// Credit-like amounts with one decimal.
+std::string Amount(const json& j, std::string_view key) { return Fixed1(Number(Field(j, key))); }
+
 Data ProjectsSection(const json& projects_list, Data d) {
   List projects;
   const json& items = Field(projects_list, "projects");
@@ -317,25 +346,33 @@ std::string RenderHome(const json& projects_list, const json* answer) {
   d.set("project", project);
   d.set("project_path", UrlEncode(project));
 
-  List evidence;
-  const json& ev = Field(a, "evidence");
-  if (ev.is_array()) {
-    for (const json& e : ev) {
-      Data row;
-      row.set("version", Text(e, "version"));
-      std::string platform = Text(e, "platform");
-      row.set("platform", platform);
-      row.set("platform_label", PlatformLabel(platform));
-      SetStatus(&row, Text(e, "status"));
-      std::string task = Text(e, "task_id");
-      row.set("has_task", Bool(!task.empty()));
-      row.set("task_path", UrlEncode(task));
-      row.set("agreeing", Count(e, "agreeing"));
-      evidence.push_back(row);
-    }
-  }
+  List evidence = EvidenceRows(Field(a, "evidence"));
   d.set("has_evidence", Bool(!evidence.empty()));
   d.set("evidence", evidence);
+  List newest_evidence = EvidenceRows(Field(a, "newest_working_evidence"));
+  d.set("has_newest_evidence", Bool(!newest_evidence.empty()));
+  d.set("newest_evidence", newest_evidence);
+  static const std::array<std::pair<std::string_view, std::string_view>, 4> kWords = {{
+      {"yes", "Yes"}, {"no", "No"}, {"unknown", "Unknown"}, {"unsupported", "Not supported by the package"}}};
+  std::string answer_word = "Unknown";
+  for (const auto& [w, text] : kWords)
+    if (w == word) answer_word = std::string(text);
+  d.set("answer_word", answer_word);
+  std::string impl = Text(a, "implementation");
+  List impl_options;
+  for (const auto& [value, label] : std::array<std::pair<const char*, const char*>, 2>{
+           {{"cpython", "CPython"}, {"pypy", "PyPy"}}}) {
+    Data opt;
+    opt.set("value", value);
+    opt.set("label", label);
+    opt.set("selected", Bool(impl == value));
+    impl_options.push_back(opt);
+  }
+  d.set("impl_options", impl_options);
+  // `corral lookup` asks about CPython.
+  d.set("has_cli", Bool(impl != "pypy" && !project.empty()));
+  d.set("cli", "corral lookup " + project + " --os " + (os.empty() ? "linux" : os) + " --python " +
+                   Text(a, "python"));
   d = ProjectsSection(projects_list, std::move(d));
 
   std::string title = "Does it work?";
@@ -348,9 +385,17 @@ std::string RenderHome(const json& projects_list, const json* answer) {
   return Document(title, json_url, Render(kHomeTemplate, d));
 }
 
-std::string RenderProject(const json& project) {
+std::string RenderProject(const json& project, const std::string& public_url) {
   Data d;
   std::string name = Text(project, "project");
+  Badge badge = BadgeForProject(project);
+  d.set("badge_svg", RenderBadgeSvg(badge));
+  std::string badge_path = "/badges/" + UrlEncode(name) + ".svg";
+  d.set("badge_path", badge_path);
+  d.set("badge_json_path", "/badges/" + UrlEncode(name) + ".json");
+  d.set("feed_path", "/projects/" + UrlEncode(name) + "/feed.atom");
+  d.set("badge_markdown", "[![corral](" + public_url + badge_path + ")](" + public_url + "/projects/" +
+                              UrlEncode(name) + ")");
   d.set("project", name);
   std::string summary = Text(project, "summary");
   d.set("has_summary", Bool(!summary.empty()));
@@ -440,6 +485,9 @@ std::string RenderTask(const json& task) {
   d.set("filename", filename);
   d.set("has_sha256", Bool(!sha256.empty()));
   d.set("sha256", sha256);
+  std::string evidence = Text(task, "evidence");
+  d.set("has_evidence", Bool(!evidence.empty()));
+  d.set("evidence", evidence);
   std::string reproduce = Text(task, "reproduce");
   d.set("reproduce", reproduce.empty() ? "corral reproduce " + task_id : reproduce);
 
@@ -458,6 +506,8 @@ std::string RenderTask(const json& task) {
       std::string account_name = Text(r, "account_name");
       row.set("account", account_name.empty() ? Text(r, "account")
                                               : account_name + " (" + Shorten(Text(r, "account"), 16) + ")");
+      row.set("has_account_path", Bool(!Text(r, "account").empty()));
+      row.set("account_path", UrlEncode(Text(r, "account")));
       SetStatus(&row, Text(r, "outcome"));
       std::string rsummary = Text(r, "summary");
       row.set("has_summary", Bool(!rsummary.empty()));
@@ -510,6 +560,23 @@ std::string RenderTask(const json& task) {
       results.push_back(row);
     }
   }
+  List agreeing;
+  if (rs.is_array()) {
+    for (const json& r : rs) {
+      if (!Flag(r, "agrees")) continue;
+      Data who;
+      std::string id = Text(r, "volunteer_id"), vname = Text(r, "volunteer_name");
+      std::string account = Text(r, "account_name");
+      who.set("volunteer_path", UrlEncode(id));
+      who.set("volunteer_name", vname.empty() ? Shorten(id, 16) : vname);
+      who.set("account", account.empty() ? Shorten(Text(r, "account"), 16) : account);
+      who.set("last", Bool(false));
+      agreeing.push_back(who);
+    }
+  }
+  if (!agreeing.empty()) agreeing.back().set("last", Bool(true));
+  d.set("has_agreeing", Bool(!agreeing.empty()));
+  d.set("agreeing", agreeing);
   d.set("result_count", std::to_string(results.size()));
   d.set("has_results", Bool(!results.empty()));
   d.set("results", results);
@@ -520,10 +587,10 @@ std::string RenderTask(const json& task) {
 std::string RenderLeaderboard(const json& leaderboard) {
   Data d;
   std::string window = Text(leaderboard, "window");
-  if (window.empty()) window = "all";
+  if (window != "day" && window != "week") window = "all";
   List windows;
   for (const auto& [value, label] : std::array<std::pair<const char*, const char*>, 3>{
-           {{"day", "last day"}, {"week", "last week"}, {"all", "all time"}}}) {
+           {{"day", "Last day"}, {"week", "Last week"}, {"all", "All time"}}}) {
     Data w;
     w.set("value", value);
     w.set("label", label);
@@ -531,29 +598,49 @@ std::string RenderLeaderboard(const json& leaderboard) {
     windows.push_back(w);
   }
   d.set("windows", windows);
+  d.set("window_text", window == "day"    ? "Credit and verified results of the last 24 hours."
+                       : window == "week" ? "Credit and verified results of the last 7 days."
+                                          : "Credit and verified results since the start.");
+  const json& totals = Field(leaderboard, "totals");
+  d.set("totals", totals.is_object()
+                      ? Count(totals, "volunteers") + " volunteers, " + Count(totals, "accounts") +
+                            " accounts, " + Count(totals, "suspended") + " suspended for cheating."
+                      : std::string());
+
+  // The interpreter part of each tag ("cp311") keeps a row short; the
+  // volunteer's page has the full tags.
+  auto short_tags = [](const json& tags) {
+    List platforms;
+    if (tags.is_array())
+      for (const json& t : tags)
+        if (t.is_string()) platforms.push_back(t.get<std::string>().substr(0, t.get<std::string>().find('-')));
+    return platforms;
+  };
+  auto rank = [](const json& row) {
+    const json& r = Field(row, "rank");
+    return r.is_number() ? Count(row, "rank") : std::string("-");
+  };
 
   List volunteers;
   const json& vs = Field(leaderboard, "volunteers");
   if (vs.is_array()) {
     for (const json& v : vs) {
       Data row;
-      row.set("rank", Count(v, "rank"));
+      row.set("rank", rank(v));
       std::string id = Text(v, "volunteer_id"), name = Text(v, "name");
       row.set("path", UrlEncode(id));
-      row.set("name", name.empty() ? id : name);
+      row.set("name", name.empty() ? Shorten(id, 16) : name);
       std::string account_name = Text(v, "account_name");
       row.set("account", account_name.empty() ? Shorten(Text(v, "account"), 16) : account_name);
+      row.set("account_path", UrlEncode(Text(v, "account")));
       row.set("verified_results", Count(v, "verified_results"));
-      row.set("credit", Fixed1(Number(Field(v, "credit"))));
-      row.set("recent_average_credit", Fixed1(Number(Field(v, "recent_average_credit"))));
-      // The interpreter part of each tag ("cp311") keeps the row short; the
-      // volunteer's page has the full tags.
-      List platforms;
-      const json& tags = Field(v, "platforms");
-      if (tags.is_array())
-        for (const json& t : tags)
-          if (t.is_string()) platforms.push_back(t.get<std::string>().substr(0, t.get<std::string>().find('-')));
-      row.set("platforms", platforms);
+      row.set("credit", Amount(v, "credit"));
+      row.set("recent_average_credit", Amount(v, "recent_average_credit"));
+      row.set("cheaters_exposed", Count(v, "cheaters_exposed"));
+      row.set("bounty", Amount(v, "bounty"));
+      row.set("suspended", Bool(Flag(v, "suspended")));
+      row.set("suspended_reason", Text(v, "suspended_reason"));
+      row.set("platforms", short_tags(Field(v, "platforms")));
       volunteers.push_back(row);
     }
   }
@@ -565,20 +652,45 @@ std::string RenderLeaderboard(const json& leaderboard) {
   if (as.is_array()) {
     for (const json& a : as) {
       Data row;
-      row.set("rank", Count(a, "rank"));
+      row.set("rank", rank(a));
       std::string account = Text(a, "account"), name = Text(a, "name");
-      row.set("name", name.empty() ? account : name);
+      row.set("name", name.empty() ? Shorten(account, 16) : name);
       row.set("show_id", Bool(!name.empty() && name != account));
       row.set("account", account);
+      row.set("account_short", Shorten(account, 16));
+      row.set("path", UrlEncode(account));
       row.set("machines", Count(a, "machines"));
       row.set("verified_results", Count(a, "verified_results"));
-      row.set("credit", Fixed1(Number(Field(a, "credit"))));
-      row.set("recent_average_credit", Fixed1(Number(Field(a, "recent_average_credit"))));
+      row.set("credit", Amount(a, "credit"));
+      row.set("recent_average_credit", Amount(a, "recent_average_credit"));
+      row.set("cheaters_exposed", Count(a, "cheaters_exposed"));
+      row.set("bounty", Amount(a, "bounty"));
+      row.set("suspended", Bool(Flag(a, "suspended")));
       accounts.push_back(row);
     }
   }
   d.set("has_accounts", Bool(!accounts.empty()));
   d.set("accounts", accounts);
+
+  List cheaters;
+  const json& cs = Field(leaderboard, "cheaters");
+  if (cs.is_array()) {
+    for (const json& c : cs) {
+      Data row;
+      std::string id = Text(c, "volunteer_id"), name = Text(c, "name");
+      row.set("path", UrlEncode(id));
+      row.set("name", name.empty() ? Shorten(id, 16) : name);
+      std::string account_name = Text(c, "account_name");
+      row.set("account", account_name.empty() ? Shorten(Text(c, "account"), 16) : account_name);
+      row.set("account_path", UrlEncode(Text(c, "account")));
+      row.set("suspended_at", UtcTime(Field(c, "suspended_at")));
+      row.set("reason", Text(c, "suspended_reason"));
+      row.set("clawed_back", Amount(c, "clawed_back"));
+      cheaters.push_back(row);
+    }
+  }
+  d.set("has_cheaters", Bool(!cheaters.empty()));
+  d.set("cheaters", cheaters);
   return Document("Leaderboard", "/api/v1/leaderboard?window=" + UrlEncode(window),
                   Render(kLeaderboardTemplate, d));
 }
@@ -587,10 +699,29 @@ std::string RenderVolunteer(const json& volunteer) {
   Data d;
   std::string id = Text(volunteer, "volunteer_id"), name = Text(volunteer, "name");
   d.set("volunteer_id", id);
-  d.set("name", name.empty() ? id : name);
-  d.set("account", Text(volunteer, "account"));
+  d.set("name", name.empty() ? Shorten(id, 16) : name);
+  std::string account = Text(volunteer, "account"), account_name = Text(volunteer, "account_name");
+  d.set("has_account", Bool(!account.empty()));
+  d.set("account", account_name.empty() ? account : account_name + " (" + Shorten(account, 16) + ")");
+  d.set("account_path", UrlEncode(account));
+  const json& enrolled = Field(volunteer, "enrolled_at");
+  d.set("has_enrolled", Bool(enrolled.is_number() && enrolled.get<double>() > 0));
+  d.set("enrolled_at", UtcTime(enrolled));
   d.set("verified_results", Count(volunteer, "verified_results"));
-  d.set("credit", Fixed1(Number(Field(volunteer, "credit"))));
+  d.set("credit", Amount(volunteer, "credit"));
+  d.set("recent_average_credit", Amount(volunteer, "recent_average_credit"));
+  d.set("cheaters_exposed", Count(volunteer, "cheaters_exposed"));
+  d.set("bounty", Amount(volunteer, "bounty"));
+  double clawed = Number(Field(volunteer, "clawed_back"));
+  d.set("has_clawed_back", Bool(clawed != 0));
+  d.set("clawed_back", Fixed1(clawed));
+  d.set("suspended", Bool(Flag(volunteer, "suspended")));
+  std::string reason = Text(volunteer, "suspended_reason");
+  d.set("has_reason", Bool(!reason.empty()));
+  d.set("reason", reason);
+  const json& at = Field(volunteer, "suspended_at");
+  d.set("has_suspended_at", Bool(at.is_number() && at.get<double>() > 0));
+  d.set("suspended_at", UtcTime(at));
   List platforms;
   const json& ps = Field(volunteer, "platforms");
   if (ps.is_array()) {
@@ -629,7 +760,58 @@ std::string RenderVolunteer(const json& volunteer) {
   }
   d.set("has_results", Bool(!results.empty()));
   d.set("results", results);
-  return Document(name.empty() ? id : name, "", Render(kVolunteerTemplate, d));
+  return Document(name.empty() ? id : name, id.empty() ? "" : "/api/v1/volunteers/" + UrlEncode(id),
+                  Render(kVolunteerTemplate, d));
+}
+
+std::string RenderAccount(const json& account) {
+  Data d;
+  std::string key = Text(account, "account"), name = Text(account, "name");
+  d.set("account", key);
+  d.set("name", name.empty() ? Shorten(key, 16) : name);
+  const json& created = Field(account, "created_at");
+  d.set("has_created", Bool(created.is_number() && created.get<double>() > 0));
+  d.set("created_at", UtcTime(created));
+  d.set("verified_results", Count(account, "verified_results"));
+  d.set("credit", Amount(account, "credit"));
+  d.set("recent_average_credit", Amount(account, "recent_average_credit"));
+  d.set("cheaters_exposed", Count(account, "cheaters_exposed"));
+  d.set("bounty", Amount(account, "bounty"));
+  double clawed = Number(Field(account, "clawed_back"));
+  d.set("has_clawed_back", Bool(clawed != 0));
+  d.set("clawed_back", Fixed1(clawed));
+  d.set("suspended", Bool(Flag(account, "suspended")));
+  std::string reason = Text(account, "suspended_reason");
+  d.set("has_reason", Bool(!reason.empty()));
+  d.set("reason", reason);
+  List machines;
+  const json& ms = Field(account, "machines");
+  if (ms.is_array()) {
+    for (const json& m : ms) {
+      Data row;
+      std::string id = Text(m, "volunteer_id"), mname = Text(m, "name");
+      row.set("path", UrlEncode(id));
+      row.set("name", mname.empty() ? Shorten(id, 16) : mname);
+      row.set("verified_results", Count(m, "verified_results"));
+      row.set("credit", Amount(m, "credit"));
+      row.set("recent_average_credit", Amount(m, "recent_average_credit"));
+      row.set("cheaters_exposed", Count(m, "cheaters_exposed"));
+      row.set("bounty", Amount(m, "bounty"));
+      row.set("suspended", Bool(Flag(m, "suspended")));
+      row.set("suspended_reason", Text(m, "suspended_reason"));
+      List tags;
+      const json& ts = Field(m, "platforms");
+      if (ts.is_array())
+        for (const json& t : ts) tags.push_back(Data(JsonText(t)));
+      row.set("platforms", tags);
+      machines.push_back(row);
+    }
+  }
+  d.set("machine_count", std::to_string(machines.size()));
+  d.set("has_machines", Bool(!machines.empty()));
+  d.set("machines", machines);
+  return Document(name.empty() ? "Account" : name, key.empty() ? "" : "/api/v1/accounts/" + UrlEncode(key),
+                  Render(kAccountTemplate, d));
 }
 
 std::string RenderNotFound(const std::string& what) {

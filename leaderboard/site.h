@@ -35,7 +35,11 @@ std::string RenderHome(const nlohmann::json& projects_list,
 // "/projects/<name>": the matrix (one row per version in the order given,
 // newest first; one cell per platform column), each cell showing its status
 // in words and colour, linked to /tasks/<task_id> when there is one; a legend.
-std::string RenderProject(const nlohmann::json& project);
+// Above the matrix: the project's badge (badge.h) inline, a Markdown snippet
+// linking it (absolute when `public_url` is given, e.g.
+// "http://127.0.0.1:8787"), and links to the badge's SVG and JSON forms and
+// to the project's Atom feed.
+std::string RenderProject(const nlohmann::json& project, const std::string& public_url = "");
 
 // "/tasks/<id>": the verdict, the reproduce command, and every result with
 // its volunteer, outcome, tests, durations, wheel, environment, commands,
@@ -43,13 +47,24 @@ std::string RenderProject(const nlohmann::json& project);
 std::string RenderTask(const nlohmann::json& task);
 
 // "/leaderboard?window=...": volunteers and accounts in the rank order given,
-// credit with one decimal, links to switch the window (day, week, all).
+// credit with one decimal, tabs to switch the window (day, week, all);
+// suspended volunteers and accounts marked "suspended" (rank shown as "-"),
+// the cheaters exposed with what was clawed back, links to volunteer and
+// account pages and to the BOINC statistics export.
 std::string RenderLeaderboard(const nlohmann::json& leaderboard);
 
-// "/volunteers/<id>": {"volunteer_id", "name", "account", "platforms": [tag],
-// "verified_results", "credit", "recent_results": [{"task_id", "project",
-// "version", "platform", "outcome", "agrees"}]}.
+// "/volunteers/<id>": {"volunteer_id", "name", "account", "account_name",
+// "platforms": [tag], "enrolled_at", "verified_results", "credit",
+// "recent_average_credit", "cheaters_exposed", "bounty", "suspended",
+// "suspended_reason", "suspended_at", "clawed_back", "recent_results":
+// [{"task_id", "project", "version", "platform", "outcome", "agrees"}]}.
+// A suspended volunteer's page opens with a banner saying why.
 std::string RenderVolunteer(const nlohmann::json& volunteer);
+
+// "/accounts/<key>": the GET /api/v1/accounts/{key} document: the account's
+// totals (credit, recent average, verified results, cheaters exposed,
+// bounty, clawed back), a banner when suspended, and its machines.
+std::string RenderAccount(const nlohmann::json& account);
 
 // A 404 page saying there is no `what` here (e.g. "project \"foo\"").
 std::string RenderNotFound(const std::string& what);

@@ -58,7 +58,18 @@ dl.facts dt{font-weight:600}
 dl.facts dd{margin:0;overflow-wrap:anywhere}
 .windows a{margin-right:.6rem}
 .windows a.current{font-weight:700;text-decoration:none;color:#1f2328}
-@media (max-width:40rem){main{padding:.6rem}.answer .sentence{font-size:1.3rem}dl.facts{grid-template-columns:1fr}}
+.answer .word{font-size:2.2rem;font-weight:800;margin:0;line-height:1.1}
+.answer-yes .word{color:#116329}.answer-no .word{color:#a40e26}.answer-unsupported .word{color:#59636e}.answer-unknown .word{color:#7d4e00}
+nav.tabs{display:flex;flex-wrap:wrap;gap:.3rem;margin:.5rem 0 1rem;border-bottom:1px solid #d1d9e0}
+nav.tabs a{padding:.4rem .8rem;border:1px solid #d1d9e0;border-bottom:none;border-radius:.3rem .3rem 0 0;background:#eef1f4;text-decoration:none;margin-bottom:-1px}
+nav.tabs a.current{background:#fff;color:#1f2328;font-weight:700}
+.suspended{display:inline-block;padding:0 .35rem;border-radius:.25rem;background:#ffebe9;color:#a40e26;font-size:.8rem;font-weight:700}
+tr.is-suspended td{background:#fff5f5}
+.banner{padding:.6rem .8rem;margin:.8rem 0;border-left:.4rem solid #cf222e;background:#ffebe9}
+.badge-box{background:#fff;border:1px solid #d1d9e0;padding:.6rem .8rem;margin:.5rem 0}
+.badge-box svg{vertical-align:middle}
+.feeds a{margin-right:.8rem}
+@media (max-width:40rem){main{padding:.6rem}.answer .sentence{font-size:1.2rem}.answer .word{font-size:1.8rem}dl.facts{grid-template-columns:1fr}.wide-only{display:none}h1{font-size:1.35rem;overflow-wrap:anywhere}form.lookup-form label{flex:1 1 8rem}form.lookup-form input,form.lookup-form select{width:100%;box-sizing:border-box}}
 </style>
 </head>
 <body>
@@ -73,21 +84,24 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 
 const char kHomeTemplate[] = R"tpl(<section>
 <h1>Does it work?</h1>
+<p class="muted">Ask whether a PyPI project builds, installs, imports and passes its tests on an operating system with a Python version. Answers come from results two volunteers of different accounts agreed on.</p>
 <form class="lookup-form" method="get" action="/lookup">
 <label>Project <input type="text" name="project" value="{{form_project}}" required="required" placeholder="e.g. requests" autocapitalize="none" spellcheck="false"/></label>
 <label>OS <select name="os">{{#os_options}}<option value="{{value}}"{{#selected}} selected="selected"{{/selected}}>{{label}}</option>{{/os_options}}</select></label>
-<label>Python <input type="text" name="python" value="{{form_python}}" placeholder="3.11" size="6" inputmode="decimal"/></label>
+<label>Python <input type="text" name="python" value="{{form_python}}" placeholder="3.11" size="6" inputmode="decimal" required="required"/></label>
+<label>Implementation <select name="implementation">{{#impl_options}}<option value="{{value}}"{{#selected}} selected="selected"{{/selected}}>{{label}}</option>{{/impl_options}}</select></label>
 <button type="submit">Ask</button>
 </form>
 </section>
 {{#has_answer}}
 <section class="answer answer-{{answer_class}}" id="answer">
+<p class="word">{{answer_word}}</p>
 <p class="sentence">{{sentence}}</p>
-{{#has_newest}}<p>Newest working version: <strong class="newest">{{newest}}</strong></p>{{/has_newest}}
+{{#has_newest}}<p>Newest version that works there: <strong class="newest">{{newest}}</strong></p>{{/has_newest}}
 {{#has_evidence}}
 <h2>Evidence</h2>
 <div class="scroll"><table class="evidence">
-<thead><tr><th>Version</th><th>Platform</th><th>Result</th><th class="num">Agreeing</th></tr></thead>
+<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num">Volunteers agreeing</th></tr></thead>
 <tbody>
 {{#evidence}}<tr><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}</td><td class="num">{{agreeing}}</td></tr>
 {{/evidence}}
@@ -95,12 +109,24 @@ const char kHomeTemplate[] = R"tpl(<section>
 </table></div>
 {{/has_evidence}}
 {{^has_evidence}}<p class="muted">No verified results to show as evidence yet.</p>{{/has_evidence}}
+{{#has_newest_evidence}}
+<h3>Why {{newest}} works there</h3>
+<div class="scroll"><table class="evidence newest-evidence">
+<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num">Volunteers agreeing</th></tr></thead>
+<tbody>
+{{#newest_evidence}}<tr><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}</td><td class="num">{{agreeing}}</td></tr>
+{{/newest_evidence}}
+</tbody>
+</table></div>
+{{/has_newest_evidence}}
 {{#has_project_link}}<p><a href="/projects/{{project_path}}">All results for {{project}}</a></p>{{/has_project_link}}
+{{#has_cli}}<p class="muted">From a terminal: <code>{{cli}}</code></p>{{/has_cli}}
 </section>
 {{/has_answer}}
 <section>
 <h2>Projects</h2>
 {{#has_stats}}<p class="muted">{{stats_projects}} projects · {{stats_tasks}} tasks · {{stats_verdicts}} verdicts · {{stats_volunteers}} volunteers · {{stats_results}} results</p>{{/has_stats}}
+<p class="feeds">New verdicts and regressions: <a href="/feeds/verdicts.atom">Atom feed</a> <a href="/api/v1/verdicts">JSON</a></p>
 {{#has_projects}}
 <div class="scroll"><table class="projects">
 <thead><tr><th>Project</th><th class="num">Versions</th><th class="num">Verdicts</th><th class="num">Pending</th></tr></thead>
@@ -116,7 +142,12 @@ const char kHomeTemplate[] = R"tpl(<section>
 
 const char kProjectTemplate[] = R"tpl(<h1>{{project}}</h1>
 {{#has_summary}}<p class="summary">{{summary}}</p>{{/has_summary}}
+<div class="badge-box"><p class="badge">{{{badge_svg}}}</p>
+<label class="muted" for="badge-markdown">Badge for a README (Markdown):</label>
+<input class="copy" id="badge-markdown" type="text" readonly="readonly" value="{{badge_markdown}}"/>
+<p class="feeds"><a href="{{badge_path}}">SVG</a><a href="{{badge_json_path}}">JSON</a><a href="{{feed_path}}">Atom feed of its verdicts</a></p></div>
 <h2>Compatibility matrix</h2>
+<p class="muted">Each cell is the verdict for one version on one platform; open it for the logs, failing tests, environment, the volunteers who agreed and the command to reproduce it.</p>
 {{#has_versions}}
 <div class="scroll"><table class="matrix">
 <thead><tr><th>Version</th>{{#platforms}}<th class="platform">{{label}}<br/><small>{{tag}}</small></th>{{/platforms}}</tr></thead>
@@ -140,7 +171,9 @@ const char kTaskTemplate[] = R"tpl(<h1>{{project}} {{version}} on {{platform_lab
 <dl class="facts">
 <dt>Verdict</dt><dd><span class="cell s-{{status_class}}">{{status_text}}</span></dd>
 {{#has_summary}}<dt>Summary</dt><dd>{{summary}}</dd>{{/has_summary}}
-<dt>Project</dt><dd>{{project}}</dd>
+{{#has_evidence}}<dt>Evidence</dt><dd>{{evidence}}</dd>{{/has_evidence}}
+<dt>Agreeing volunteers</dt><dd class="agreeing">{{#agreeing}}<a href="/volunteers/{{volunteer_path}}">{{volunteer_name}}</a> <small>({{account}})</small>{{^last}}, {{/last}}{{/agreeing}}{{^has_agreeing}}<span class="muted">none yet</span>{{/has_agreeing}}</dd>
+<dt>Project</dt><dd><a href="/projects/{{project_path}}">{{project}}</a></dd>
 <dt>Version</dt><dd>{{version}}</dd>
 <dt>Platform</dt><dd>{{platform_label}} <small>{{platform}}</small></dd>
 {{#has_filename}}<dt>File</dt><dd>{{filename}}</dd>{{/has_filename}}
@@ -157,7 +190,7 @@ const char kTaskTemplate[] = R"tpl(<h1>{{project}} {{version}} on {{platform_lab
 <h3>Result {{index}} · <a href="/volunteers/{{volunteer_path}}">{{volunteer_name}}</a>{{#has_agrees}} · <span class="agree-{{agree_class}}">{{agree_text}}</span>{{/has_agrees}}</h3>
 <dl class="facts">
 <dt>Volunteer</dt><dd><a href="/volunteers/{{volunteer_path}}">{{volunteer_name}}</a> <small>{{volunteer_id}}</small></dd>
-<dt>Account</dt><dd>{{account}}</dd>
+<dt>Account</dt><dd>{{#has_account_path}}<a href="/accounts/{{account_path}}">{{account}}</a>{{/has_account_path}}{{^has_account_path}}{{account}}{{/has_account_path}}</dd>
 <dt>Outcome</dt><dd><span class="cell s-{{status_class}}">{{status_text}}</span></dd>
 {{#has_summary}}<dt>Summary</dt><dd>{{summary}}</dd>{{/has_summary}}
 {{#has_tests}}<dt>Tests</dt><dd>{{tests_passed}} passed, {{tests_failed}} failed, {{tests_errors}} errors, {{tests_skipped}} skipped</dd>{{/has_tests}}
@@ -181,13 +214,14 @@ const char kTaskTemplate[] = R"tpl(<h1>{{project}} {{version}} on {{platform_lab
 )tpl";
 
 const char kLeaderboardTemplate[] = R"tpl(<h1>Leaderboard</h1>
-<p class="windows">Window: {{#windows}}<a href="/leaderboard?window={{value}}"{{#current}} class="current" aria-current="page"{{/current}}>{{label}}</a>{{/windows}}</p>
+<nav class="tabs windows" aria-label="Window">{{#windows}}<a href="/leaderboard?window={{value}}"{{#current}} class="current" aria-current="page"{{/current}}>{{label}}</a>{{/windows}}</nav>
+<p class="muted">{{window_text}} {{totals}}</p>
 <h2>Volunteers</h2>
 {{#has_volunteers}}
 <div class="scroll"><table class="volunteers">
-<thead><tr><th class="num">Rank</th><th>Volunteer</th><th>Account</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th><th>Platforms</th></tr></thead>
+<thead><tr><th class="num">Rank</th><th>Volunteer</th><th>Account</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th><th class="num">Cheaters exposed</th><th class="num wide-only">Bounty</th><th class="wide-only">Platforms</th></tr></thead>
 <tbody>
-{{#volunteers}}<tr><td class="num">{{rank}}</td><td><a href="/volunteers/{{path}}">{{name}}</a></td><td>{{account}}</td><td class="num">{{verified_results}}</td><td class="num">{{credit}}</td><td class="num">{{recent_average_credit}}</td><td>{{#platforms}}<span class="tag">{{.}}</span> {{/platforms}}</td></tr>
+{{#volunteers}}<tr{{#suspended}} class="is-suspended"{{/suspended}}><td class="num">{{rank}}</td><td><a href="/volunteers/{{path}}">{{name}}</a>{{#suspended}} <span class="suspended" title="{{suspended_reason}}">suspended</span>{{/suspended}}</td><td><a href="/accounts/{{account_path}}">{{account}}</a></td><td class="num">{{verified_results}}</td><td class="num credit">{{credit}}</td><td class="num">{{recent_average_credit}}</td><td class="num">{{cheaters_exposed}}</td><td class="num wide-only">{{bounty}}</td><td class="wide-only">{{#platforms}}<span class="tag">{{.}}</span> {{/platforms}}</td></tr>
 {{/volunteers}}
 </tbody>
 </table></div>
@@ -196,23 +230,40 @@ const char kLeaderboardTemplate[] = R"tpl(<h1>Leaderboard</h1>
 <h2>Accounts</h2>
 {{#has_accounts}}
 <div class="scroll"><table class="accounts">
-<thead><tr><th class="num">Rank</th><th>Account</th><th class="num">Machines</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th></tr></thead>
+<thead><tr><th class="num">Rank</th><th>Account</th><th class="num">Machines</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th><th class="num">Cheaters exposed</th><th class="num wide-only">Bounty</th></tr></thead>
 <tbody>
-{{#accounts}}<tr><td class="num">{{rank}}</td><td>{{name}}{{#show_id}} <small>{{account}}</small>{{/show_id}}</td><td class="num">{{machines}}</td><td class="num">{{verified_results}}</td><td class="num">{{credit}}</td><td class="num">{{recent_average_credit}}</td></tr>
+{{#accounts}}<tr{{#suspended}} class="is-suspended"{{/suspended}}><td class="num">{{rank}}</td><td><a href="/accounts/{{path}}">{{name}}</a>{{#show_id}} <small>{{account_short}}</small>{{/show_id}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}</td><td class="num">{{machines}}</td><td class="num">{{verified_results}}</td><td class="num credit">{{credit}}</td><td class="num">{{recent_average_credit}}</td><td class="num">{{cheaters_exposed}}</td><td class="num wide-only">{{bounty}}</td></tr>
 {{/accounts}}
 </tbody>
 </table></div>
 {{/has_accounts}}
 {{^has_accounts}}<p class="muted">No account has a verified result in this window.</p>{{/has_accounts}}
-<p class="muted">Credit is granted after cross-verification, from the measured cost of each task; the recent average halves every 7 days.</p>
+<h2>Cheaters exposed</h2>
+{{#has_cheaters}}
+<div class="scroll"><table class="cheaters">
+<thead><tr><th>Volunteer</th><th>Account</th><th>Suspended</th><th>Why</th><th class="num">Credit clawed back</th></tr></thead>
+<tbody>
+{{#cheaters}}<tr><td><a href="/volunteers/{{path}}">{{name}}</a> <span class="suspended">suspended</span></td><td><a href="/accounts/{{account_path}}">{{account}}</a></td><td>{{suspended_at}}</td><td>{{reason}}</td><td class="num">{{clawed_back}}</td></tr>
+{{/cheaters}}
+</tbody>
+</table></div>
+{{/has_cheaters}}
+{{^has_cheaters}}<p class="muted">No volunteer has been caught contradicting a settled verdict.</p>{{/has_cheaters}}
+<p class="muted">Credit is granted after cross-verification, from the measured cost of each task; the recent average halves every 7 days. A volunteer caught lying is suspended and loses its credit; the volunteers whose results exposed it earn a bounty. Statistics for BOINC stats sites: <a href="/stats/tables.xml">tables.xml</a>, <a href="/stats/user.gz">user.gz</a>, <a href="/stats/host.gz">host.gz</a>, <a href="/stats/team.gz">team.gz</a>.</p>
 )tpl";
 
-const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}</h1>
+const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}</h1>
+{{#suspended}}<p class="banner">This volunteer was caught contradicting settled verdicts{{#has_suspended_at}} on {{suspended_at}}{{/has_suspended_at}}{{#has_reason}}: {{reason}}{{/has_reason}}. Its credit ({{clawed_back}}) was clawed back and the verdicts it helped decide were reopened.</p>{{/suspended}}
 <dl class="facts">
 <dt>Volunteer</dt><dd><code>{{volunteer_id}}</code></dd>
-<dt>Account</dt><dd>{{account}}</dd>
+<dt>Account</dt><dd>{{#has_account}}<a href="/accounts/{{account_path}}">{{account}}</a>{{/has_account}}</dd>
+{{#has_enrolled}}<dt>Enrolled</dt><dd>{{enrolled_at}}</dd>{{/has_enrolled}}
 <dt>Verified results</dt><dd>{{verified_results}}</dd>
 <dt>Credit</dt><dd>{{credit}}</dd>
+<dt>Recent average credit</dt><dd>{{recent_average_credit}} per day</dd>
+<dt>Cheaters exposed</dt><dd>{{cheaters_exposed}}</dd>
+<dt>Bounty earned</dt><dd>{{bounty}}</dd>
+{{#has_clawed_back}}<dt>Credit clawed back</dt><dd>{{clawed_back}}</dd>{{/has_clawed_back}}
 <dt>Platforms</dt><dd>{{#platforms}}<span class="tag">{{label}} <small>{{tag}}</small></span> {{/platforms}}{{^has_platforms}}<span class="muted">none</span>{{/has_platforms}}</dd>
 </dl>
 <h2>Recent results</h2>
@@ -226,6 +277,32 @@ const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}</h1>
 </table></div>
 {{/has_results}}
 {{^has_results}}<p class="muted">No results yet.</p>{{/has_results}}
+)tpl";
+
+const char kAccountTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}</h1>
+{{#suspended}}<p class="banner">A machine of this account was caught contradicting settled verdicts{{#has_reason}}: {{reason}}{{/has_reason}}. Credit clawed back: {{clawed_back}}.</p>{{/suspended}}
+<dl class="facts">
+<dt>Account key</dt><dd><code>{{account}}</code></dd>
+{{#has_created}}<dt>Created</dt><dd>{{created_at}}</dd>{{/has_created}}
+<dt>Machines</dt><dd>{{machine_count}}</dd>
+<dt>Verified results</dt><dd>{{verified_results}}</dd>
+<dt>Credit</dt><dd>{{credit}}</dd>
+<dt>Recent average credit</dt><dd>{{recent_average_credit}} per day</dd>
+<dt>Cheaters exposed</dt><dd>{{cheaters_exposed}}</dd>
+<dt>Bounty earned</dt><dd>{{bounty}}</dd>
+{{#has_clawed_back}}<dt>Credit clawed back</dt><dd>{{clawed_back}}</dd>{{/has_clawed_back}}
+</dl>
+<h2>Machines</h2>
+{{#has_machines}}
+<div class="scroll"><table class="machines">
+<thead><tr><th>Volunteer</th><th class="num">Verified results</th><th class="num">Credit</th><th class="num">Recent average</th><th class="num">Cheaters exposed</th><th class="num">Bounty</th><th class="wide-only">Platforms</th></tr></thead>
+<tbody>
+{{#machines}}<tr{{#suspended}} class="is-suspended"{{/suspended}}><td><a href="/volunteers/{{path}}">{{name}}</a>{{#suspended}} <span class="suspended" title="{{suspended_reason}}">suspended</span>{{/suspended}}</td><td class="num">{{verified_results}}</td><td class="num">{{credit}}</td><td class="num">{{recent_average_credit}}</td><td class="num">{{cheaters_exposed}}</td><td class="num">{{bounty}}</td><td class="wide-only">{{#platforms}}<span class="tag">{{.}}</span> {{/platforms}}</td></tr>
+{{/machines}}
+</tbody>
+</table></div>
+{{/has_machines}}
+{{^has_machines}}<p class="muted">No machine has enrolled under this account yet.</p>{{/has_machines}}
 )tpl";
 
 const char kNotFoundTemplate[] = R"tpl(<h1>Not found</h1>

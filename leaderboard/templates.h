@@ -20,6 +20,7 @@ extern const char kProjectTemplate[];
 extern const char kTaskTemplate[];
 extern const char kLeaderboardTemplate[];
 extern const char kVolunteerTemplate[];
+extern const char kAccountTemplate[];
 extern const char kNotFoundTemplate[];
 
 }  // namespace corral::site

@@ -25,6 +25,7 @@
 #include "common/http_client.h"
 #include "demo/corpus.h"
 #include "sandbox/interpreters.h"
+#include "tests/e2e/e2e_checks.h"
 
 namespace fs = std::filesystem;
 using namespace corral;
@@ -122,7 +123,19 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
     return r.ok() ? nlohmann::json::parse(r.body, nullptr, false) : nlohmann::json();
   };
 
-  // Wait until every task has a verdict (or the demo dies, or 20 minutes).
+  // Cells whose task can get no verdict from these volunteers (expected
+  // "infra_error": the machine lacks what it needs, e.g. Python.h): they
+  // stay pending, waiting for a capable volunteer.
+  auto stalled = [&]() {
+    std::vector<ExpectedPackage> pkgs;
+    std::string e;
+    long long n = 0;
+    if (LoadExpected(data / "demo" / "index" / "expected.json", &pkgs, &e))
+      for (const auto& pkg : pkgs)
+        for (const auto& [tag, platform] : by_tag) n += ExpectedOutcome(pkg, platform) == "infra_error";
+    return n;
+  };
+  // Wait until every other task has a verdict (or the demo dies, or 20 minutes).
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(20);
   bool complete = false;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -133,7 +146,7 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
       auto stats = list["stats"];
       long long pending = 0;
       for (const auto& p : list["projects"]) pending += p.value("pending", 0);
-      if (stats.value("tasks", 0) > 0 && pending == 0) {
+      if (stats.value("tasks", 0) > 0 && pending <= stalled()) {
         complete = true;
         break;
       }
@@ -161,8 +174,10 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
       INFO("platform " << tag << " (" << platform.interpreter_path << ")");
       REQUIRE((*version)["cells"].contains(tag));
       const auto& cell = (*version)["cells"][tag];
-      CHECK(cell.value("status", "") == ExpectedOutcome(pkg, platform));
-      if (cell.value("status", "") != "unsupported") CHECK(cell.value("agreeing", 0) >= 2);
+      std::string want = ExpectedOutcome(pkg, platform);
+      if (want == "infra_error") want = "pending";  // never a verdict: see stalled()
+      CHECK(cell.value("status", "") == want);
+      if (want != "unsupported" && want != "pending") CHECK(cell.value("agreeing", 0) >= 2);
       ++checked;
     }
   }
@@ -215,6 +230,12 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
   CHECK(page.ok());
   CHECK(page.body.find("tests failed") != std::string::npos);
 
+  // What the public sees of the finished network: pip installing from the
+  // wheel index, and the site in a real browser.
+  DemoRun run{base, data, data / "demo", E2eOutputDir(), by_tag};
+  CheckWheelIndex(run);
+  CheckSiteInBrowser(run);
+
   // Ctrl-C stops everything the demo started.
   kill(demo, SIGINT);
   int status = 0;
@@ -226,6 +247,9 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK_FALSE(http.Get(base + "/api/v1/projects").ok());
+
+  // The stopped network's data, exported as static files and served by nginx.
+  CheckStaticExport(run);
   std::error_code ec;
   fs::remove_all(data, ec);
 }

@@ -347,7 +347,7 @@ TEST_CASE("Leaderboard: order as given, credit with one decimal, window links") 
   CHECK(Text(accounts[0].node().select_node("td[5]").node()) == "200.2");  // 200.25 rounds to even
   CHECK(Text(accounts[1].node().select_node("td[2]").node()).rfind("ann", 0) == 0);
 
-  auto windows = page.All("//p[@class='windows']/a");
+  auto windows = page.All("//nav[contains(@class,'windows')]/a");
   REQUIRE(windows.size() == 3);
   CHECK(std::string(windows[0].node().attribute("href").value()) == "/leaderboard?window=day");
   CHECK(std::string(windows[1].node().attribute("href").value()) == "/leaderboard?window=week");
@@ -357,7 +357,7 @@ TEST_CASE("Leaderboard: order as given, credit with one decimal, window links") 
 
   Page empty(RenderLeaderboard(json::parse(R"({"window": "day", "volunteers": [], "accounts": []})")));
   CHECK(empty.All("//table").empty());
-  CHECK(HasClass(empty.One("//p[@class='windows']/a[1]"), "current"));
+  CHECK(HasClass(empty.One("//nav[contains(@class,'windows')]/a[1]"), "current"));
 }
 
 TEST_CASE("Volunteer page lists recent results with links") {
