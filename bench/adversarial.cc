@@ -145,6 +145,8 @@ struct Config {
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "cp312-linux_x86_64"};
   int honest = 40, random_liars = 5, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
   double liar_p = 0.10;
+  int64_t trust_after = 5;
+  double min_recheck = 0.1;
   bool distinct_prefix = true;
   int64_t max_sim_seconds = 14 * 86400;
   uint64_t seed = 1;
@@ -166,7 +168,7 @@ struct Stats {
   int64_t requests = 0;
   double wall_s = 0;
   int64_t sim_seconds = 0;
-  int64_t known_answer_checks = 0;
+  int64_t copycat_answers_copied = 0;
 };
 
 class Simulation {
@@ -187,6 +189,8 @@ class Simulation {
     o.platforms = cfg_.platforms;
     o.lease_seconds = 2 * 3600;
     o.distinct_prefix = cfg_.distinct_prefix;
+    o.trust_after = cfg_.trust_after;
+    o.min_recheck = cfg_.min_recheck;
     o.seed = cfg_.seed;
     o.clock = [this] { return now_; };
     coord_ = std::make_unique<coordinator::Coordinator>(o);
@@ -529,7 +533,7 @@ class Simulation {
     s->decisions = decisions_;
     s->result_times = result_times_;
     s->requests = requests_;
-    s->known_answer_checks = copied_;
+    s->copycat_answers_copied = copied_;
     // Who the coordinator suspended, and after how many results, as it
     // recorded them (a suspended volunteer may not have asked again yet).
     for (const auto& v : vols_) {
@@ -612,6 +616,7 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
                          std::to_string(count[Kind::kCopycat]) + ", colluder " + std::to_string(count[Kind::kColluder]) +
                          " (one account), sybil " + std::to_string(count[Kind::kSybil]) + " (one /24))");
   line("prefix_rule", cfg.distinct_prefix ? "on" : "off");
+  line("trust_after", std::to_string(cfg.trust_after) + ", min_recheck " + num(cfg.min_recheck, 2));
   line("tasks", std::to_string(s.tasks));
   line("verdicts_at_end", std::to_string(s.decided_end) + " (inconclusive " + std::to_string(s.inconclusive_end) + ")");
   line("simulated_time", num(s.sim_seconds / 3600.0, 1) + " h");
@@ -689,7 +694,7 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
                                                  std::to_string(verdicts) + " verdicts, " +
                                                  num((t1 - t0) / 3600.0, 1) + " h)");
   }
-  line("copycat_answers_copied", std::to_string(s.known_answer_checks));
+  line("copycat_answers_copied", std::to_string(s.copycat_answers_copied));
   line("http_requests", std::to_string(s.requests));
   line("wall_time", num(s.wall_s, 1) + " s");
 }
@@ -709,11 +714,13 @@ int main(int argc, char** argv) {
     else if (a == "--liars") cfg.random_liars = std::stoi(next());
     else if (a == "--liar-p") cfg.liar_p = std::stod(next());
     else if (a == "--seed") cfg.seed = std::stoull(next());
+    else if (a == "--trust-after") cfg.trust_after = std::stoll(next());
+    else if (a == "--min-recheck") cfg.min_recheck = std::stod(next());
     else if (a == "--no-ablation") ablation = false;
     else {
       std::fprintf(stderr,
                    "usage: adversarial [--projects N] [--honest N] [--liars N] [--liar-p P] [--seed S] "
-                   "[--no-ablation]\n");
+                   "[--trust-after N] [--min-recheck X] [--no-ablation]\n");
       return 2;
     }
   }

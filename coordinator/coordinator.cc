@@ -30,6 +30,8 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.read_only = options_.read_only;
   eo.policy.distinct_prefix = options_.distinct_prefix;
   eo.reputation.adaptive_replication = options_.adaptive_replication;
+  eo.reputation.trust_after = options_.trust_after;
+  eo.reputation.min_recheck = options_.min_recheck;
   eo.known_answer_rate = options_.known_answer_rate;
   eo.min_isolation = options_.min_isolation;
   eo.reputation.quota.max_in_flight = options_.max_in_flight;

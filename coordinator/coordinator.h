@@ -53,6 +53,8 @@ struct Options {
   // Tasks go out singly to volunteers trusted on their platform (off: every
   // verdict has `quorum` agreeing results, as the demo shows).
   bool adaptive_replication = true;
+  int64_t trust_after = 5;             // consecutive validated results before single replicas
+  double min_recheck = 0.1;            // floor of a trusted volunteer's full re-checks
   double known_answer_rate = 0.02;     // chance that a leased slot is a known-answer check
   std::string min_isolation;           // isolation every task needs (EngineOptions); "" any
   int max_in_flight = 32;              // active leases per volunteer

@@ -48,7 +48,7 @@ namespace corral::coordinator {
 struct ReputationPolicy {
   // Adaptive replication.
   bool adaptive_replication = true;
-  int64_t trust_after = 10;    // consecutive validated results before a task may go out singly
+  int64_t trust_after = 5;     // consecutive validated results before a task may go out singly (bench/adversarial)
   double min_recheck = 0.1;    // the chance of a full re-check never falls below this
   double max_suspicion_for_single = 0;  // no single replica above this contradiction score
   // Cheater detection.
