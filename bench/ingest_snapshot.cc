@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
       std::printf("tasks: %lld\n", static_cast<long long>(stats.tasks_created));
       std::printf("tasks_per_second: %.0f\n", static_cast<double>(stats.tasks_created) / wall);
       std::printf("bad_lines: %lld\n", static_cast<long long>(stats.bad_lines));
+      std::printf("projects_without_version: %lld\n", static_cast<long long>(stats.without_version));
       std::printf("platforms: %zu\n", platforms.size());
       std::printf("write_batches: %lld\n", static_cast<long long>(stats.batches));
       std::printf("tsv_bytes: %.1f MiB\n", static_cast<double>(stats.text_bytes) / (1 << 20));

@@ -281,10 +281,6 @@ bool ParseSnapshotLine(std::string_view line, SnapshotLine* out, std::string* wh
     *why = "'" + std::string(f[0].substr(0, 100)) + "' is not a valid project name";
     return false;
   }
-  if (f[1].empty()) {
-    *why = "the version is empty";
-    return false;
-  }
   if (f[1].size() > 128) {
     *why = "the version is longer than 128 characters";
     return false;
@@ -488,7 +484,11 @@ bool IngestSnapshot(Store& store, const std::filesystem::path& file,
       changed = true;
     }
     bool placed = false;
-    for (const auto& platform : platforms) {
+    // A project the snapshot gives no version for (pip and certifi in
+    // 2026-11's) is still a project, with its rank: index sync gives it
+    // releases and tasks when it reads the project's page.
+    if (rec.version.empty()) ++stats->without_version;
+    for (const auto& platform : rec.version.empty() ? std::vector<std::string>{} : platforms) {
       if (std::find(have.begin(), have.end(), platform) != have.end()) {
         ++stats->tasks_existing;
         continue;
@@ -601,6 +601,9 @@ int RunIngestSnapshot(const std::filesystem::path& file, const std::filesystem::
   std::printf("  tasks: %lld new, %lld already there, on %zu platforms\n",
               static_cast<long long>(stats.tasks_created),
               static_cast<long long>(stats.tasks_existing), platforms.size());
+  if (stats.without_version)
+    std::printf("  projects with no version in the snapshot: %lld (no task until index sync reads them)\n",
+                static_cast<long long>(stats.without_version));
   std::printf("  bad lines skipped: %lld%s\n", static_cast<long long>(stats.bad_lines),
               stats.bad_lines ? " (logged above with their line numbers)" : "");
   std::printf("  the tasks wait for their input file: index sync resolves each release's file "

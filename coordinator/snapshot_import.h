@@ -58,7 +58,7 @@ std::vector<std::string> DefaultSnapshotPlatforms();
 // One line of the snapshot, validated.
 struct SnapshotLine {
   std::string name;     // as the snapshot spells it (a valid distribution name)
-  std::string version;  // as given: non-empty, printable ASCII, no spaces
+  std::string version;  // as given: printable ASCII, no spaces; "" when the snapshot has none
   std::string month;    // "YYYY-MM" of the latest release, or ""
   int64_t rank = 0;     // download rank (1 = most downloaded), 0 when unranked
   std::string summary;
@@ -83,6 +83,7 @@ struct IngestStats {
   int64_t tasks_created = 0;      // tasks new to the store
   int64_t tasks_existing = 0;     // tasks already stored (re-import), left alone
   int64_t ranked = 0;             // valid lines with a download rank
+  int64_t without_version = 0;    // projects with no version given: created, no task (index sync adds them)
   int64_t bad_lines = 0;          // lines skipped
   int64_t batches = 0;            // RocksDB write batches
   uint64_t input_bytes = 0;       // bytes of the file as stored (compressed when .xz)
