@@ -282,7 +282,12 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
     dup2(fds[1], 2);
     int first_closed = 3;
     if (keep_fd >= 0) {
-      dup2(keep_fd, 3);
+      // dup2 onto itself keeps FD_CLOEXEC, and keep_fd was opened with it:
+      // when it already is fd 3, clear the flag instead, or exec closes it
+      // (bwrap then fails with "Can't read seccomp data: Bad file
+      // descriptor", now and then, whenever the open returned 3).
+      if (keep_fd == 3) fcntl(3, F_SETFD, 0);
+      else dup2(keep_fd, 3);
       first_closed = 4;
     }
     syscall(SYS_close_range, first_closed, ~0U, 0);

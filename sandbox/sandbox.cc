@@ -352,10 +352,22 @@ JobResult RunJob(const JobSpec& spec) {
     r.log += tmpl.log;
     r.template_seconds = tmpl.seconds;
   }
+  // The job's environment: thin over the template (bound read-only at
+  // kBuildEnvTemplate in every sandboxed run); a copy of the whole template
+  // only if it is not of a shape MakeThinEnv knows.
   auto te = Clock::now();
-  if (!CopyTree(tmpl.env, work / "env", &err)) {
-    r.log += err + "\n";
-    return Finish(std::move(r), Outcome::kInfraError, err, t0);
+  std::filesystem::path tmpl_seen_at = spec.bare ? tmpl.env : std::filesystem::path(kBuildEnvTemplate);
+  std::string thin_err;
+  bool thin = MakeThinEnv(tmpl.env, tmpl_seen_at, work / "env", &thin_err);
+  if (!thin) {
+    if (!thin_err.empty()) {
+      r.log += "thin environment not possible (" + thin_err + "); copying the template\n";
+      std::filesystem::remove_all(work / "env", ec);
+    }
+    if (!CopyTree(tmpl.env, work / "env", &err)) {
+      r.log += err + "\n";
+      return Finish(std::move(r), Outcome::kInfraError, err, t0);
+    }
   }
   r.env_seconds = Since(te);
 
@@ -377,6 +389,7 @@ JobResult RunJob(const JobSpec& spec) {
       return Finish(std::move(r), Outcome::kInfraError, err, t0);
     }
     pp.ro_binds[spec.proxy_socket.string()] = kProxySocket;
+    pp.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;  // the thin env's pip
     SandboxedRun prun;
     if (!RunRunner(spec, work, std::move(pp), &r, &prun, &err)) {
       r.log += err + "\n";
@@ -419,7 +432,8 @@ JobResult RunJob(const JobSpec& spec) {
     r.log += err + "\n";
     return Finish(std::move(r), Outcome::kInfraError, err, t0);
   }
-  if (kind == InputKind::kSdist) policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
+  // Read-only: the build env for sdists, and the thin env's site-packages.
+  policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
   SandboxedRun run;
   if (!RunRunner(spec, work, std::move(policy), &r, &run, &err)) {
     r.log += err + "\n";

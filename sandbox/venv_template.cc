@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -144,6 +145,62 @@ bool EnsureVenvTemplate(const Platform& platform, const std::filesystem::path& c
   }
   info->created = true;
   info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return true;
+}
+
+bool MakeThinEnv(const std::filesystem::path& tmpl, const std::filesystem::path& tmpl_seen_at,
+                 const std::filesystem::path& to, std::string* err) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(tmpl / "pyvenv.cfg", ec) || !fs::is_directory(tmpl / "bin", ec)) {
+    *err = tmpl.string() + " has no pyvenv.cfg and bin/: not a venv";
+    return false;
+  }
+  // lib/<python>/site-packages: exactly one <python> (python3.12, pypy3.9).
+  fs::path site_rel;
+  for (const auto& e : fs::directory_iterator(tmpl / "lib", ec)) {
+    if (fs::is_directory(e.path() / "site-packages", ec)) {
+      if (!site_rel.empty()) {
+        *err = tmpl.string() + "/lib has more than one site-packages";
+        return false;
+      }
+      site_rel = fs::path("lib") / e.path().filename() / "site-packages";
+    }
+  }
+  if (site_rel.empty()) {
+    *err = tmpl.string() + "/lib/*/site-packages is missing";
+    return false;
+  }
+  // Everything but site-packages, as it is (symlinks stay symlinks): bin/,
+  // pyvenv.cfg, lib64, include, and Python 2 virtualenv's own site.py, os.py
+  // and stdlib links beside site-packages.
+  const auto opts = fs::copy_options::recursive | fs::copy_options::copy_symlinks;
+  fs::create_directories(to / site_rel, ec);
+  for (const auto& e : fs::directory_iterator(tmpl, ec)) {
+    if (ec || e.path().filename() == "lib") continue;
+    fs::copy(e.path(), to / e.path().filename(), opts, ec);
+    if (ec) break;
+  }
+  if (!ec) {
+    for (const auto& e : fs::directory_iterator(tmpl / site_rel.parent_path(), ec)) {
+      if (ec || e.path().filename() == "site-packages") continue;
+      fs::copy(e.path(), to / site_rel.parent_path() / e.path().filename(), opts, ec);
+      if (ec) break;
+    }
+  }
+  if (ec) {
+    *err = "cannot make a thin environment in " + to.string() + " from " + tmpl.string() + ": " +
+           ec.message();
+    return false;
+  }
+  // A scratch file of the job: no fsync.
+  std::ofstream pth(to / site_rel / "_corral_template.pth");
+  pth << (tmpl_seen_at / site_rel).string() << "\n";
+  pth.close();
+  if (!pth) {
+    *err = "cannot write " + (to / site_rel / "_corral_template.pth").string();
+    return false;
+  }
   return true;
 }
 

@@ -1,5 +1,7 @@
 #include "sandbox/bwrap_runner.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -132,4 +134,43 @@ TEST_CASE("the disk watch kills a run whose job folder grows past its cap") {
   RunExit low = Shell(policy, "sleep 20", floor);
   CHECK(low.disk_exceeded);
   CHECK(low.disk_detail.find("MiB free, under the floor") != std::string::npos);
+}
+
+// keep_fd reaches the child as fd 3 even when it already is fd 3 and marked
+// close-on-exec (the daemon's seccomp fd, reopened with O_CLOEXEC, sometimes
+// is: bwrap then failed with "Can't read seccomp data: Bad file descriptor").
+TEST_CASE("RunProcess passes keep_fd as fd 3, also when it is fd 3 with close-on-exec") {
+  int data = memfd_create("keep-fd-test", MFD_CLOEXEC);
+  REQUIRE(data >= 0);
+  REQUIRE(write(data, "seccomp bytes", 13) == 13);
+  int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);  // whatever fd 3 was, put back at the end
+  for (bool at_three : {false, true}) {
+    INFO((at_three ? "keep_fd is 3" : "keep_fd is another number"));
+    std::string self = "/proc/self/fd/" + std::to_string(data);
+    int keep = open(self.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(keep >= 0);
+    if (at_three) {
+      REQUIRE(dup3(keep, 3, O_CLOEXEC) == 3);
+      close(keep);
+      keep = 3;
+    } else if (keep == 3) {
+      int other = fcntl(3, F_DUPFD_CLOEXEC, 10);
+      close(3);
+      keep = other;
+    }
+    corral::sandbox::RunLimits limits;
+    limits.timeout_s = 20;
+    corral::sandbox::RunExit exit;
+    std::string err;
+    REQUIRE(corral::sandbox::RunProcess({"/bin/sh", "-c", "cat <&3"}, {"PATH=/usr/bin:/bin"}, limits, keep,
+                                        &exit, &err));
+    CHECK(exit.exit_code == 0);
+    CHECK(exit.log.find("seccomp bytes") != std::string::npos);
+    close(keep);
+  }
+  if (saved >= 0) {
+    dup2(saved, 3);
+    close(saved);
+  }
+  close(data);
 }
