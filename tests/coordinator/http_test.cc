@@ -31,6 +31,9 @@ TEST_CASE("http: enrol, lease, upload, submit and read back over loopback") {
   o.data_dir = dir.path;
   o.index_url = index.url();
   o.platforms = {"cp311-linux_x86_64"};
+  // No random known-answer checks or single replicas: the test expects exact leases.
+  o.known_answer_rate = 0;
+  o.adaptive_replication = false;
   coordinator::Coordinator coord(o);
   std::string err;
   REQUIRE(coord.Open(&err));

@@ -265,6 +265,9 @@ TEST_CASE("index sync: new releases of popular projects first, then the backlog 
   o.platforms = {kTag};
   int64_t now = 1'700'000'000;
   o.clock = [&] { return now; };
+  // No random known-answer checks or single replicas: the test expects exact leases.
+  o.known_answer_rate = 0;
+  o.adaptive_replication = false;
   coordinator::Coordinator c(o);
   std::string err;
   REQUIRE(c.Open(&err));
@@ -320,6 +323,9 @@ TEST_CASE("leases: a coordinator restarted with leases in flight loses nothing a
   o.platforms = {kTag};
   o.lease_seconds = 600;
   o.clock = [&] { return now; };
+  // No random known-answer checks or single replicas: the test expects exact leases.
+  o.known_answer_rate = 0;
+  o.adaptive_replication = false;
   std::vector<TaskSpec> a, b;
   std::string err;
   double credit_after_alpha = 0;
