@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fstream>
 #include <glob.h>
 #include <poll.h>
 #include <signal.h>
@@ -217,6 +218,18 @@ std::vector<std::string> BwrapArgv(const SandboxPolicy& policy,
   return a;
 }
 
+// Sends `sig` to every process of the run: those in its cgroup (all of
+// them, whatever session or PID namespace they made), and its process group.
+static void SignalJob(const RunLimits& limits, pid_t pid, int sig) {
+  if (!limits.cgroup_procs.empty()) {
+    std::ifstream procs(limits.cgroup_procs.front());
+    long p;
+    while (procs >> p)
+      if (p > 0) kill(static_cast<pid_t>(p), sig);
+  }
+  kill(-pid, sig);
+}
+
 bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                 const RunLimits& limits, int keep_fd, RunExit* exit, std::string* err) {
   *exit = RunExit{};
@@ -318,10 +331,30 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
 
   CappedLog log(limits.max_log_bytes);
   auto last_output = Clock::now();
+  auto started = t0;  // shifted by suspended time, for the wall-clock timeout
   bool killed = false;
-  Clock::time_point kill_time;
+  bool paused = false;
+  Clock::time_point kill_time, paused_at;
   char buf[65536];
   for (;;) {
+    if (limits.pause && !killed) {
+      bool want = limits.pause->load();
+      if (want) {
+        // Repeated while suspended: catches a process forked as we stopped.
+        SignalJob(limits, pid, SIGSTOP);
+        if (!paused) {
+          paused = true;
+          paused_at = Clock::now();
+        }
+      } else if (paused) {
+        SignalJob(limits, pid, SIGCONT);
+        paused = false;
+        auto held = Clock::now() - paused_at;
+        started += held;
+        last_output += held;
+        exit->paused_seconds += std::chrono::duration<double>(held).count();
+      }
+    }
     int wait_ms = 1000;
     if (killed) {
       if (Since(kill_time) > 5) break;  // a straggler holds the pipe: stop listening
@@ -345,8 +378,8 @@ bool RunProcess(const std::vector<std::string>& argv, const std::vector<std::str
         kill_time = Clock::now();
       }
     }
-    if (!killed) {
-      if (limits.timeout_s > 0 && Since(t0) > limits.timeout_s) {
+    if (!killed && !paused) {
+      if (limits.timeout_s > 0 && Since(started) > limits.timeout_s) {
         exit->wall_timeout = true;
       } else if (limits.no_output_timeout_s > 0 &&
                  Since(last_output) > limits.no_output_timeout_s) {

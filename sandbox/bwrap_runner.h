@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -59,6 +60,12 @@ struct RunLimits {
   std::filesystem::path watch_dir;
   uint64_t max_dir_bytes = 0;
   uint64_t min_free_bytes = 0;
+  // While *pause is true (the daemon's idle_only policy: someone uses the
+  // machine) the run is suspended: SIGSTOP to every process of the job's
+  // cgroup (the first of `cgroup_procs`), or of its process group without
+  // cgroups, SIGCONT when it turns false. Suspended time counts towards
+  // neither timeout. Checked about once a second. Null: never suspended.
+  const std::atomic<bool>* pause = nullptr;
 };
 
 // What happened to one run.
@@ -76,6 +83,7 @@ struct RunExit {
   std::string log;           // combined stdout+stderr, capped
   uint64_t output_bytes = 0; // total produced, including what the cap dropped
   double seconds = 0;
+  double paused_seconds = 0;  // of `seconds`, suspended by RunLimits::pause
 };
 
 // The full bwrap argument vector for `command` under `policy` (exposed for

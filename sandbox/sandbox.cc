@@ -181,6 +181,10 @@ bool RunRunner(const JobSpec& spec, const std::filesystem::path& work, SandboxPo
     else
       Header(r, "no cgroup limits: " + cg_err);
   }
+  // Suspension reaches the processes inside bubblewrap (their own session
+  // and PID namespace) only through the job's cgroup; bare runs are one
+  // process group. Without cgroups idle_only only stops new leases.
+  if (!limits.cgroup_procs.empty() || spec.bare) limits.pause = spec.pause;
   // The seccomp deny-list. Without it the job still runs, and the isolation
   // string says seccomp=none (the daemon refuses tasks that need more).
   SeccompFilterFd seccomp;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,6 +30,9 @@ struct JobSpec {
   std::filesystem::path wheelhouse; // wheels usable offline for build requirements (may be empty)
   int timeout_s = 900;              // wall clock for the sandboxed part
   int no_output_timeout_s = 300;    // killed when silent this long
+  // Suspends the sandboxed runs while true (RunLimits::pause); suspended
+  // time counts towards no timeout. Null: never.
+  const std::atomic<bool>* pause = nullptr;
   size_t max_log_bytes = 1 << 20;   // JobResult::log keeps the first and last halves
   uint64_t max_output_bytes = 256ull << 20;  // more output than this: resource_exhausted
   // Limits on the job's processes all together, in a cgroup where the

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -121,6 +122,9 @@ class Daemon {
   void Reload();
   // Why no new work may be leased now (paused, load, owner active), or "" when it may.
   std::string HoldReason();
+  // idle_only: suspends the running tasks while the machine is in use
+  // (logind says so, or other programs load it), resumes them after.
+  void UpdateSuspension();
   bool FlushJournal();
   void Heartbeat();
   void RefreshCredit();
@@ -146,6 +150,7 @@ class Daemon {
   std::map<std::string, Platform> platforms_;  // tag -> interpreter (main thread only)
   LogindIdleHint idle_hint_;
   std::string idle_source_;                    // how idle_only decides, for log and status
+  std::atomic<bool> suspend_running_{false};   // read by every running sandbox (RunLimits::pause)
 
   std::mutex mu_;                              // guards everything below
   std::condition_variable wake_;
@@ -578,6 +583,7 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     spec.wheelhouse = cache / "wheelhouse";
     EnsureDir(spec.cache_dir, &err);
     EnsureDir(spec.wheelhouse, &err);
+    spec.pause = &suspend_running_;
     sandbox::JobResult job = sandbox::RunJob(spec);
     r.outcome = job.outcome;
     r.summary = job.summary;
@@ -734,7 +740,8 @@ void Daemon::WriteStatus() {
               {"offering", offering},
               {"politeness", {{"nice", options_.nice}, {"ionice", options_.ionice},
                               {"max_load", options_.max_load}, {"idle_only", options_.idle_only},
-                              {"idle_source", idle_source_}}},
+                              {"idle_source", idle_source_},
+                              {"suspended", suspend_running_.load()}}},
               {"updated_at", NowSeconds()}};
     if (!credit_.is_null()) status["credit"] = credit_;
   }
@@ -777,6 +784,42 @@ std::string Daemon::HoldReason() {
     return "cannot read the load average (" + err + ")";
   }
   return LeaseAllowed(load, running, max_load, idle_only, &why) ? "" : why;
+}
+
+void Daemon::UpdateSuspension() {
+  bool idle_only;
+  int running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_only = options_.idle_only;
+    running = static_cast<int>(tasks_.size());
+  }
+  bool suspended = suspend_running_.load();
+  bool want = false;
+  std::string why;
+  if (idle_only && running > 0) {
+    bool idle = true;
+    std::string err;
+    double load = 0;
+    if (idle_hint_.Read(&idle, &err)) {
+      want = !idle;
+      why = "someone is using the machine (logind: IdleHint=no)";
+    }
+    if (!want && ReadLoadAverage(&load, &err)) {
+      // Suspended tasks add nothing to the load; running ones add about
+      // one each. Suspend above 1.0 from others, resume below 0.5: the
+      // gap keeps the tasks from flapping with the load average.
+      double others = suspended ? load : load - running;
+      want = suspended ? others >= 0.5 : others > 1.0;
+      if (want) why = fmt::format("other programs load the machine ({:.2f})", others);
+    }
+  }
+  if (want == suspended) return;
+  if (want)
+    spdlog::info("idle_only: suspending {} running task(s): {}; their timeouts wait too", running, why);
+  else
+    spdlog::info("idle_only: resuming the suspended task(s)");
+  suspend_running_ = want;
 }
 
 void Daemon::Reload() {
@@ -867,6 +910,7 @@ int Daemon::Run() {
   while (!stop_->load()) {
     watchdog_.MaybePing();
     if (reload_ && reload_->exchange(false)) Reload();
+    UpdateSuspension();
     std::vector<std::string> tags;
     for (const auto& [tag, _] : platforms_) tags.push_back(tag);
     int free_slots, running_count;

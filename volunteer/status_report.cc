@@ -82,6 +82,8 @@ std::string FormatStatus(const nlohmann::json& s, bool alive, int64_t now) {
                      p.value("idle_only", false) ? "yes" : "no",
                      Str(p, "idle_source").empty() ? "" : " (idle detection: " + Str(p, "idle_source") + ")"));
   }
+  if (s.contains("politeness") && s["politeness"].is_object() && s["politeness"].value("suspended", false))
+    line("suspended", "the running tasks wait while the machine is in use (idle_only)");
   if (!Str(s, "held_back").empty()) line("not leasing", Str(s, "held_back"));
   line("journal", fmt::format("{} result(s) not yet acknowledged by the coordinator", s.value("journal_pending", 0)));
   line("tasks done", std::to_string(s.value("tasks_done", 0)) + " since the daemon started");

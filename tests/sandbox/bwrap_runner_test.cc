@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "test_packages.h"
@@ -173,4 +175,47 @@ TEST_CASE("RunProcess passes keep_fd as fd 3, also when it is fd 3 with close-on
     close(saved);
   }
   close(data);
+}
+
+// idle_only: a run suspended while the machine is in use resumes where it was,
+// and the suspended time counts towards neither timeout.
+TEST_CASE("RunProcess suspends the run while pause is set; suspended time is no timeout") {
+  std::atomic<bool> pause{false};
+  corral::sandbox::RunLimits limits;
+  limits.timeout_s = 3;
+  limits.no_output_timeout_s = 2;
+  limits.pause = &pause;
+  std::thread toggler([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    pause = true;
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    pause = false;
+  });
+  corral::sandbox::RunExit exit;
+  std::string err;
+  // 20 lines a tenth of a second apart: 2 s of work, which the 4 s pause
+  // pushes past the 3 s wall-clock and 2 s no-output timeouts.
+  bool ok = corral::sandbox::RunProcess(
+      {"/bin/sh", "-c", "i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.1; done"},
+      {"PATH=/usr/bin:/bin"}, limits, -1, &exit, &err);
+  toggler.join();
+  REQUIRE(ok);
+  INFO(exit.log);
+  CHECK_FALSE(exit.wall_timeout);
+  CHECK_FALSE(exit.quiet_timeout);
+  CHECK(exit.exit_code == 0);
+  CHECK(exit.log.find("line 19") != std::string::npos);
+  CHECK(exit.paused_seconds > 3.0);
+  CHECK(exit.seconds > 5.0);
+
+  SECTION("without the pause the same limits kill it") {
+    corral::sandbox::RunLimits strict = limits;
+    strict.pause = nullptr;
+    strict.timeout_s = 1;
+    corral::sandbox::RunExit killed;
+    REQUIRE(corral::sandbox::RunProcess(
+        {"/bin/sh", "-c", "i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.1; done"},
+        {"PATH=/usr/bin:/bin"}, strict, -1, &killed, &err));
+    CHECK(killed.wall_timeout);
+  }
 }

@@ -2,7 +2,10 @@
 #include "sandbox/sandbox.h"
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "sandbox/cgroup_limits.h"
@@ -304,4 +307,74 @@ TEST_CASE("MeasureIsolation reports what a job's sandbox reaches on this machine
   missing.interpreter_path = "/nonexistent/python";
   CHECK_FALSE(MeasureIsolation(missing, tmp.path(), &level, &err));
   CHECK(err.find("/nonexistent/python") != std::string::npos);
+}
+
+// The same through the whole sandbox: bwrap, a new session and a PID
+// namespace inside, so the processes are reached through the job's cgroup.
+TEST_CASE("a sandboxed job suspended mid-test resumes and passes; the pause is no timeout") {
+  corral::Platform platform;
+  if (!PlatformFor("/root/.pyenv/versions/3.12.1/bin/python", &platform)) return;
+  if (DetectCgroups().version == 0) {
+    WARN("skipping: no delegated cgroups here, so sandboxed processes cannot be reached to suspend them");
+    return;
+  }
+  TempDir tmp;
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / "demo_pause-1.0.tar.gz";
+  REQUIRE(WriteArchive(sdist,
+                       corral::sandbox::testing::SdistWithTests(
+                           "demo_pause",
+                           "import time, unittest\n"
+                           "class T(unittest.TestCase):\n"
+                           "    def test_slow(self):\n"
+                           "        with open('/job/ticks.txt', 'w') as f:\n"
+                           "            for i in range(30):\n"
+                           "                f.write('%f\\n' % time.time())\n"
+                           "                f.flush()\n"
+                           "                time.sleep(0.1)\n"),
+                       &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = sdist.filename().string();
+  spec.project = "demo_pause";
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / "work";
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = SharedCache();
+  std::atomic<bool> pause{false};
+  spec.pause = &pause;
+  // Long enough for the job, not for the job plus the pause.
+  spec.timeout_s = 12;
+  spec.no_output_timeout_s = 5;
+  // Suspend as soon as the test writes its first tick (into the job folder),
+  // for longer than both timeouts.
+  const std::filesystem::path ticks = spec.work_dir / "ticks.txt";
+  std::thread toggler([&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline &&
+           (!std::filesystem::exists(ticks) || std::filesystem::file_size(ticks) == 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pause = true;
+    std::this_thread::sleep_for(std::chrono::seconds(14));
+    pause = false;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  JobResult r = RunJob(spec);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  toggler.join();
+  INFO(r.summary << "\n" << r.log);
+  CHECK(r.outcome == Outcome::kPassed);
+  CHECK(took > 14.0);
+  // The processes inside the sandbox (its own session and PID namespace)
+  // really stood still: one gap of the pause's length between two ticks.
+  std::ifstream in(ticks);
+  double previous = 0, t = 0, largest_gap = 0;
+  int count = 0;
+  while (in >> t) {
+    if (count++) largest_gap = std::max(largest_gap, t - previous);
+    previous = t;
+  }
+  CHECK(count == 30);
+  CHECK(largest_gap > 10.0);
 }
