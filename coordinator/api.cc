@@ -5,6 +5,7 @@
 #include "common/names.h"
 #include "common/protocol.h"
 #include "common/signing.h"
+#include "common/text.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/compat.h"
 #include "coordinator/engine.h"
@@ -23,19 +24,6 @@ HttpResponse Refuse(const std::string& code, const std::string& detail) {
 }
 
 bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-
-bool IsValidUtf8(const std::string& s) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += len;
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "common/names.h"
 #include "common/pep440.h"
 #include "common/protocol.h"
+#include "common/text.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/records.h"
 #include "sandbox/wheel_digest.h"
@@ -65,19 +66,6 @@ bool IsMetadataEntry(std::string_view path) {
 }
 
 std::string Short(const std::string& s, size_t n) { return s.size() > n ? s.substr(0, n) : s; }
-
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += len;
-  }
-  return true;
-}
 
 }  // namespace
 
