@@ -1034,6 +1034,7 @@ int Daemon::Run() {
       }
       watchdog_.MaybePing();
       if (std::chrono::steady_clock::now() - status_written >= std::chrono::seconds(1)) {
+        UpdateSuspension();  // the owner gets the machine back within a second, even during backoff
         WriteStatus();
         status_written = std::chrono::steady_clock::now();
       }
