@@ -502,20 +502,6 @@ std::string FindPgBin(const std::string& given) {
   return best.empty() ? "" : best + "/bin";
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 bool Exec(PGconn* c, const std::string& sql, std::string* err) {
   PGresult* r = PQexec(c, sql.c_str());
   bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -686,7 +672,7 @@ bool RunPostgres(const Args& args, double corral_cps) {
   fs::create_directories(dir);
   if (user) chown(dir.c_str(), user->pw_uid, user->pw_gid);
   fs::path log = dir / "server.log";
-  int port = FreePort();
+  int port = corral::FreeLoopbackPort();
   std::string data = (dir / "data").string();
   int rc = Spawn({bin + "/initdb", "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8", "--no-sync"},
                  user, dir / "initdb.log", false);

@@ -270,15 +270,6 @@ void Print(const std::string& name, const WrkResult& builtin, const WrkResult& n
   std::fflush(stdout);
 }
 
-int FreePort() {
-  HttpServer probe([](const HttpRequest&) { return HttpResponse(); });
-  std::string err;
-  probe.Start("127.0.0.1", 0, &err);
-  int port = probe.port();
-  probe.Stop();
-  return port;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -355,7 +346,7 @@ int main(int argc, char** argv) {
     if (!coordinator::ExportStatic(eo, &st, &err)) return Fail(err), 2;
     std::printf("export_static_s: %.2f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    int port = FreePort();
+    int port = corral::FreeLoopbackPort();
     Nginx nginx;
     if (!nginx.Start(dir / "nginx", eo.out_dir, port)) return 2;
     std::string nginx_base = "http://127.0.0.1:" + std::to_string(port);

@@ -285,4 +285,15 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+int FreeLoopbackPort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io);
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::endpoint any(boost::asio::ip::address_v4::loopback(), 0);
+  acceptor.open(any.protocol(), ec);
+  if (!ec) acceptor.bind(any, ec);
+  if (ec) return 0;
+  return acceptor.local_endpoint(ec).port();
+}
+
 }  // namespace corral

@@ -77,4 +77,9 @@ std::string UrlDecode(const std::string& s);
 // Percent-encodes everything but unreserved characters.
 std::string UrlEncode(const std::string& s);
 
+// A TCP port on 127.0.0.1 that was free a moment ago, for a child process
+// that must be told its port before it starts (another process may take it
+// meanwhile: callers that can, listen on port 0 instead). 0 on failure.
+int FreeLoopbackPort();
+
 }  // namespace corral

@@ -23,6 +23,7 @@
 
 #include "common/crypto.h"
 #include "common/http_client.h"
+#include "common/http_server.h"
 #include "demo/corpus.h"
 #include "sandbox/interpreters.h"
 #include "tests/e2e/e2e_checks.h"
@@ -31,19 +32,6 @@ namespace fs = std::filesystem;
 using namespace corral;
 
 namespace {
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
 
 pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
   pid_t pid = fork();
@@ -105,7 +93,7 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
 
   fs::path data = fs::temp_directory_path() / ("corral-e2e-" + RandomHex(4));
   fs::create_directories(data);
-  int port = FreePort();
+  int port = corral::FreeLoopbackPort();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
   std::vector<std::string> args = {CORRAL_BINARY, "demo", "--port", std::to_string(port), "--data",
                                    (data / "demo").string()};

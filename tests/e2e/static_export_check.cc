@@ -28,6 +28,7 @@
 
 #include "common/crypto.h"
 #include "common/http_client.h"
+#include "common/http_server.h"
 #include "coordinator/simple_html.h"
 #include "tests/e2e/e2e_checks.h"
 #include "tests/e2e/pip_venv.h"
@@ -46,19 +47,6 @@ std::string Slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-int FreeLoopbackPort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
 }
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
@@ -195,7 +183,7 @@ void CheckStaticExport(const DemoRun& run) {
   CHECK(fs::is_regular_file(site / "api" / "v1" / "projects" / "corral-demo-pure" / "index.json"));
 
   REQUIRE(fs::exists("/usr/sbin/nginx"));  // scripts/setup installs it
-  int port = FreeLoopbackPort();
+  int port = corral::FreeLoopbackPort();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
   Nginx nginx;
   std::string err;

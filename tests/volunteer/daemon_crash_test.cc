@@ -29,6 +29,7 @@
 #include "common/crypto.h"
 #include "common/fs_util.h"
 #include "common/http_client.h"
+#include "common/http_server.h"
 
 namespace fs = std::filesystem;
 using namespace corral;
@@ -53,19 +54,6 @@ std::string OtherPython(const std::string& first) {
                         "/usr/bin/python3.11"})
     if (access(p, X_OK) == 0 && p != first) return p;
   return "";
-}
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
 }
 
 std::string Slurp(const fs::path& p) {
@@ -185,14 +173,14 @@ class Network {
       fs::create_directories(dir_ / "index");
       for (size_t i = 0; i < sdists && i < kSdists.size(); ++i)
         fs::copy_file(corpus / kSdists[i], dir_ / "index" / kSdists[i]);
-      int port = FreePort();
+      int port = corral::FreeLoopbackPort();
       index_url_ = "http://127.0.0.1:" + std::to_string(port) + "/simple/";
       procs_.push_back(Spawn({CORRAL_BINARY, "index", (dir_ / "index").string(), "--listen",
                               "127.0.0.1:" + std::to_string(port)},
                              dir_ / "index.log"));
       REQUIRE(WaitFor([&] { return HttpClient().Get(index_url_).ok(); }, 30));
     }
-    coordinator_port_ = FreePort();
+    coordinator_port_ = corral::FreeLoopbackPort();
     url = "http://127.0.0.1:" + std::to_string(coordinator_port_);
     StartCoordinator();
   }
