@@ -695,6 +695,23 @@ std::string RenderLeaderboard(const json& leaderboard) {
                   Render(kLeaderboardTemplate, d));
 }
 
+// What a volunteer's and an account's page both show: results, credit,
+// cheaters exposed, bounty, claw-back and suspension.
+static void SetStanding(Data* d, const json& who) {
+  d->set("verified_results", Count(who, "verified_results"));
+  d->set("credit", Amount(who, "credit"));
+  d->set("recent_average_credit", Amount(who, "recent_average_credit"));
+  d->set("cheaters_exposed", Count(who, "cheaters_exposed"));
+  d->set("bounty", Amount(who, "bounty"));
+  double clawed = Number(Field(who, "clawed_back"));
+  d->set("has_clawed_back", Bool(clawed != 0));
+  d->set("clawed_back", Fixed1(clawed));
+  d->set("suspended", Bool(Flag(who, "suspended")));
+  std::string reason = Text(who, "suspended_reason");
+  d->set("has_reason", Bool(!reason.empty()));
+  d->set("reason", reason);
+}
+
 std::string RenderVolunteer(const json& volunteer) {
   Data d;
   std::string id = Text(volunteer, "volunteer_id"), name = Text(volunteer, "name");
@@ -707,18 +724,7 @@ std::string RenderVolunteer(const json& volunteer) {
   const json& enrolled = Field(volunteer, "enrolled_at");
   d.set("has_enrolled", Bool(enrolled.is_number() && enrolled.get<double>() > 0));
   d.set("enrolled_at", UtcTime(enrolled));
-  d.set("verified_results", Count(volunteer, "verified_results"));
-  d.set("credit", Amount(volunteer, "credit"));
-  d.set("recent_average_credit", Amount(volunteer, "recent_average_credit"));
-  d.set("cheaters_exposed", Count(volunteer, "cheaters_exposed"));
-  d.set("bounty", Amount(volunteer, "bounty"));
-  double clawed = Number(Field(volunteer, "clawed_back"));
-  d.set("has_clawed_back", Bool(clawed != 0));
-  d.set("clawed_back", Fixed1(clawed));
-  d.set("suspended", Bool(Flag(volunteer, "suspended")));
-  std::string reason = Text(volunteer, "suspended_reason");
-  d.set("has_reason", Bool(!reason.empty()));
-  d.set("reason", reason);
+  SetStanding(&d, volunteer);
   const json& at = Field(volunteer, "suspended_at");
   d.set("has_suspended_at", Bool(at.is_number() && at.get<double>() > 0));
   d.set("suspended_at", UtcTime(at));
@@ -772,18 +778,7 @@ std::string RenderAccount(const json& account) {
   const json& created = Field(account, "created_at");
   d.set("has_created", Bool(created.is_number() && created.get<double>() > 0));
   d.set("created_at", UtcTime(created));
-  d.set("verified_results", Count(account, "verified_results"));
-  d.set("credit", Amount(account, "credit"));
-  d.set("recent_average_credit", Amount(account, "recent_average_credit"));
-  d.set("cheaters_exposed", Count(account, "cheaters_exposed"));
-  d.set("bounty", Amount(account, "bounty"));
-  double clawed = Number(Field(account, "clawed_back"));
-  d.set("has_clawed_back", Bool(clawed != 0));
-  d.set("clawed_back", Fixed1(clawed));
-  d.set("suspended", Bool(Flag(account, "suspended")));
-  std::string reason = Text(account, "suspended_reason");
-  d.set("has_reason", Bool(!reason.empty()));
-  d.set("reason", reason);
+  SetStanding(&d, account);
   List machines;
   const json& ms = Field(account, "machines");
   if (ms.is_array()) {
