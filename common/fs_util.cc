@@ -1,6 +1,7 @@
 #include "common/fs_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,14 +17,32 @@ namespace corral {
 namespace fs = std::filesystem;
 
 bool ReadFile(const fs::path& path, std::string* out, std::string* err) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0) {
     *err = "cannot read " + path.string() + ": " + std::strerror(errno);
+    if (fd >= 0) close(fd);
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  // One read for a regular file of known size; pipes and /proc files (size
+  // 0 or unknown) are read until the end in steps.
+  out->clear();
+  out->resize(S_ISREG(st.st_mode) && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 64 * 1024);
+  size_t used = 0;
+  for (;;) {
+    if (used == out->size()) out->resize(used + 64 * 1024);
+    ssize_t n = read(fd, out->data() + used, out->size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = "cannot read " + path.string() + ": " + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  out->resize(used);
+  close(fd);
   return true;
 }
 

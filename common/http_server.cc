@@ -48,11 +48,41 @@ std::map<std::string, std::string> ParseQuery(const std::string& q) {
   return out;
 }
 
+// A response body that shares its bytes (HttpResponse::shared_body, or the
+// handler's string moved into one) instead of copying them into the message.
+struct SharedBody {
+  using value_type = std::shared_ptr<const std::string>;
+
+  static std::uint64_t size(const value_type& v) { return v ? v->size() : 0; }
+
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(const http::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
+    void init(beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (!body_ || sent_ || body_->empty()) return boost::none;
+      sent_ = true;
+      return {{asio::const_buffer(body_->data(), body_->size()), false}};
+    }
+
+   private:
+    const value_type& body_;
+    bool sent_ = false;
+  };
+};
+
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options)
-      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+      : stream_(std::move(socket)), handler_(handler), options_(options) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_addr_ = endpoint.address().to_string();
+  }
 
   void Start() { Read(); }
 
@@ -94,9 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
         r.headers[name] = std::string(field.value());
       }
       r.body = std::move(req.body());
-      beast::error_code addr_ec;
-      auto endpoint = stream_.socket().remote_endpoint(addr_ec);
-      if (!addr_ec) r.remote_addr = endpoint.address().to_string();
+      r.remote_addr = remote_addr_;
       try {
         response = handler_(r);
       } catch (const std::exception& e) {
@@ -108,14 +136,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response, bool keep_alive) {
-    auto res = std::make_shared<http::response<http::string_body>>();
+    auto res = std::make_shared<http::response<SharedBody>>();
     res->result(static_cast<http::status>(response.status));
     res->version(11);
     res->set(http::field::server, "corral");
     res->set(http::field::content_type, response.content_type);
     for (auto& [k, v] : response.headers) res->set(k, v);
     res->keep_alive(keep_alive);
-    res->body() = std::move(response.body);
+    res->body() = response.shared_body ? std::move(response.shared_body)
+                                       : std::make_shared<const std::string>(std::move(response.body));
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
     http::async_write(stream_, *res,
@@ -135,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
   const HttpServerOptions& options_;
+  std::string remote_addr_;  // the peer's address, read once per connection
 };
 
 }  // namespace

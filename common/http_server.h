@@ -35,7 +35,12 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Bytes shared with a cache (a published wheel): sent instead of `body`,
+  // never copied. Content() reads whichever is set.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;
+
+  const std::string& Content() const { return shared_body ? *shared_body : body; }
 
   static HttpResponse Json(int status, const nlohmann::json& body);
   // The protocol's error shape: {"error": code, "detail": human text}.

@@ -98,7 +98,8 @@ HttpResponse Api::WheelFile(const HttpRequest& req, const std::string& rest) {
     r.status = 304;
     return r;
   }
-  if (!artifacts_.Get(artifact, &r.body))
+  r.shared_body = artifacts_.GetShared(artifact);
+  if (!r.shared_body)
     return HttpResponse::Error(500, "internal", "the published file " + filename + (metadata ? suffix : "") +
                                                     " (artifact " + artifact + ") is missing from the artifact store");
   r.content_type = metadata ? "text/plain; charset=utf-8" : "application/octet-stream";

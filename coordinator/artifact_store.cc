@@ -53,4 +53,31 @@ bool ArtifactStore::Get(const std::string& sha256, std::string* data) const {
   return ReadFile(PathOf(sha256), data, &err);
 }
 
+std::shared_ptr<const std::string> ArtifactStore::GetShared(const std::string& sha256) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(sha256);
+    if (it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.data;
+    }
+  }
+  std::string data;
+  if (!Get(sha256, &data)) return nullptr;
+  auto shared = std::make_shared<const std::string>(std::move(data));
+  if (shared->size() > cache_bytes_ / 8) return shared;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.count(sha256)) return shared;  // another thread read it meanwhile
+  lru_.push_front(sha256);
+  cache_[sha256] = {shared, lru_.begin()};
+  cached_bytes_ += shared->size();
+  while (cached_bytes_ > cache_bytes_ && !lru_.empty()) {
+    auto victim = cache_.find(lru_.back());
+    cached_bytes_ -= victim->second.data->size();
+    cache_.erase(victim);
+    lru_.pop_back();
+  }
+  return shared;
+}
+
 }  // namespace corral::coordinator

@@ -205,7 +205,12 @@ class Exporter {
     req.headers["accept"] = accept;
     if (!if_none_match.empty()) req.headers["if-none-match"] = if_none_match;
     req.remote_addr = "127.0.0.1";
-    return coordinator_.Handle(req);
+    HttpResponse r = coordinator_.Handle(req);
+    if (r.shared_body) {  // the export rewrites and writes bodies: one plain string
+      r.body = *r.shared_body;
+      r.shared_body.reset();
+    }
+    return r;
   }
 
   bool Write(const std::string& rel, const std::string& data, std::string* err) {

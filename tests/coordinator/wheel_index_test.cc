@@ -77,11 +77,11 @@ TEST_CASE("wheel index: a wheel two accounts reproduced is published with hashes
   CHECK(url == "/wheels/" + Sha256Hex(served) + "/demo_pkg-1.0-py3-none-any.whl");
   HttpResponse file = n.Page(url);
   REQUIRE(file.status == 200);
-  CHECK(file.body == served);
+  CHECK(file.Content() == served);
   CHECK(file.content_type == "application/octet-stream");
   HttpResponse meta = n.Page(url + ".metadata");
   REQUIRE(meta.status == 200);
-  CHECK(meta.body == kWheelMetadata);
+  CHECK(meta.Content() == kWheelMetadata);
   HttpRequest cached = Request("GET", url);
   cached.headers["if-none-match"] = "\"" + Sha256Hex(served) + "\"";
   CHECK(n.tc.c->Handle(cached).status == 304);
