@@ -141,11 +141,12 @@ struct Volunteer {
 
 struct Config {
   std::string name = "main";
-  int projects = 1500;
+  int projects = 6000;
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "cp312-linux_x86_64"};
-  int honest = 40, random_liars = 5, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
+  int honest = 40, random_liars = 6, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
   double liar_p = 0.10;
   int64_t trust_after = 5;
+  int64_t trust_min_validated = 20;
   double min_recheck = 0.1;
   bool distinct_prefix = true;
   int64_t max_sim_seconds = 14 * 86400;
@@ -190,6 +191,7 @@ class Simulation {
     o.lease_seconds = 2 * 3600;
     o.distinct_prefix = cfg_.distinct_prefix;
     o.trust_after = cfg_.trust_after;
+    o.trust_min_validated = cfg_.trust_min_validated;
     o.min_recheck = cfg_.min_recheck;
     o.seed = cfg_.seed;
     o.clock = [this] { return now_; };
@@ -616,7 +618,9 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
                          std::to_string(count[Kind::kCopycat]) + ", colluder " + std::to_string(count[Kind::kColluder]) +
                          " (one account), sybil " + std::to_string(count[Kind::kSybil]) + " (one /24))");
   line("prefix_rule", cfg.distinct_prefix ? "on" : "off");
-  line("trust_after", std::to_string(cfg.trust_after) + ", min_recheck " + num(cfg.min_recheck, 2));
+  line("trust_after", std::to_string(cfg.trust_after) + ", first trust after " +
+                         std::to_string(cfg.trust_min_validated) + " validated, min_recheck " +
+                         num(cfg.min_recheck, 2));
   line("tasks", std::to_string(s.tasks));
   line("verdicts_at_end", std::to_string(s.decided_end) + " (inconclusive " + std::to_string(s.inconclusive_end) + ")");
   line("simulated_time", num(s.sim_seconds / 3600.0, 1) + " h");
@@ -715,12 +719,13 @@ int main(int argc, char** argv) {
     else if (a == "--liar-p") cfg.liar_p = std::stod(next());
     else if (a == "--seed") cfg.seed = std::stoull(next());
     else if (a == "--trust-after") cfg.trust_after = std::stoll(next());
+    else if (a == "--trust-min-validated") cfg.trust_min_validated = std::stoll(next());
     else if (a == "--min-recheck") cfg.min_recheck = std::stod(next());
     else if (a == "--no-ablation") ablation = false;
     else {
       std::fprintf(stderr,
                    "usage: adversarial [--projects N] [--honest N] [--liars N] [--liar-p P] [--seed S] "
-                   "[--trust-after N] [--min-recheck X] [--no-ablation]\n");
+                   "[--trust-after N] [--trust-min-validated N] [--min-recheck X] [--no-ablation]\n");
       return 2;
     }
   }

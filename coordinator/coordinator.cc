@@ -31,6 +31,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.policy.distinct_prefix = options_.distinct_prefix;
   eo.reputation.adaptive_replication = options_.adaptive_replication;
   eo.reputation.trust_after = options_.trust_after;
+  eo.reputation.trust_min_validated = options_.trust_min_validated;
   eo.reputation.min_recheck = options_.min_recheck;
   eo.known_answer_rate = options_.known_answer_rate;
   eo.min_isolation = options_.min_isolation;

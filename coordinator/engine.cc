@@ -640,7 +640,7 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
   std::string prefix = NetworkPrefix(remote_addr.empty() ? v.remote_addr : remote_addr);
   Asker asker{volunteer_id, v.account, options_.policy.distinct_prefix ? prefix : "", nullptr};
   asker.single = [&](const std::string& platform) {
-    double p = SingleReplicaProbability(rep, platform, options_.reputation);
+    double p = SingleReplicaProbability(rep, platform, options_.reputation, options_.known_answer_rate);
     return p > 0 && Uniform() < p;
   };
   auto fresh = scheduler_->Lease(asker, request.platforms, static_cast<int>(room), now,

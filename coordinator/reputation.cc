@@ -54,14 +54,19 @@ void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement
 }
 
 double SingleReplicaProbability(const ReputationRecord& r, const std::string& platform,
-                                const ReputationPolicy& policy) {
+                                const ReputationPolicy& policy, double known_answer_rate) {
   if (!policy.adaptive_replication) return 0;
   auto it = r.consecutive.find(platform);
   int64_t count = it == r.consecutive.end() ? 0 : it->second;
   if (count < policy.trust_after || count <= 0) return 0;
+  if (r.validated < policy.trust_min_validated) return 0;
   if (r.suspicion > policy.max_suspicion_for_single) return 0;
-  double p = 1.0 - 1.0 / static_cast<double>(count);
-  return std::clamp(p, 0.0, 1.0 - std::max(policy.min_recheck, 1e-6));
+  // The re-check rate wanted, known-answer checks included: 1/count, never
+  // below the floor.
+  double recheck = std::max(1.0 / static_cast<double>(count), std::max(policy.min_recheck, 1e-6));
+  double ka = std::clamp(known_answer_rate, 0.0, 0.5);
+  double fresh_recheck = std::max((recheck - ka) / (1.0 - ka), std::max(policy.min_recheck, 1e-6) / 2);
+  return std::clamp(1.0 - fresh_recheck, 0.0, 1.0);
 }
 
 bool ShouldSuspend(const ReputationRecord& r, const ReputationPolicy& policy) {

@@ -7,7 +7,8 @@
 // Adaptive replication. Per (volunteer, platform), the count of consecutive
 // validated results. From `trust_after` on, a fresh task goes out singly with
 // probability 1 - 1/count, never above 1 - min_recheck: a trusted volunteer is
-// still re-checked at random, forever. Any contradicted result, error or
+// still re-checked at random, forever (known-answer checks count as
+// re-checks: see SingleReplicaProbability). Any contradicted result, error or
 // expired lease resets the count. A result accepted singly is not itself
 // validated, so it never raises the count: trust is earned only from results
 // someone else reproduced. One rule beyond BOINC's: no single replica while
@@ -16,7 +17,12 @@
 // confirmed results; a volunteer lying on 10% of its tasks almost never is,
 // so it is almost never trusted with a task alone (without this rule such a
 // liar reaches 10 consecutive confirmations about one time in three, and
-// then lies unchecked on ~9 of every 100 tasks).
+// then lies unchecked on ~9 of every 100 tasks). And one more: a newcomer
+// gets no single replica before `trust_min_validated` results of its were
+// confirmed in all. A count reset (an error, an expired lease) is earned back
+// after `trust_after`, but the first trust takes longer: a liar lying on 10%
+// of its tasks passes 5 checks in a row more often than not (59%), 20 only
+// one time in eight.
 //
 // Cheater detection. Honest volunteers are contradicted too, now and then
 // (flaky tests, a machine gone bad), so one contradiction proves nothing. The
@@ -51,6 +57,7 @@ struct ReputationPolicy {
   int64_t trust_after = 5;     // consecutive validated results before a task may go out singly (bench/adversarial)
   double min_recheck = 0.1;    // the chance of a full re-check never falls below this
   double max_suspicion_for_single = 0;  // no single replica above this contradiction score
+  int64_t trust_min_validated = 20;  // validated results in all, ever, before the first single replica
   // Cheater detection.
   double honest_invalid_rate = 0.02;
   double liar_invalid_rate = 0.10;
@@ -104,11 +111,18 @@ void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement
                      const std::string& task_id = "");
 
 // The chance that a fresh task on `platform` goes out to this volunteer as
-// the only replica: 0 below trust_after consecutive validated results or
-// above max_suspicion_for_single, then 1 - 1/count, capped at
+// the only replica: 0 below trust_after consecutive validated results,
+// below trust_min_validated validated results in all, or above
+// max_suspicion_for_single, then 1 - 1/count, capped at
 // 1 - min_recheck. 0 when adaptive replication is off.
+//
+// `known_answer_rate` is the chance that any leased slot is a known-answer
+// check (EngineOptions): those check the volunteer as surely as a second
+// replica does, at the same cost (one more result), so they count towards the
+// re-check rate, and a fresh task is re-checked only for the rest. It never
+// falls below half of min_recheck, so fresh work stays re-checked too.
 double SingleReplicaProbability(const ReputationRecord& r, const std::string& platform,
-                                const ReputationPolicy& policy);
+                                const ReputationPolicy& policy, double known_answer_rate = 0);
 
 // True when the record shows enough contradictions to suspend the volunteer.
 bool ShouldSuspend(const ReputationRecord& r, const ReputationPolicy& policy);
