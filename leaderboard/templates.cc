@@ -69,7 +69,8 @@ tr.is-suspended td{background:#fff5f5}
 .badge-box{background:#fff;border:1px solid #d1d9e0;padding:.6rem .8rem;margin:.5rem 0}
 .badge-box svg{vertical-align:middle}
 .feeds a{margin-right:.8rem}
-@media (max-width:40rem){main{padding:.6rem}.answer .sentence{font-size:1.2rem}.answer .word{font-size:1.8rem}dl.facts{grid-template-columns:1fr}.wide-only{display:none}h1{font-size:1.35rem;overflow-wrap:anywhere}form.lookup-form label{flex:1 1 8rem}form.lookup-form input,form.lookup-form select{width:100%;box-sizing:border-box}}
+.phone-only{display:none}
+@media (max-width:40rem){main{padding:.6rem}.phone-only{display:inline}.answer{padding:.7rem .6rem}table.evidence th,table.evidence td{padding:.3rem .35rem}.answer .sentence{font-size:1.2rem}.answer .word{font-size:1.8rem}dl.facts{grid-template-columns:1fr}.wide-only{display:none}h1{font-size:1.35rem;overflow-wrap:anywhere}form.lookup-form label{flex:1 1 8rem}form.lookup-form input,form.lookup-form select{width:100%;box-sizing:border-box}}
 </style>
 </head>
 <body>
@@ -101,7 +102,7 @@ const char kHomeTemplate[] = R"tpl(<section>
 {{#has_evidence}}
 <h2>Evidence</h2>
 <div class="scroll"><table class="evidence">
-<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num">Volunteers agreeing</th></tr></thead>
+<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num"><span class="wide-only">Volunteers agreeing</span><span class="phone-only">Agreed</span></th></tr></thead>
 <tbody>
 {{#evidence}}<tr><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}</td><td class="num">{{agreeing}}</td></tr>
 {{/evidence}}
@@ -112,7 +113,7 @@ const char kHomeTemplate[] = R"tpl(<section>
 {{#has_newest_evidence}}
 <h3>Why {{newest}} works there</h3>
 <div class="scroll"><table class="evidence newest-evidence">
-<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num">Volunteers agreeing</th></tr></thead>
+<thead><tr><th>Version</th><th>Platform</th><th>Verdict</th><th class="num"><span class="wide-only">Volunteers agreeing</span><span class="phone-only">Agreed</span></th></tr></thead>
 <tbody>
 {{#newest_evidence}}<tr><td>{{version}}</td><td>{{platform_label}} <small>{{platform}}</small></td><td class="cell s-{{status_class}}">{{#has_task}}<a href="/tasks/{{task_path}}">{{status_text}}</a>{{/has_task}}{{^has_task}}{{status_text}}{{/has_task}}</td><td class="num">{{agreeing}}</td></tr>
 {{/newest_evidence}}
