@@ -102,20 +102,31 @@ bool Engine::LoadProject(const std::string& name, ProjectRecord* out) {
 }
 
 void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
-                       std::vector<ResultPayload>* payloads) {
-  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view, std::string_view value) {
-    ResultRecord r;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r)) return true;
-    auto env = nlohmann::json::parse(r.envelope, nullptr, false);
-    std::string body, err;
-    ResultPayload p;
-    nlohmann::json pj;
-    if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
-        !Base64Decode(env["payload"].get<std::string>(), &body) || !ParseJson(body, &pj, &err) ||
-        !ParseResultPayload(pj, &p, &err)) {
-      spdlog::error("stored result {} of task {} no longer parses: {}", r.lease_id, task_id, err);
-      return true;
+                       std::vector<ResultPayload>* payloads, const KnownResult* known) {
+  const std::string known_key =
+      known ? Key({known->record.task_id, known->record.lease_id}) : std::string();
+  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view key, std::string_view value) {
+    ResultRecord parsed;
+    ResultPayload parsed_payload;
+    const ResultRecord* rp = &parsed;
+    const ResultPayload* pp = &parsed_payload;
+    if (known && key == known_key) {
+      rp = &known->record;
+      pp = &known->payload;
+    } else {
+      if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
+      auto env = nlohmann::json::parse(parsed.envelope, nullptr, false);
+      std::string body, err;
+      nlohmann::json pj;
+      if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
+          !Base64Decode(env["payload"].get<std::string>(), &body) || !ParseJson(body, &pj, &err) ||
+          !ParseResultPayload(pj, &parsed_payload, &err)) {
+        spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
+        return true;
+      }
     }
+    const ResultRecord& r = *rp;
+    const ResultPayload& p = *pp;
     Vote v;
     v.lease_id = r.lease_id;
     v.volunteer_id = r.volunteer_id;
@@ -128,7 +139,7 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     v.prefix = r.prefix;
     v.excluded = r.known_answer || suspended_.count(r.volunteer_id) > 0;
     votes->push_back(std::move(v));
-    if (payloads) payloads->push_back(std::move(p));
+    if (payloads) payloads->push_back(p);
     return true;
   });
 }
@@ -596,6 +607,9 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
 }
 
 bool Engine::FindVolunteer(const std::string& volunteer_id, VolunteerRecord* out) {
+  // Every signed request asks whether its key is enrolled: answer that
+  // without parsing the record.
+  if (!out) return store_.Has(Cf::kVolunteers, volunteer_id);
   nlohmann::json j;
   VolunteerRecord v;
   if (!store_.GetJson(Cf::kVolunteers, volunteer_id, &j) || !FromJson(j, &v)) return false;
@@ -804,7 +818,8 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
 
   std::vector<Vote> votes;
   std::vector<ResultPayload> payloads;
-  LoadVotes(task.task_id, &votes, &payloads);
+  KnownResult just_stored{r, p};  // stored above: no need to parse it back
+  LoadVotes(task.task_id, &votes, &payloads, &just_stored);
   // A fresh task sent to one trusted volunteer alone (adaptive replication)
   // is decided by its one result, while the volunteer is still trusted.
   QuorumPolicy policy = options_.policy;

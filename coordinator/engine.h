@@ -183,8 +183,16 @@ class Engine {
 
  private:
   bool LoadTaskState(const std::string& task_id, TaskState* out);
+  // The votes of every stored result of `task_id`, in key order (and their
+  // payloads when `payloads` is given). `known`, when given, is a result
+  // just written under this lock with its payload: it is taken from memory
+  // instead of being parsed again from its stored envelope.
+  struct KnownResult {
+    const ResultRecord& record;
+    const ResultPayload& payload;
+  };
   void LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
-                 std::vector<ResultPayload>* payloads);
+                 std::vector<ResultPayload>* payloads, const KnownResult* known = nullptr);
   // Adds to `w` the tasks of one release on one platform, skipping those
   // already stored or already in `created`.
   void CreateTasks(WriteSet& w, const std::vector<FileRecord>& release_files,
