@@ -825,7 +825,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   QuorumPolicy policy = options_.policy;
   size_t single_index = 0;
   double single_held = 0;
-  bool single = SingleReplicaVote(task, votes, &single_index, &single_held);
+  bool single = SingleReplicaVote(task, votes, &single_index, &single_held, &r, &lease);
   if (single) policy.quorum = 1;
   QuorumDecision d = coordinator::Decide(votes, policy);
   scheduler_->OnResult(task.task_id, lease.lease_id, lease.account,

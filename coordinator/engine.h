@@ -222,8 +222,11 @@ class Engine {
   // When the only voting result came from a single replica (adaptive
   // replication) whose volunteer is still trusted: its index in `votes` and
   // the seconds between its lease and its result (what bounds its credit).
+  // `just_stored` and `its_lease`, when given, are a result written under
+  // this lock and its lease, used instead of reading them back.
   bool SingleReplicaVote(const TaskRecord& task, const std::vector<Vote>& votes, size_t* index,
-                         double* held_seconds);
+                         double* held_seconds, const ResultRecord* just_stored = nullptr,
+                         const LeaseRecord* its_lease = nullptr);
   // Judges every result of a decided task against its verdict (reputation.h).
   void JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes, const QuorumDecision& d,
                     bool single, WriteSet& w);
