@@ -96,9 +96,33 @@ bool Engine::Open(std::string* err) {
 
 void Engine::PutCounters(WriteSet& w) { w.PutJson(Cf::kMeta, "counters", nlohmann::json(counters_)); }
 
-bool Engine::LoadProject(const std::string& name, ProjectRecord* out) {
+bool Engine::LoadProject(const std::string& name, ProjectRecord* out, bool cached) {
   nlohmann::json j;
-  return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
+  if (!cached) return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
+  std::string bytes;
+  if (!store_.Get(Cf::kProjects, name, &bytes)) return false;
+  {
+    std::lock_guard<std::mutex> lock(projects_mu_);
+    auto it = projects_cache_.find(name);
+    if (it != projects_cache_.end() && it->second.bytes == bytes) {
+      *out = it->second.record;
+      return true;
+    }
+  }
+  j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded()) {
+    spdlog::error("store: the projects record '{}' is not valid JSON", name);
+    return false;
+  }
+  if (!FromJson(j, out)) return false;
+  RememberProject(name, std::move(bytes), *out);
+  return true;
+}
+
+void Engine::RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record) {
+  std::lock_guard<std::mutex> lock(projects_mu_);
+  if (projects_cache_.size() >= 4096 && !projects_cache_.count(name)) projects_cache_.clear();
+  projects_cache_[name] = CachedProject{std::move(bytes), record};
 }
 
 void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
@@ -883,9 +907,11 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   task.decided = true;
   ++counters_.verdicts;
   ProjectRecord project;
-  if (LoadProject(task.project, &project)) {
+  std::string project_bytes;
+  if (LoadProject(task.project, &project, /*cached=*/true)) {
     ++project.verdicts;
-    v.PutJson(Cf::kProjects, project.name, nlohmann::json(project));
+    project_bytes = nlohmann::json(project).dump();
+    v.Put(Cf::kProjects, project.name, project_bytes);
   }
   v.PutJson(Cf::kVerdicts, task.task_id, nlohmann::json(verdict));
   v.Put(Cf::kVerdictTimes, VerdictTimeKey(verdict.decided_at, task.task_id), "");  // feeds
@@ -908,6 +934,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     spdlog::error("recording the verdict of task {}: {}", task.task_id, err);
     return Submit::kAccepted;
   }
+  if (!project_bytes.empty()) RememberProject(project.name, std::move(project_bytes), project);
   if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
   EnforceSuspensions(now);
   return Submit::kAccepted;

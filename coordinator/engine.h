@@ -203,7 +203,10 @@ class Engine {
                               std::string* err);
   bool Decide(const std::string& task_id, int64_t now, std::string* err);
   void PutCounters(WriteSet& w);
-  bool LoadProject(const std::string& name, ProjectRecord* out);
+  // `cached`: look in (and fill) the parsed-record cache below; for the
+  // verdict path, which rewrites the same few records again and again.
+  bool LoadProject(const std::string& name, ProjectRecord* out, bool cached = false);
+  void RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record);
 
   // --- the verifier's side (verifier.cc) ---
   struct ReopenBatch;
@@ -240,6 +243,18 @@ class Engine {
 
   EngineOptions options_;
   std::mutex mu_;
+  // Project records as parsed, with the exact bytes they were parsed from.
+  // Each verdict rewrites its project's record (to count it), and the
+  // record of a project with many releases is large: one whose stored bytes
+  // are unchanged is not parsed again. Checked against the store on every
+  // use, so whoever else writes a record (the index sync, the snapshot
+  // import) only causes a miss. Its own lock: some callers hold no mu_.
+  struct CachedProject {
+    std::string bytes;
+    ProjectRecord record;
+  };
+  std::mutex projects_mu_;
+  std::unordered_map<std::string, CachedProject> projects_cache_;
   Store store_;
   std::unique_ptr<Scheduler> scheduler_;
   Counters counters_;
