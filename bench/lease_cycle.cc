@@ -3,19 +3,25 @@
 // the same lease/complete workload on PostgreSQL's usual job-queue pattern.
 //
 //   lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T]
-//               [--http-threads H] [--rate R] [--no-postgres] [--pg-bin DIR]
+//               [--http-threads H] [--rate R] [--batch K] [--no-postgres]
+//               [--pg-bin DIR]
 //
 // Corral: a PEP 691 index on loopback with T tasks' worth of releases is
 // synced by an in-process Coordinator served by the same HttpServer `corral
 // serve` uses (H handler threads, as `corral serve --http-threads`). N
 // simulated volunteers, each with its own account and machine key, enrol
-// over HTTP, then each runs a closed loop of cycles on one event loop (epoll,
-// one keep-alive connection each): POST /api/v1/lease (signed) for one task, then POST
-// /api/v1/results with a DSSE envelope really signed by its machine key; the
+// over HTTP, then each runs a closed loop of cycles on one event loop
+// (epoll, one keep-alive connection each): POST /api/v1/lease (signed) for
+// one task, then POST /api/v1/results with a DSSE envelope really signed by
+// its machine key; the
 // coordinator verifies both signatures and stores the result with a WAL sync
 // before answering. Figures cover S seconds after W seconds of warm-up.
 // With --rate R, a second run offers R cycles/s spread over the N volunteers
 // (each waits for its next slot), for latencies below saturation.
+// Then (unless --batch is 1) the batched workload, a separate figure in
+// tasks/s: each volunteer leases up to K tasks per request (slots = K, a
+// machine that runs K tasks at once) and reports them with one POST
+// /api/v1/results/batch of K envelopes, each signed and verified on its own.
 //
 // PostgreSQL: Debian's server (initdb'd into a temporary directory as the
 // `postgres` user when run as root, started on a loopback port, stopped at
@@ -24,7 +30,10 @@
 // UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1), then,
 // in one transaction, insert the result (the same signed envelope, signed by
 // the client) and mark the job done. As in Corral, the lease commits without
-// waiting for the disk and the completion waits for the WAL flush.
+// waiting for the disk and the completion waits for the WAL flush. The
+// batched workload likewise: up to K jobs per lease (SKIP LOCKED LIMIT K),
+// their K results inserted and jobs marked done in one transaction. Every
+// PostgreSQL run starts from the same queue (all jobs queued, no results).
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
