@@ -292,6 +292,18 @@ class CorralDriver {
     while (true) {
       auto now = Clock::now();
       if (now >= end && running == 0) break;
+      if (now >= end + std::chrono::seconds(60)) {
+        // Answers overdue by a minute: count them as errors and give up on
+        // those connections rather than hang.
+        std::fprintf(stderr, "lease_cycle: %d requests still unanswered 60 s after the end\n", running);
+        tally->errors += running;
+        for (auto& v : vols_) {
+          std::string err;
+          Disconnect(v);
+          if (!Open(v, &err)) std::fprintf(stderr, "lease_cycle: reconnecting: %s\n", err.c_str());
+        }
+        break;
+      }
       while (!waiting.empty() && waiting.top().first <= now && now < end) {
         size_t i = waiting.top().second;
         waiting.pop();
