@@ -3,19 +3,25 @@
 // the same lease/complete workload on PostgreSQL's usual job-queue pattern.
 //
 //   lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T]
-//               [--http-threads H] [--rate R] [--no-postgres] [--pg-bin DIR]
+//               [--http-threads H] [--rate R] [--batch K] [--no-postgres]
+//               [--pg-bin DIR]
 //
 // Corral: a PEP 691 index on loopback with T tasks' worth of releases is
 // synced by an in-process Coordinator served by the same HttpServer `corral
 // serve` uses (H handler threads, as `corral serve --http-threads`). N
 // simulated volunteers, each with its own account and machine key, enrol
-// over HTTP, then each runs a closed loop of cycles on one event loop (curl
-// multi): POST /api/v1/lease (signed) for one task, then POST
-// /api/v1/results with a DSSE envelope really signed by its machine key; the
+// over HTTP, then each runs a closed loop of cycles on one event loop
+// (epoll, one keep-alive connection each): POST /api/v1/lease (signed) for
+// one task, then POST /api/v1/results with a DSSE envelope really signed by
+// its machine key; the
 // coordinator verifies both signatures and stores the result with a WAL sync
 // before answering. Figures cover S seconds after W seconds of warm-up.
 // With --rate R, a second run offers R cycles/s spread over the N volunteers
 // (each waits for its next slot), for latencies below saturation.
+// Then (unless --batch is 1) the batched workload, a separate figure in
+// tasks/s: each volunteer leases up to K tasks per request (slots = K, a
+// machine that runs K tasks at once) and reports them with one POST
+// /api/v1/results/batch of K envelopes, each signed and verified on its own.
 //
 // PostgreSQL: Debian's server (initdb'd into a temporary directory as the
 // `postgres` user when run as root, started on a loopback port, stopped at
@@ -24,8 +30,17 @@
 // UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1), then,
 // in one transaction, insert the result (the same signed envelope, signed by
 // the client) and mark the job done. As in Corral, the lease commits without
-// waiting for the disk and the completion waits for the WAL flush.
+// waiting for the disk and the completion waits for the WAL flush. The
+// batched workload likewise: up to K jobs per lease (SKIP LOCKED LIMIT K),
+// their K results inserted and jobs marked done in one transaction. Every
+// PostgreSQL run starts from the same queue (all jobs queued, no results).
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -37,6 +52,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -55,13 +71,9 @@
 #include "coordinator/coordinator.h"
 
 #ifdef CORRAL_HAVE_LIBPQ
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #endif
 
 namespace fs = std::filesystem;
@@ -77,6 +89,7 @@ struct Args {
   int tasks = 200'000;
   int http_threads = 16;  // corral serve's default
   double rate = 0;        // 0: no paced run
+  int batch = 8;          // k of the batched run; <= 1: no batched run
   bool postgres = true;
   std::string pg_bin;
 };
@@ -91,6 +104,12 @@ double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double CpuSeconds() {
@@ -149,6 +168,7 @@ class BenchIndex {
 struct Tally {
   Clock::time_point start, end;  // the measured window
   int64_t cycles = 0, errors = 0, empty = 0;
+  int64_t tasks = 0;  // tasks reported and accepted (one per cycle unless batched)
   std::vector<double> lease_ms, result_ms;
   bool InWindow(Clock::time_point t) const { return t >= start && t < end; }
 };
@@ -156,6 +176,22 @@ struct Tally {
 void PrintTally(const std::string& who, const Tally& t, double window_s) {
   std::printf("%s_cycles: %lld\n", who.c_str(), static_cast<long long>(t.cycles));
   std::printf("%s_cycles_per_second: %.0f\n", who.c_str(), static_cast<double>(t.cycles) / window_s);
+  std::printf("%s_lease_p50: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.50));
+  std::printf("%s_lease_p99: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.99));
+  std::printf("%s_result_p50: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.50));
+  std::printf("%s_result_p99: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.99));
+  std::printf("%s_errors: %lld\n", who.c_str(), static_cast<long long>(t.errors));
+  std::printf("%s_empty_leases: %lld\n", who.c_str(), static_cast<long long>(t.empty));
+  std::fflush(stdout);
+}
+
+// The batched workload's figures: tasks per second first, then per request.
+void PrintBatchedTally(const std::string& who, const Tally& t, double window_s, int k) {
+  std::printf("%s_task_cycles_per_second: %.0f tasks/s (k=%d per lease)\n", who.c_str(),
+              static_cast<double>(t.tasks) / window_s, k);
+  std::printf("%s_tasks: %lld\n", who.c_str(), static_cast<long long>(t.tasks));
+  std::printf("%s_requests_per_second: %.0f (lease + batch report pairs)\n", who.c_str(),
+              static_cast<double>(t.cycles) / window_s);
   std::printf("%s_lease_p50: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.50));
   std::printf("%s_lease_p99: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.99));
   std::printf("%s_result_p50: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.50));
@@ -191,90 +227,129 @@ class Pacer {
 };
 
 // ---------------------------------------------------------------------------
-// Corral: simulated volunteers over HTTP, driven by one curl multi loop.
+// Corral: simulated volunteers over HTTP, driven by one epoll loop.
+//
+// The load generator shares the two cores with the coordinator, so it must
+// be cheap or it measures itself: one non-blocking keep-alive HTTP/1.1
+// connection per volunteer, requests written with one send(), responses
+// read with one recv() per readiness event and framed by Content-Length
+// (the coordinator always sends it). What each volunteer sends is what
+// `corral volunteer` sends: a lease request and a DSSE result envelope
+// signed by its own machine key, each request signed afresh (new nonce) with
+// the protocol's helpers (common/signing.h).
 
 struct Volunteer {
   std::unique_ptr<SigningKey> account, machine;
   std::string id;
   std::vector<std::string> platforms;
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
-  std::string body, response;
+  std::string lease_body;  // the lease request's JSON: the same every cycle
+  int fd = -1;
+  std::string out;         // the request being sent
+  size_t out_sent = 0;
+  std::string in;          // the response read so far
   bool leasing = true;
-  TaskSpec task;
+  std::vector<TaskSpec> tasks;
   Clock::time_point started;
+};
+
+// What a run asks each volunteer to do per cycle: lease one task and
+// report it with POST /api/v1/results, or (batch > 1) lease up to `batch`
+// tasks in one request and report them together with POST
+// /api/v1/results/batch.
+struct Workload {
+  int batch = 1;
 };
 
 class CorralDriver {
  public:
-  CorralDriver(std::string base, std::vector<Volunteer>& vols) : base_(std::move(base)), vols_(vols) {
-    multi_ = curl_multi_init();
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(vols.size() + 16));
-    for (auto& v : vols_) {
-      v.easy = curl_easy_init();
-      curl_easy_setopt(v.easy, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(v.easy, CURLOPT_WRITEFUNCTION, &CorralDriver::Write);
-      curl_easy_setopt(v.easy, CURLOPT_WRITEDATA, &v);
-      curl_easy_setopt(v.easy, CURLOPT_PRIVATE, &v);
-      curl_easy_setopt(v.easy, CURLOPT_TCP_NODELAY, 1L);
-      curl_easy_setopt(v.easy, CURLOPT_TIMEOUT_MS, 60000L);
-    }
+  CorralDriver(int port, std::vector<Volunteer>& vols)
+      : host_("127.0.0.1:" + std::to_string(port)), port_(port), vols_(vols) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
   }
   ~CorralDriver() {
-    for (auto& v : vols_) {
-      curl_multi_remove_handle(multi_, v.easy);
-      curl_easy_cleanup(v.easy);
-      curl_slist_free_all(v.headers);
-      v.headers = nullptr;
-    }
-    curl_multi_cleanup(multi_);
+    for (auto& v : vols_) Disconnect(v);
+    if (epoll_ >= 0) close(epoll_);
+  }
+
+  // Opens one connection per volunteer. False with *err on the first failure.
+  bool Connect(std::string* err) {
+    for (auto& v : vols_)
+      if (!Open(v, err)) return false;
+    return true;
   }
 
   // Runs cycles until `end`; counts those that finish inside tally's window.
-  void Run(Tally* tally, Clock::time_point end, double rate) {
+  // A cycle counts as one in tally->cycles and its tasks in tally->tasks.
+  void Run(Tally* tally, Clock::time_point end, double rate, Workload work) {
+    work_ = work;
+    for (auto& v : vols_) v.lease_body.clear();  // it says how many slots
     Pacer pacer(static_cast<int>(vols_.size()), rate);
     using Wake = std::pair<Clock::time_point, size_t>;
     std::priority_queue<Wake, std::vector<Wake>, std::greater<>> waiting;
     for (size_t i = 0; i < vols_.size(); ++i) waiting.push({pacer.Next(static_cast<int>(i)), i});
     int running = 0;
+    std::vector<epoll_event> events(vols_.size() + 1);
     while (true) {
       auto now = Clock::now();
       if (now >= end && running == 0) break;
+      if (now >= end + std::chrono::seconds(60)) {
+        // Answers overdue by a minute: count them as errors and give up on
+        // those connections rather than hang.
+        std::fprintf(stderr, "lease_cycle: %d requests still unanswered 60 s after the end\n", running);
+        tally->errors += running;
+        for (auto& v : vols_) {
+          std::string err;
+          Disconnect(v);
+          if (!Open(v, &err)) std::fprintf(stderr, "lease_cycle: reconnecting: %s\n", err.c_str());
+        }
+        break;
+      }
       while (!waiting.empty() && waiting.top().first <= now && now < end) {
         size_t i = waiting.top().second;
         waiting.pop();
         StartLease(vols_[i]);
         ++running;
       }
-      int still = 0;
-      curl_multi_perform(multi_, &still);
-      CURLMsg* msg;
-      int left = 0;
-      while ((msg = curl_multi_info_read(multi_, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        Volunteer* v = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&v));
-        long status = 0;
-        curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &status);
-        CURLcode code = msg->data.result;
-        curl_multi_remove_handle(multi_, v->easy);
-        auto done = Clock::now();
-        size_t i = static_cast<size_t>(v - vols_.data());
-        if (code != CURLE_OK || status != 200) {
-          if (tally->InWindow(done)) ++tally->errors;
-          if (errors_logged_++ < 5)
-            std::fprintf(stderr, "lease_cycle: %s answered %ld: %s %s\n",
-                         v->leasing ? "lease" : "result", status, curl_easy_strerror(code),
-                         v->response.substr(0, 200).c_str());
-          --running;
-          waiting.push({pacer.Next(static_cast<int>(i)), i});
+      int timeout_ms = 10;
+      if (!waiting.empty() && now < end) {
+        auto until = waiting.top().first - now;
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(until).count(), 0, 10));
+      }
+      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout_ms);
+      for (int e = 0; e < n; ++e) {
+        Volunteer& v = vols_[events[static_cast<size_t>(e)].data.u64];
+        size_t i = static_cast<size_t>(&v - vols_.data());
+        if (events[static_cast<size_t>(e)].events & EPOLLOUT) Flush(v);
+        int status = 0;
+        std::string_view body;
+        bool failed = false;
+        if (events[static_cast<size_t>(e)].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+          int r = ReadResponse(v, &status, &body);
+          if (r == 0) continue;  // not complete yet
+          failed = r < 0 || status != 200;
+        } else {
           continue;
         }
-        if (v->leasing) {
-          if (tally->InWindow(v->started)) tally->lease_ms.push_back(Ms(done - v->started));
+        auto done = Clock::now();
+        if (failed) {
+          if (tally->InWindow(done)) ++tally->errors;
+          if (errors_logged_++ < 5)
+            std::fprintf(stderr, "lease_cycle: %s answered %d: %.*s\n", v.leasing ? "lease" : "result",
+                         status, static_cast<int>(std::min<size_t>(body.size(), 200)), body.data());
+          // Start afresh on a new connection: the old one may be mid-message.
+          std::string err;
+          Disconnect(v);
+          if (!Open(v, &err)) std::fprintf(stderr, "lease_cycle: reconnecting: %s\n", err.c_str());
+          --running;
+          waiting.push({std::max(pacer.Next(static_cast<int>(i)), done + std::chrono::milliseconds(50)), i});
+          continue;
+        }
+        if (v.leasing) {
+          if (tally->InWindow(v.started)) tally->lease_ms.push_back(Ms(done - v.started));
           LeaseResponse lr;
           std::string err;
-          nlohmann::json j = nlohmann::json::parse(v->response, nullptr, false);
+          nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
           if (!ParseLeaseResponse(j, &lr, &err) || lr.tasks.empty()) {
             if (tally->InWindow(done)) ++tally->empty;
             --running;
@@ -282,64 +357,145 @@ class CorralDriver {
             waiting.push({std::max(pacer.Next(static_cast<int>(i)), done + std::chrono::milliseconds(50)), i});
             continue;
           }
-          v->task = lr.tasks[0];
-          if (now < end) StartResult(*v);
+          v.tasks = std::move(lr.tasks);
+          if (done < end) StartResult(v);
           else --running;
         } else {
-          if (tally->InWindow(v->started)) tally->result_ms.push_back(Ms(done - v->started));
-          if (tally->InWindow(done)) ++tally->cycles;
+          int64_t accepted = 1;
+          if (work_.batch > 1) accepted = CountAccepted(body, tally);
+          if (tally->InWindow(v.started)) tally->result_ms.push_back(Ms(done - v.started));
+          if (tally->InWindow(done)) {
+            ++tally->cycles;
+            tally->tasks += accepted;
+          }
           --running;
           waiting.push({pacer.Next(static_cast<int>(i)), i});
         }
       }
-      int timeout_ms = 10;
-      if (!waiting.empty()) {
-        auto until = waiting.top().first - Clock::now();
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(until).count(), 0, 10));
-      }
-      curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr);
     }
   }
 
  private:
-  static size_t Write(char* data, size_t size, size_t n, void* user) {
-    static_cast<Volunteer*>(user)->response.append(data, size * n);
-    return size * n;
+  bool Open(Volunteer& v, std::string* err) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      *err = std::string("socket: ") + std::strerror(errno);
+      return false;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+      *err = std::string("connecting to ") + host_ + ": " + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<uint64_t>(&v - vols_.data());
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    v.fd = fd;
+    v.in.clear();
+    v.out.clear();
+    v.out_sent = 0;
+    return true;
   }
 
-  void Post(Volunteer& v, const std::string& path) {
-    curl_slist_free_all(v.headers);
-    v.headers = nullptr;
-    for (const auto& [k, val] : SignRequest(*v.machine, "POST", path, v.body, NowSeconds()))
-      v.headers = curl_slist_append(v.headers, (k + ": " + val).c_str());
-    v.headers = curl_slist_append(v.headers, "Content-Type: application/json");
-    v.headers = curl_slist_append(v.headers, "Expect:");
-    v.response.clear();
-    curl_easy_setopt(v.easy, CURLOPT_URL, (base_ + path).c_str());
-    curl_easy_setopt(v.easy, CURLOPT_HTTPHEADER, v.headers);
-    curl_easy_setopt(v.easy, CURLOPT_POSTFIELDS, v.body.data());
-    curl_easy_setopt(v.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(v.body.size()));
+  void Disconnect(Volunteer& v) {
+    if (v.fd < 0) return;
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, v.fd, nullptr);
+    close(v.fd);
+    v.fd = -1;
+  }
+
+  // Sends what is left of v.out; asks for EPOLLOUT while some remains.
+  void Flush(Volunteer& v) {
+    bool waiting_out = v.out_sent > 0 && v.out_sent < v.out.size();
+    while (v.out_sent < v.out.size()) {
+      ssize_t n = send(v.fd, v.out.data() + v.out_sent, v.out.size() - v.out_sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        v.out_sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      return;  // the connection failed: the read side will see it
+    }
+    bool want_out = v.out_sent < v.out.size();
+    if (want_out != waiting_out) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | (want_out ? EPOLLOUT : 0u);
+      ev.data.u64 = static_cast<uint64_t>(&v - vols_.data());
+      epoll_ctl(epoll_, EPOLL_CTL_MOD, v.fd, &ev);
+    }
+  }
+
+  // Reads what is there. 1 with *status and *body once a whole response is
+  // in, 0 when more is to come, -1 when the connection failed.
+  int ReadResponse(Volunteer& v, int* status, std::string_view* body) {
+    char buf[65536];
+    ssize_t n = recv(v.fd, buf, sizeof buf, 0);
+    if (n == 0) return -1;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    v.in.append(buf, static_cast<size_t>(n));
+    size_t head_end = v.in.find("\r\n\r\n");
+    if (head_end == std::string::npos) return 0;
+    std::string_view head(v.in.data(), head_end);
+    if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return -1;
+    *status = std::atoi(v.in.c_str() + 9);
+    size_t length = 0;
+    bool have_length = false;
+    for (size_t pos = head.find("\r\n"); pos != std::string_view::npos; pos = head.find("\r\n", pos + 2)) {
+      std::string_view line = head.substr(pos + 2, head.find("\r\n", pos + 2) - (pos + 2));
+      constexpr std::string_view kName = "content-length:";
+      if (line.size() > kName.size() &&
+          std::equal(kName.begin(), kName.end(), line.begin(),
+                     [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+        length = static_cast<size_t>(std::strtoull(line.data() + kName.size(), nullptr, 10));
+        have_length = true;
+      }
+    }
+    if (!have_length) return -1;  // the coordinator always frames by Content-Length
+    if (v.in.size() < head_end + 4 + length) return 0;
+    *body = std::string_view(v.in).substr(head_end + 4, length);
+    return 1;
+  }
+
+  void Post(Volunteer& v, const char* path, const std::string& body) {
+    v.out.clear();
+    v.out_sent = 0;
+    v.in.clear();
+    v.out.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_).append("\r\n");
+    for (const auto& [k, val] : SignRequest(*v.machine, "POST", path, body, NowSeconds()))
+      v.out.append(k).append(": ").append(val).append("\r\n");
+    v.out.append("Content-Type: application/json\r\nContent-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
     v.started = Clock::now();
-    curl_multi_add_handle(multi_, v.easy);
+    Flush(v);
   }
 
   void StartLease(Volunteer& v) {
     v.leasing = true;
-    LeaseRequest lr;
-    lr.platforms = v.platforms;
-    lr.slots = 1;
-    v.body = nlohmann::json(lr).dump();
-    Post(v, "/api/v1/lease");
+    if (v.lease_body.empty()) {
+      LeaseRequest lr;
+      lr.platforms = v.platforms;
+      lr.slots = work_.batch;
+      v.lease_body = nlohmann::json(lr).dump();
+    }
+    Post(v, "/api/v1/lease", v.lease_body);
   }
 
-  void StartResult(Volunteer& v) {
-    v.leasing = false;
+  // The DSSE envelope a volunteer sends for `task`, signed by its machine key.
+  std::string Envelope(const Volunteer& v, const TaskSpec& task) {
     ResultPayload p;
-    p.task_id = v.task.task_id;
-    p.lease_id = v.task.lease_id;
+    p.task_id = task.task_id;
+    p.lease_id = task.lease_id;
     p.volunteer_id = v.id;
-    p.input_sha256 = v.task.sha256;
+    p.input_sha256 = task.sha256;
     p.platform.implementation = "cpython";
     p.platform.python_version = "3.11.7";
     p.platform.os = "linux";
@@ -353,17 +509,60 @@ class CorralDriver {
     p.isolation = "full";
     p.client_version = "lease_cycle";
     p.finished_at = NowSeconds();
-    v.body = DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *v.machine).dump();
-    Post(v, "/api/v1/results");
+    return DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *v.machine).dump();
   }
 
-  std::string base_;
+  void StartResult(Volunteer& v) {
+    v.leasing = false;
+    if (work_.batch <= 1) {
+      Post(v, "/api/v1/results", Envelope(v, v.tasks[0]));
+      return;
+    }
+    // The batch request's JSON, {"results": [envelope, ...]}, written out
+    // directly: the envelopes are already JSON text.
+    std::string body = "{\"results\":[";
+    for (size_t i = 0; i < v.tasks.size(); ++i) {
+      if (i) body += ',';
+      body += Envelope(v, v.tasks[i]);
+    }
+    body += "]}";
+    Post(v, "/api/v1/results/batch", body);
+  }
+
+  // The number of envelopes of a batch answer that were accepted; the
+  // others count as errors.
+  int64_t CountAccepted(std::string_view body, Tally* tally) {
+    ResultBatchResponse resp;
+    std::string err;
+    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    if (!ParseResultBatchResponse(j, &resp, &err)) {
+      if (errors_logged_++ < 5) std::fprintf(stderr, "lease_cycle: batch answer: %s\n", err.c_str());
+      ++tally->errors;
+      return 0;
+    }
+    int64_t accepted = 0;
+    for (const auto& item : resp.results) {
+      if (item.status == "accepted") {
+        ++accepted;
+      } else {
+        ++tally->errors;
+        if (errors_logged_++ < 5)
+          std::fprintf(stderr, "lease_cycle: batch item %s: %s %s\n", item.status.c_str(),
+                       item.error.c_str(), item.detail.c_str());
+      }
+    }
+    return accepted;
+  }
+
+  std::string host_;
+  int port_;
   std::vector<Volunteer>& vols_;
-  CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  Workload work_;
   int errors_logged_ = 0;
 };
 
-bool RunCorral(const Args& args, double* cycles_per_second) {
+bool RunCorral(const Args& args, double* cycles_per_second, double* batched_tasks_per_second) {
   InitCrypto();
   fs::path dir = fs::temp_directory_path() / ("corral-bench-lease-" + RandomHex(6));
   fs::create_directories(dir);
@@ -430,24 +629,50 @@ bool RunCorral(const Args& args, double* cycles_per_second) {
   std::fflush(stdout);
 
   {
-    CorralDriver driver(base, vols);
+    CorralDriver driver(server.port(), vols);
+    if (!driver.Connect(&err)) {
+      std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+      return false;
+    }
+    auto window = [&](Tally* t) {
+      t->start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
+      t->end = t->start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
+    };
+    // CPU per cycle over the whole run (warm-up included, scaled to the
+    // window's share), and the load generator's own share (this thread).
+    auto measure = [&](const std::string& who, Tally* t, double rate, Workload work) {
+      double cpu0 = CpuSeconds(), client0 = ThreadCpuSeconds();
+      driver.Run(t, t->end, rate, work);
+      double cpu = CpuSeconds() - cpu0, client = ThreadCpuSeconds() - client0;
+      double share = args.seconds / (args.seconds + args.warmup);
+      if (t->cycles > 0) {
+        std::printf("%s_cpu_per_cycle: %.0f us\n", who.c_str(),
+                    cpu / static_cast<double>(t->cycles) * 1e6 * share);
+        std::printf("%s_client_cpu_per_cycle: %.0f us\n", who.c_str(),
+                    client / static_cast<double>(t->cycles) * 1e6 * share);
+      }
+    };
     Tally t;
-    double cpu0 = CpuSeconds();
-    t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
-    t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
-    driver.Run(&t, t.end, 0);
-    double cpu = CpuSeconds() - cpu0;
+    window(&t);
+    measure("corral", &t, 0, Workload{1});
     PrintTally("corral", t, args.seconds);
     *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
-    std::printf("corral_cpu_per_cycle: %.0f us\n",
-                t.cycles ? cpu / static_cast<double>(t.cycles) * 1e6 * args.seconds / (args.seconds + args.warmup) : 0);
     if (args.rate > 0) {
       Tally paced;
-      paced.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
-      paced.end = paced.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
-      driver.Run(&paced, paced.end, args.rate);
+      window(&paced);
+      measure("corral_paced", &paced, args.rate, Workload{1});
       std::printf("corral_paced_offered: %.0f /s\n", args.rate);
       PrintTally("corral_paced", paced, args.seconds);
+    }
+    if (args.batch > 1) {
+      // The batched workload: a volunteer with several interpreters leases
+      // up to k tasks per request and reports them in one results/batch.
+      // A separate figure, in tasks/s: never to be read as the single-task one.
+      Tally b;
+      window(&b);
+      measure("corral_batched", &b, 0, Workload{args.batch});
+      PrintBatchedTally("corral_batched", b, args.seconds, args.batch);
+      *batched_tasks_per_second = static_cast<double>(b.tasks) / args.seconds;
     }
   }
   auto progress = coordinator->GetProgress();
@@ -515,59 +740,87 @@ struct PgClient {
   int idx = 0;
   std::string platform;
   std::unique_ptr<SigningKey> key;
+  int batch = 1;             // jobs per lease
   bool leasing = true;
   bool failed = false;
-  int64_t job = 0;
+  std::vector<int64_t> jobs;  // leased, to complete
+  int64_t inserted = 0;       // results the completion stored
   Clock::time_point started;
 };
+
+// The signed envelope a client stores for `job`, as in Corral.
+std::string PgEnvelope(const PgClient& c, int64_t job) {
+  ResultPayload p;
+  p.task_id = std::to_string(job);
+  p.lease_id = "job-" + std::to_string(job);
+  p.volunteer_id = c.key->public_hex();
+  p.input_sha256 = Sha256Hex(p.task_id);
+  p.platform.implementation = "cpython";
+  p.platform.python_version = "3.11.7";
+  p.platform.os = "linux";
+  p.platform.arch = "x86_64";
+  p.outcome = Outcome::kPassed;
+  p.summary = "built, installed, imported; 12 tests passed";
+  p.total_seconds = 42;
+  p.tests_passed = 12;
+  p.wheel_sha256 = Sha256Hex(p.task_id);
+  p.wheel_content_digest = Sha256Hex("content " + p.task_id);
+  p.isolation = "full";
+  p.client_version = "lease_cycle";
+  p.finished_at = NowSeconds();
+  return DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *c.key).dump();
+}
 
 // Sends the next statement of client c: a lease, or the completion of its job.
 void PgSend(PgClient& c) {
   c.started = Clock::now();
   if (c.leasing) {
     std::string idx = std::to_string(c.idx);
-    const char* params[2] = {idx.c_str(), c.platform.c_str()};
-    PQsendQueryPrepared(c.conn, "lease", 2, params, nullptr, nullptr, 0);
-  } else {
-    ResultPayload p;
-    p.task_id = std::to_string(c.job);
-    p.lease_id = "job-" + std::to_string(c.job);
-    p.volunteer_id = c.key->public_hex();
-    p.input_sha256 = Sha256Hex(p.task_id);
-    p.platform.implementation = "cpython";
-    p.platform.python_version = "3.11.7";
-    p.platform.os = "linux";
-    p.platform.arch = "x86_64";
-    p.outcome = Outcome::kPassed;
-    p.summary = "built, installed, imported; 12 tests passed";
-    p.total_seconds = 42;
-    p.tests_passed = 12;
-    p.wheel_sha256 = Sha256Hex(p.task_id);
-    p.wheel_content_digest = Sha256Hex("content " + p.task_id);
-    p.isolation = "full";
-    p.client_version = "lease_cycle";
-    p.finished_at = NowSeconds();
-    std::string envelope = DsseSign(kResultPayloadType, nlohmann::json(p).dump(), *c.key).dump();
+    std::string k = std::to_string(c.batch);
+    const char* params[3] = {idx.c_str(), c.platform.c_str(), k.c_str()};
+    if (c.batch <= 1) PQsendQueryPrepared(c.conn, "lease", 2, params, nullptr, nullptr, 0);
+    else PQsendQueryPrepared(c.conn, "lease_batch", 3, params, nullptr, nullptr, 0);
+  } else if (c.batch <= 1) {
+    std::string envelope = PgEnvelope(c, c.jobs[0]);
     char* lit = PQescapeLiteral(c.conn, envelope.c_str(), envelope.size());
     std::string sql =
         "BEGIN; SET LOCAL synchronous_commit = on; "
-        "WITH done AS (UPDATE jobs SET state = 'done' WHERE id = " + std::to_string(c.job) +
+        "WITH done AS (UPDATE jobs SET state = 'done' WHERE id = " + std::to_string(c.jobs[0]) +
         " AND leased_by = " + std::to_string(c.idx) + " AND state = 'leased' RETURNING id) "
         "INSERT INTO results (job_id, volunteer, envelope) SELECT id, " + std::to_string(c.idx) +
         ", " + lit + " FROM done; COMMIT;";
     PQfreemem(lit);
+    PQsendQuery(c.conn, sql.c_str());
+  } else {
+    // All the leased jobs completed in one transaction, as results/batch
+    // stores its envelopes under one WAL sync.
+    std::string ids, values;
+    for (size_t i = 0; i < c.jobs.size(); ++i) {
+      std::string envelope = PgEnvelope(c, c.jobs[i]);
+      char* lit = PQescapeLiteral(c.conn, envelope.c_str(), envelope.size());
+      ids += (i ? "," : "") + std::to_string(c.jobs[i]);
+      values += std::string(i ? ", (" : "(") + std::to_string(c.jobs[i]) + "::bigint, " + lit + ")";
+      PQfreemem(lit);
+    }
+    std::string sql =
+        "BEGIN; SET LOCAL synchronous_commit = on; "
+        "WITH done AS (UPDATE jobs SET state = 'done' WHERE id IN (" + ids +
+        ") AND leased_by = " + std::to_string(c.idx) + " AND state = 'leased' RETURNING id) "
+        "INSERT INTO results (job_id, volunteer, envelope) SELECT done.id, " + std::to_string(c.idx) +
+        ", e.envelope FROM done JOIN (VALUES " + values + ") AS e(id, envelope) ON e.id = done.id; COMMIT;";
     PQsendQuery(c.conn, sql.c_str());
   }
   while (PQflush(c.conn) == 1) {
   }
 }
 
-bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, const std::string& who,
-                   double* cycles_per_second) {
+bool RunPgWorkload(const std::string& conninfo, int clients, int batch, const Args& args,
+                   const std::string& who, double* cycles_per_second) {
   std::vector<PgClient> cs(static_cast<size_t>(clients));
   for (int i = 0; i < clients; ++i) {
     PgClient& c = cs[static_cast<size_t>(i)];
     c.idx = i;
+    c.batch = batch;
     c.platform = kPlatforms[static_cast<size_t>(i) % kPlatforms.size()];
     c.key = SigningKey::Generate();
     c.conn = PQconnectdb(conninfo.c_str());
@@ -585,6 +838,19 @@ bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, c
                             2, nullptr);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
       std::fprintf(stderr, "lease_cycle: preparing the lease: %s\n", PQerrorMessage(c.conn));
+      PQclear(r);
+      return false;
+    }
+    PQclear(r);
+    r = PQprepare(c.conn, "lease_batch",
+                  "WITH picked AS (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
+                  "ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                  "UPDATE jobs SET state = 'leased', leased_by = $1, "
+                  "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
+                  "FROM picked WHERE jobs.id = picked.id RETURNING jobs.id",
+                  3, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      std::fprintf(stderr, "lease_cycle: preparing the batched lease: %s\n", PQerrorMessage(c.conn));
       PQclear(r);
       return false;
     }
@@ -616,7 +882,10 @@ bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, c
           c.failed = true;
           if (t.errors < 5) std::fprintf(stderr, "lease_cycle: PostgreSQL: %s", PQresultErrorMessage(r));
         } else if (c.leasing && st == PGRES_TUPLES_OK) {
-          c.job = PQntuples(r) == 1 ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
+          c.jobs.clear();
+          for (int row = 0; row < PQntuples(r); ++row) c.jobs.push_back(std::atoll(PQgetvalue(r, row, 0)));
+        } else if (!c.leasing && st == PGRES_COMMAND_OK && std::strncmp(PQcmdStatus(r), "INSERT", 6) == 0) {
+          c.inserted = std::atoll(PQcmdTuples(r));
         }
         PQclear(r);
       }
@@ -628,14 +897,19 @@ bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, c
         c.leasing = true;
       } else if (c.leasing) {
         if (t.InWindow(c.started)) t.lease_ms.push_back(Ms(done - c.started));
-        if (c.job == 0) {
+        if (c.jobs.empty()) {
           if (t.InWindow(done)) ++t.empty;
         } else {
           c.leasing = false;
         }
       } else {
         if (t.InWindow(c.started)) t.result_ms.push_back(Ms(done - c.started));
-        if (t.InWindow(done)) ++t.cycles;
+        if (t.InWindow(done)) {
+          ++t.cycles;
+          t.tasks += c.inserted;
+          t.errors += static_cast<int64_t>(c.jobs.size()) - c.inserted;
+        }
+        c.inserted = 0;
         c.leasing = true;
       }
       if (done >= t.end) {
@@ -647,12 +921,17 @@ bool RunPgWorkload(const std::string& conninfo, int clients, const Args& args, c
       PgSend(c);
     }
   }
-  PrintTally(who, t, args.seconds);
-  *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
+  if (batch <= 1) {
+    PrintTally(who, t, args.seconds);
+    *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
+  } else {
+    PrintBatchedTally(who, t, args.seconds, batch);
+    *cycles_per_second = static_cast<double>(t.tasks) / args.seconds;
+  }
   return true;
 }
 
-bool RunPostgres(const Args& args, double corral_cps) {
+bool RunPostgres(const Args& args, double corral_cps, double corral_batched_tps) {
   std::string bin = FindPgBin(args.pg_bin);
   if (bin.empty()) {
     std::printf("postgres: skipped (no PostgreSQL server found under /usr/lib/postgresql: "
@@ -716,22 +995,48 @@ bool RunPostgres(const Args& args, double corral_cps) {
     if (!ok) std::fprintf(stderr, "lease_cycle: setting up PostgreSQL: %s\n", err.c_str());
     PQfinish(admin);
   }
+  // Every run starts from the same queue: all jobs queued, no results.
+  auto reset = [&]() {
+    PGconn* admin = PQconnectdb(conninfo.c_str());
+    std::string err;
+    bool done = Exec(admin, "TRUNCATE results", &err) &&
+                Exec(admin, "UPDATE jobs SET state = 'queued', leased_by = NULL, lease_deadline = NULL, "
+                            "attempts = 0", &err) &&
+                Exec(admin, "VACUUM ANALYZE jobs", &err) && Exec(admin, "CHECKPOINT", &err);
+    if (!done) std::fprintf(stderr, "lease_cycle: resetting PostgreSQL: %s\n", err.c_str());
+    PQfinish(admin);
+    return done;
+  };
+  const int pool = 16;
   double same = 0, pooled = 0;
   if (ok) {
     std::printf("postgres_server: %s\n", bin.c_str());
     std::printf("postgres_connections: %d\n", args.volunteers);
     std::fflush(stdout);
-    ok = RunPgWorkload(conninfo, args.volunteers, args, "postgres", &same);
+    ok = RunPgWorkload(conninfo, args.volunteers, 1, args, "postgres", &same);
   }
-  const int pool = 16;
   if (ok && pool < args.volunteers) {
     std::printf("postgres_pool_connections: %d\n", pool);
     std::fflush(stdout);
-    ok = RunPgWorkload(conninfo, pool, args, "postgres_pool", &pooled);
+    ok = reset() && RunPgWorkload(conninfo, pool, 1, args, "postgres_pool", &pooled);
   }
   if (ok) {
     double best = std::max(same, pooled);
     if (best > 0) std::printf("corral_vs_postgres: %.1f x\n", corral_cps / best);
+  }
+  // The batched workload, as Corral's: k jobs per lease (SKIP LOCKED LIMIT
+  // k), completed in one transaction.
+  double batched_same = 0, batched_pooled = 0;
+  if (ok && args.batch > 1) {
+    ok = reset() && RunPgWorkload(conninfo, args.volunteers, args.batch, args, "postgres_batched",
+                                  &batched_same);
+    if (ok && pool < args.volunteers)
+      ok = reset() && RunPgWorkload(conninfo, pool, args.batch, args, "postgres_pool_batched",
+                                    &batched_pooled);
+    double best = std::max(batched_same, batched_pooled);
+    if (ok && best > 0)
+      std::printf("corral_batched_vs_postgres_batched: %.1f x (k=%d)\n", corral_batched_tps / best,
+                  args.batch);
   }
   if (pid > 0) {
     kill(pid, SIGINT);  // fast shutdown
@@ -762,12 +1067,13 @@ int main(int argc, char** argv) {
     else if (a == "--tasks") args.tasks = std::stoi(next());
     else if (a == "--http-threads") args.http_threads = std::stoi(next());
     else if (a == "--rate") args.rate = std::stod(next());
+    else if (a == "--batch") args.batch = std::stoi(next());
     else if (a == "--no-postgres") args.postgres = false;
     else if (a == "--pg-bin") args.pg_bin = next();
     else {
       std::fprintf(stderr,
                    "usage: lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T] "
-                   "[--http-threads H] [--rate R] [--no-postgres] [--pg-bin DIR]\n");
+                   "[--http-threads H] [--rate R] [--batch K] [--no-postgres] [--pg-bin DIR]\n");
       return 2;
     }
   }
@@ -776,11 +1082,11 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::printf("cores: %u\n", std::thread::hardware_concurrency());
   std::fflush(stdout);
-  double corral = 0;
-  if (!RunCorral(args, &corral)) return 1;
+  double corral = 0, corral_batched = 0;
+  if (!RunCorral(args, &corral, &corral_batched)) return 1;
   if (args.postgres) {
 #ifdef CORRAL_HAVE_LIBPQ
-    if (!RunPostgres(args, corral)) return 1;
+    if (!RunPostgres(args, corral, corral_batched)) return 1;
 #else
     std::printf("postgres: skipped (built without libpq: apt install libpq-dev postgresql, then "
                 "reconfigure the build)\n");

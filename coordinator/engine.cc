@@ -96,26 +96,61 @@ bool Engine::Open(std::string* err) {
 
 void Engine::PutCounters(WriteSet& w) { w.PutJson(Cf::kMeta, "counters", nlohmann::json(counters_)); }
 
-bool Engine::LoadProject(const std::string& name, ProjectRecord* out) {
+bool Engine::LoadProject(const std::string& name, ProjectRecord* out, bool cached) {
   nlohmann::json j;
-  return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
+  if (!cached) return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
+  std::string bytes;
+  if (!store_.Get(Cf::kProjects, name, &bytes)) return false;
+  {
+    std::lock_guard<std::mutex> lock(projects_mu_);
+    auto it = projects_cache_.find(name);
+    if (it != projects_cache_.end() && it->second.bytes == bytes) {
+      *out = it->second.record;
+      return true;
+    }
+  }
+  j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded()) {
+    spdlog::error("store: the projects record '{}' is not valid JSON", name);
+    return false;
+  }
+  if (!FromJson(j, out)) return false;
+  RememberProject(name, std::move(bytes), *out);
+  return true;
+}
+
+void Engine::RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record) {
+  std::lock_guard<std::mutex> lock(projects_mu_);
+  if (projects_cache_.size() >= 4096 && !projects_cache_.count(name)) projects_cache_.clear();
+  projects_cache_[name] = CachedProject{std::move(bytes), record};
 }
 
 void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
-                       std::vector<ResultPayload>* payloads) {
-  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view, std::string_view value) {
-    ResultRecord r;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r)) return true;
-    auto env = nlohmann::json::parse(r.envelope, nullptr, false);
-    std::string body, err;
-    ResultPayload p;
-    nlohmann::json pj;
-    if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
-        !Base64Decode(env["payload"].get<std::string>(), &body) || !ParseJson(body, &pj, &err) ||
-        !ParseResultPayload(pj, &p, &err)) {
-      spdlog::error("stored result {} of task {} no longer parses: {}", r.lease_id, task_id, err);
-      return true;
+                       std::vector<ResultPayload>* payloads, const KnownResult* known) {
+  const std::string known_key =
+      known ? Key({known->record.task_id, known->record.lease_id}) : std::string();
+  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view key, std::string_view value) {
+    ResultRecord parsed;
+    ResultPayload parsed_payload;
+    const ResultRecord* rp = &parsed;
+    const ResultPayload* pp = &parsed_payload;
+    if (known && key == known_key) {
+      rp = &known->record;
+      pp = &known->payload;
+    } else {
+      if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
+      auto env = nlohmann::json::parse(parsed.envelope, nullptr, false);
+      std::string body, err;
+      nlohmann::json pj;
+      if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
+          !Base64Decode(env["payload"].get<std::string>(), &body) || !ParseJson(body, &pj, &err) ||
+          !ParseResultPayload(pj, &parsed_payload, &err)) {
+        spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
+        return true;
+      }
     }
+    const ResultRecord& r = *rp;
+    const ResultPayload& p = *pp;
     Vote v;
     v.lease_id = r.lease_id;
     v.volunteer_id = r.volunteer_id;
@@ -128,7 +163,7 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     v.prefix = r.prefix;
     v.excluded = r.known_answer || suspended_.count(r.volunteer_id) > 0;
     votes->push_back(std::move(v));
-    if (payloads) payloads->push_back(std::move(p));
+    if (payloads) payloads->push_back(p);
     return true;
   });
 }
@@ -596,6 +631,9 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
 }
 
 bool Engine::FindVolunteer(const std::string& volunteer_id, VolunteerRecord* out) {
+  // Every signed request asks whether its key is enrolled: answer that
+  // without parsing the record.
+  if (!out) return store_.Has(Cf::kVolunteers, volunteer_id);
   nlohmann::json j;
   VolunteerRecord v;
   if (!store_.GetJson(Cf::kVolunteers, volunteer_id, &j) || !FromJson(j, &v)) return false;
@@ -804,13 +842,14 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
 
   std::vector<Vote> votes;
   std::vector<ResultPayload> payloads;
-  LoadVotes(task.task_id, &votes, &payloads);
+  KnownResult just_stored{r, p};  // stored above: no need to parse it back
+  LoadVotes(task.task_id, &votes, &payloads, &just_stored);
   // A fresh task sent to one trusted volunteer alone (adaptive replication)
   // is decided by its one result, while the volunteer is still trusted.
   QuorumPolicy policy = options_.policy;
   size_t single_index = 0;
   double single_held = 0;
-  bool single = SingleReplicaVote(task, votes, &single_index, &single_held);
+  bool single = SingleReplicaVote(task, votes, &single_index, &single_held, &r, &lease);
   if (single) policy.quorum = 1;
   QuorumDecision d = coordinator::Decide(votes, policy);
   scheduler_->OnResult(task.task_id, lease.lease_id, lease.account,
@@ -868,9 +907,11 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   task.decided = true;
   ++counters_.verdicts;
   ProjectRecord project;
-  if (LoadProject(task.project, &project)) {
+  std::string project_bytes;
+  if (LoadProject(task.project, &project, /*cached=*/true)) {
     ++project.verdicts;
-    v.PutJson(Cf::kProjects, project.name, nlohmann::json(project));
+    project_bytes = nlohmann::json(project).dump();
+    v.Put(Cf::kProjects, project.name, project_bytes);
   }
   v.PutJson(Cf::kVerdicts, task.task_id, nlohmann::json(verdict));
   v.Put(Cf::kVerdictTimes, VerdictTimeKey(verdict.decided_at, task.task_id), "");  // feeds
@@ -893,6 +934,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     spdlog::error("recording the verdict of task {}: {}", task.task_id, err);
     return Submit::kAccepted;
   }
+  if (!project_bytes.empty()) RememberProject(project.name, std::move(project_bytes), project);
   if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
   EnforceSuspensions(now);
   return Submit::kAccepted;

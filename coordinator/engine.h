@@ -183,8 +183,16 @@ class Engine {
 
  private:
   bool LoadTaskState(const std::string& task_id, TaskState* out);
+  // The votes of every stored result of `task_id`, in key order (and their
+  // payloads when `payloads` is given). `known`, when given, is a result
+  // just written under this lock with its payload: it is taken from memory
+  // instead of being parsed again from its stored envelope.
+  struct KnownResult {
+    const ResultRecord& record;
+    const ResultPayload& payload;
+  };
   void LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
-                 std::vector<ResultPayload>* payloads);
+                 std::vector<ResultPayload>* payloads, const KnownResult* known = nullptr);
   // Adds to `w` the tasks of one release on one platform, skipping those
   // already stored or already in `created`.
   void CreateTasks(WriteSet& w, const std::vector<FileRecord>& release_files,
@@ -195,7 +203,10 @@ class Engine {
                               std::string* err);
   bool Decide(const std::string& task_id, int64_t now, std::string* err);
   void PutCounters(WriteSet& w);
-  bool LoadProject(const std::string& name, ProjectRecord* out);
+  // `cached`: look in (and fill) the parsed-record cache below; for the
+  // verdict path, which rewrites the same few records again and again.
+  bool LoadProject(const std::string& name, ProjectRecord* out, bool cached = false);
+  void RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record);
 
   // --- the verifier's side (verifier.cc) ---
   struct ReopenBatch;
@@ -214,8 +225,11 @@ class Engine {
   // When the only voting result came from a single replica (adaptive
   // replication) whose volunteer is still trusted: its index in `votes` and
   // the seconds between its lease and its result (what bounds its credit).
+  // `just_stored` and `its_lease`, when given, are a result written under
+  // this lock and its lease, used instead of reading them back.
   bool SingleReplicaVote(const TaskRecord& task, const std::vector<Vote>& votes, size_t* index,
-                         double* held_seconds);
+                         double* held_seconds, const ResultRecord* just_stored = nullptr,
+                         const LeaseRecord* its_lease = nullptr);
   // Judges every result of a decided task against its verdict (reputation.h).
   void JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes, const QuorumDecision& d,
                     bool single, WriteSet& w);
@@ -229,6 +243,18 @@ class Engine {
 
   EngineOptions options_;
   std::mutex mu_;
+  // Project records as parsed, with the exact bytes they were parsed from.
+  // Each verdict rewrites its project's record (to count it), and the
+  // record of a project with many releases is large: one whose stored bytes
+  // are unchanged is not parsed again. Checked against the store on every
+  // use, so whoever else writes a record (the index sync, the snapshot
+  // import) only causes a miss. Its own lock: some callers hold no mu_.
+  struct CachedProject {
+    std::string bytes;
+    ProjectRecord record;
+  };
+  std::mutex projects_mu_;
+  std::unordered_map<std::string, CachedProject> projects_cache_;
   Store store_;
   std::unique_ptr<Scheduler> scheduler_;
   Counters counters_;

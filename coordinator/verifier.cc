@@ -244,7 +244,8 @@ Engine::Submit Engine::SubmitKnownAnswer(const ResultPayload& p, const std::stri
 // --- adaptive replication and judgements ---
 
 bool Engine::SingleReplicaVote(const TaskRecord& task, const std::vector<Vote>& votes, size_t* index,
-                               double* held_seconds) {
+                               double* held_seconds, const ResultRecord* just_stored,
+                               const LeaseRecord* its_lease) {
   if (!options_.reputation.adaptive_replication) return false;
   int voting = 0;
   size_t at = 0;
@@ -256,18 +257,28 @@ bool Engine::SingleReplicaVote(const TaskRecord& task, const std::vector<Vote>& 
   if (voting != 1) return false;
   const Vote& v = votes[at];
   nlohmann::json j;
-  LeaseRecord lease;
-  ResultRecord result;
-  if (!store_.GetJson(Cf::kLeases, v.lease_id, &j) || !FromJson(j, &lease) || !lease.single)
-    return false;
+  LeaseRecord stored_lease;
+  ResultRecord stored_result;
+  const bool in_memory = just_stored && its_lease && just_stored->lease_id == v.lease_id &&
+                         its_lease->lease_id == v.lease_id && just_stored->task_id == task.task_id;
+  const LeaseRecord* lease = its_lease;
+  const ResultRecord* result = just_stored;
+  if (!in_memory) {
+    if (!store_.GetJson(Cf::kLeases, v.lease_id, &j) || !FromJson(j, &stored_lease)) return false;
+    lease = &stored_lease;
+  }
+  if (!lease->single) return false;
   // Trust may have been lost since the lease was issued: then a peer decides.
   if (suspended_.count(v.volunteer_id) ||
       SingleReplicaProbability(Reputation(v.volunteer_id), task.platform, options_.reputation) <= 0)
     return false;
-  if (!store_.GetJson(Cf::kResults, Key({task.task_id, v.lease_id}), &j) || !FromJson(j, &result))
-    return false;
+  if (!in_memory) {
+    if (!store_.GetJson(Cf::kResults, Key({task.task_id, v.lease_id}), &j) || !FromJson(j, &stored_result))
+      return false;
+    result = &stored_result;
+  }
   *index = at;
-  *held_seconds = static_cast<double>(result.received_at - lease.issued_at);
+  *held_seconds = static_cast<double>(result->received_at - lease->issued_at);
   return true;
 }
 

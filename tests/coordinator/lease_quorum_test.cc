@@ -255,3 +255,37 @@ TEST_CASE("platforms: a tag offered at enrolment creates tasks for every known f
   CHECK(Lease(*tc.c, pypy, tc.now, 5).size() == 2);
   CHECK(Get(*tc.c, "/api/v1/projects/alpha")["platforms"] == nlohmann::json{"pp39-linux_x86_64"});
 }
+
+// Each verdict rewrites its project's record to count it; the engine keeps
+// the parsed record between verdicts, and must notice when someone else
+// (here the index sync, adding a release) rewrote it in between.
+TEST_CASE("verdicts: a project's count stays right when its record changes between verdicts") {
+  World w;
+  auto project_row = [&]() {
+    nlohmann::json list = Get(*w.tc.c, "/api/v1/projects");
+    for (auto& row : list["projects"])
+      if (row["project"] == "alpha") return row;
+    return nlohmann::json();
+  };
+  auto decide = [&]() {
+    auto a = Lease(*w.tc.c, w.alice, w.tc.now);
+    auto b = Lease(*w.tc.c, w.bob, w.tc.now);
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    REQUIRE(a[0].task_id == b[0].task_id);
+    REQUIRE(w.Report(w.alice, a[0], Outcome::kPassed).status == 200);
+    REQUIRE(w.Report(w.bob, b[0], Outcome::kPassed).status == 200);
+    CHECK(w.Task(a[0].task_id)["status"] == "passed");
+  };
+  decide();
+  CHECK(project_row()["verdicts"] == 1);
+  CHECK(project_row()["versions"] == 1);
+  w.index.SetProject("alpha", {{"alpha-1.0.tar.gz", "alpha one", ""}, {"alpha-2.0.tar.gz", "alpha two", ""}});
+  REQUIRE(w.tc.Sync());
+  CHECK(project_row()["versions"] == 2);
+  decide();
+  // Both the sync's change and both verdicts are in the record.
+  CHECK(project_row()["versions"] == 2);
+  CHECK(project_row()["verdicts"] == 2);
+  CHECK(project_row()["pending"] == 0);
+}
