@@ -145,7 +145,7 @@ struct Config {
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "cp312-linux_x86_64"};
   int honest = 40, random_liars = 6, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
   double liar_p = 0.10;
-  int64_t trust_after = 5;
+  int64_t trust_after = 4;
   int64_t trust_min_validated = 20;
   double min_recheck = 0.1;
   bool distinct_prefix = true;

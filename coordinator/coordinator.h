@@ -53,7 +53,7 @@ struct Options {
   // Tasks go out singly to volunteers trusted on their platform (off: every
   // verdict has `quorum` agreeing results, as the demo shows).
   bool adaptive_replication = true;
-  int64_t trust_after = 5;             // consecutive validated results before single replicas
+  int64_t trust_after = 4;             // consecutive validated results before single replicas
   int64_t trust_min_validated = 20;    // validated results in all before the first single replica
   double min_recheck = 0.1;            // floor of a trusted volunteer's full re-checks
   double known_answer_rate = 0.02;     // chance that a leased slot is a known-answer check

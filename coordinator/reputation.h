@@ -21,7 +21,7 @@
 // gets no single replica before `trust_min_validated` results of its were
 // confirmed in all. A count reset (an error, an expired lease) is earned back
 // after `trust_after`, but the first trust takes longer: a liar lying on 10%
-// of its tasks passes 5 checks in a row more often than not (59%), 20 only
+// of its tasks passes 4 checks in a row two times in three (66%), 20 only
 // one time in eight.
 //
 // Cheater detection. Honest volunteers are contradicted too, now and then
@@ -54,7 +54,7 @@ namespace corral::coordinator {
 struct ReputationPolicy {
   // Adaptive replication.
   bool adaptive_replication = true;
-  int64_t trust_after = 5;     // consecutive validated results before a task may go out singly (bench/adversarial)
+  int64_t trust_after = 4;     // consecutive validated results before a task may go out singly (bench/adversarial)
   double min_recheck = 0.1;    // the chance of a full re-check never falls below this
   double max_suspicion_for_single = 0;  // no single replica above this contradiction score
   int64_t trust_min_validated = 20;  // validated results in all, ever, before the first single replica
