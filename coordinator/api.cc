@@ -72,10 +72,11 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   if (m != "GET" && m != "HEAD")
     return HttpResponse::Error(405, "method_not_allowed", m + " is not allowed on " + p);
+  // Downloads first: they are most of the traffic.
+  if (StartsWith(p, "/wheels/")) return WheelFile(req, p.substr(8));
+  if (p == "/simple" || StartsWith(p, "/simple/")) return Simple(req);
   // Badges, feeds, account pages, statistics export (site_routes.h).
   if (auto r = HandleSiteRoute(engine_, req, PublicUrl(req), clock_())) return std::move(*r);
-  if (p == "/simple" || StartsWith(p, "/simple/")) return Simple(req);
-  if (StartsWith(p, "/wheels/")) return WheelFile(req, p.substr(8));
   if (p == "/api/v1/projects")
     return HttpResponse::Json(200, ProjectsListJson(engine_.store(), engine_.GetCounters()));
   if (StartsWith(p, "/api/v1/projects/")) return Project(p.substr(17), false);

@@ -20,8 +20,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -136,12 +138,21 @@ class WheelIndex {
   std::vector<std::string> Projects() const;
   // A project's wheels, by version (PEP 440) then file name.
   std::vector<WheelRecord> Wheels(const std::string& project) const;
-  // The wheel published under `filename`; false when there is none.
+  // The wheel published under `filename`; false when there is none. Always
+  // what the store holds now; the record is parsed again only when its
+  // stored bytes changed since the last call (every download asks).
   bool FindWheel(const std::string& filename, WheelRecord* out) const;
 
  private:
+  struct Parsed {
+    std::string stored;  // the record's bytes in the store
+    WheelRecord record;  // and what they say
+  };
+
   const Store& store_;
   ArtifactStore& artifacts_;
+  mutable std::mutex parsed_mu_;
+  mutable std::unordered_map<std::string, Parsed> parsed_;  // by store key, bounded
 };
 
 // Withdraws task `task_id`'s attestations (its verdict was reopened): adds
