@@ -9,7 +9,9 @@
 // a coordinator syncing it, two volunteers of different accounts enrolling
 // with real keys, uploading the same wheel (N KiB, default 64) by signed PUT
 // and submitting signed results, so the verdict publishes it. The built-in
-// server is the HttpServer + Coordinator that `corral serve` runs; nginx
+// server is the HttpServer + Coordinator that `corral serve` runs, with its
+// default threads (an I/O thread per core answering GETs, 16 handler threads
+// for the other methods); nginx
 // serves `corral export-static` of the same data with
 // packaging/nginx-static.conf, access logs off on both sides. wrk (2 threads,
 // C connections, default 32, keep-alive) fetches the same wheel URL from
@@ -331,7 +333,9 @@ int main(int argc, char** argv) {
     std::printf("result_submit_publishing_ms: %.1f ms\n", publish_ms);
 
     // The built-in server, as `corral serve` runs it.
-    HttpServer builtin([&](const HttpRequest& r) { return coord->Handle(r); });
+    HttpServerOptions serve_options;
+    serve_options.threads = 16;  // corral serve's default (--http-threads); GETs use the I/O threads
+    HttpServer builtin([&](const HttpRequest& r) { return coord->Handle(r); }, serve_options);
     if (!builtin.Start("127.0.0.1", 0, &err)) return Fail(err), 2;
     std::string builtin_base = "http://127.0.0.1:" + std::to_string(builtin.port());
     HttpResult check = HttpClient().Get(builtin_base + url_path);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
@@ -77,8 +78,9 @@ struct SharedBody {
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options)
-      : stream_(std::move(socket)), handler_(handler), options_(options) {
+  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options,
+          asio::thread_pool& writers)
+      : stream_(std::move(socket)), handler_(handler), options_(options), writers_(writers) {
     beast::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_addr_ = endpoint.address().to_string();
@@ -125,14 +127,30 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       r.body = std::move(req.body());
       r.remote_addr = remote_addr_;
-      try {
-        response = handler_(r);
-      } catch (const std::exception& e) {
-        spdlog::error("handler failed on {} {}: {}", r.method, r.target, e.what());
-        response = HttpResponse::Error(500, "internal", std::string("internal error: ") + e.what());
+      if (r.method != "GET" && r.method != "HEAD") {
+        // May wait for the disk: on the handler pool, then back to this
+        // connection's strand to answer.
+        asio::post(writers_, [self = shared_from_this(), r = std::move(r), keep_alive]() mutable {
+          HttpResponse response = self->Call(r);
+          asio::post(self->stream_.get_executor(),
+                     [self, response = std::move(response), keep_alive]() mutable {
+                       self->Write(std::move(response), keep_alive);
+                     });
+        });
+        return;
       }
+      response = Call(r);
     }
     Write(std::move(response), keep_alive);
+  }
+
+  HttpResponse Call(const HttpRequest& r) {
+    try {
+      return handler_(r);
+    } catch (const std::exception& e) {
+      spdlog::error("handler failed on {} {}: {}", r.method, r.target, e.what());
+      return HttpResponse::Error(500, "internal", std::string("internal error: ") + e.what());
+    }
   }
 
   void Write(HttpResponse response, bool keep_alive) {
@@ -164,6 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
   const HttpServerOptions& options_;
+  asio::thread_pool& writers_;  // where requests other than GET and HEAD are handled
   std::string remote_addr_;  // the peer's address, read once per connection
 };
 
@@ -211,6 +230,9 @@ struct HttpServer::Impl {
   HttpHandler handler;
   HttpServerOptions options;
   asio::io_context ioc;
+  // Declared after ioc, so destroyed before it: a request still queued here
+  // holds its connection, whose socket belongs to ioc.
+  std::optional<asio::thread_pool> writers;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> pool;
   std::atomic<bool> stopped{false};
@@ -227,7 +249,7 @@ struct HttpServer::Impl {
         // until the client's delayed ACK, up to 40 ms per response.
         beast::error_code nodelay_ec;
         socket.set_option(tcp::no_delay(true), nodelay_ec);
-        std::make_shared<Session>(std::move(socket), handler, options)->Start();
+        std::make_shared<Session>(std::move(socket), handler, options, *writers)->Start();
       }
       Accept();
     });
@@ -262,9 +284,12 @@ bool HttpServer::Start(const std::string& host, int port, std::string* err) {
     return false;
   }
   impl_->port = acc.local_endpoint().port();
+  impl_->writers.emplace(static_cast<size_t>(std::max(1, impl_->options.threads)));
   impl_->Accept();
-  for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
-    impl_->pool.emplace_back([this] { impl_->ioc.run(); });
+  int io_threads = impl_->options.io_threads > 0
+                       ? impl_->options.io_threads
+                       : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < io_threads; ++i) impl_->pool.emplace_back([this] { impl_->ioc.run(); });
   return true;
 }
 
@@ -277,6 +302,12 @@ void HttpServer::Stop() {
       beast::error_code ec;
       impl_->acceptor->close(ec);
     });
+  }
+  // Requests being handled finish (their answers are not sent); queued ones
+  // are dropped.
+  if (impl_->writers) {
+    impl_->writers->stop();
+    impl_->writers->join();
   }
   impl_->ioc.stop();
   for (auto& t : impl_->pool)

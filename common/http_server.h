@@ -1,7 +1,11 @@
 // A small asynchronous HTTP/1.1 server on Boost.Beast, shared by the
-// coordinator and the local index. It owns the sockets and a fixed pool of
-// threads; what to answer is the handler's business. Handlers run on the
-// pool's threads, so they must be thread-safe.
+// coordinator and the local index. It owns the sockets and two sets of
+// threads; what to answer is the handler's business. GET and HEAD requests,
+// which only read, are answered on the I/O threads (one per core), so that a
+// download costs no hand-over between threads; other methods, which may wait
+// for the disk (a result waits for a shared fsync), go to a pool of handler
+// threads, so that waiting writers never hold up readers. Handlers run on
+// either, so they must be thread-safe.
 #pragma once
 
 #include <functional>
@@ -52,7 +56,8 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
-  int threads = 4;                          // size of the I/O pool
+  int threads = 4;                          // handler threads for requests other than GET and HEAD
+  int io_threads = 0;                       // I/O threads, which also answer GET and HEAD; 0: one per core
   size_t max_body_bytes = 64 << 20;         // larger bodies get 413
   int idle_timeout_s = 30;                  // keep-alive connections idle longer are closed
 };
