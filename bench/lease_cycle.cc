@@ -82,6 +82,26 @@ using namespace corral;
 
 namespace {
 
+// What every simulated volunteer reports: a task built, installed and
+// tested in 42 s, its 12 tests passed.
+ResultPayload PassedPayload(const std::string& task_id, const std::string& lease_id,
+                            const std::string& volunteer_id, const std::string& input_sha256) {
+  ResultPayload p;
+  p.task_id = task_id;
+  p.lease_id = lease_id;
+  p.volunteer_id = volunteer_id;
+  p.input_sha256 = input_sha256;
+  p.platform.implementation = "cpython";
+  p.platform.python_version = "3.11.7";
+  p.platform.os = "linux";
+  p.platform.arch = "x86_64";
+  p.outcome = Outcome::kPassed;
+  p.summary = "built, installed, imported; 12 tests passed";
+  p.total_seconds = 42;
+  p.tests_passed = 12;
+  return p;
+}
+
 struct Args {
   int volunteers = 500;
   double seconds = 20;
@@ -173,9 +193,8 @@ struct Tally {
   bool InWindow(Clock::time_point t) const { return t >= start && t < end; }
 };
 
-void PrintTally(const std::string& who, const Tally& t, double window_s) {
-  std::printf("%s_cycles: %lld\n", who.c_str(), static_cast<long long>(t.cycles));
-  std::printf("%s_cycles_per_second: %.0f\n", who.c_str(), static_cast<double>(t.cycles) / window_s);
+// Latency percentiles and error counts, shared by both workloads' figures.
+void PrintLatencies(const std::string& who, const Tally& t) {
   std::printf("%s_lease_p50: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.50));
   std::printf("%s_lease_p99: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.99));
   std::printf("%s_result_p50: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.50));
@@ -185,6 +204,12 @@ void PrintTally(const std::string& who, const Tally& t, double window_s) {
   std::fflush(stdout);
 }
 
+void PrintTally(const std::string& who, const Tally& t, double window_s) {
+  std::printf("%s_cycles: %lld\n", who.c_str(), static_cast<long long>(t.cycles));
+  std::printf("%s_cycles_per_second: %.0f\n", who.c_str(), static_cast<double>(t.cycles) / window_s);
+  PrintLatencies(who, t);
+}
+
 // The batched workload's figures: tasks per second first, then per request.
 void PrintBatchedTally(const std::string& who, const Tally& t, double window_s, int k) {
   std::printf("%s_task_cycles_per_second: %.0f tasks/s (k=%d per lease)\n", who.c_str(),
@@ -192,13 +217,7 @@ void PrintBatchedTally(const std::string& who, const Tally& t, double window_s, 
   std::printf("%s_tasks: %lld\n", who.c_str(), static_cast<long long>(t.tasks));
   std::printf("%s_requests_per_second: %.0f (lease + batch report pairs)\n", who.c_str(),
               static_cast<double>(t.cycles) / window_s);
-  std::printf("%s_lease_p50: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.50));
-  std::printf("%s_lease_p99: %.2f ms\n", who.c_str(), Percentile(t.lease_ms, 0.99));
-  std::printf("%s_result_p50: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.50));
-  std::printf("%s_result_p99: %.2f ms\n", who.c_str(), Percentile(t.result_ms, 0.99));
-  std::printf("%s_errors: %lld\n", who.c_str(), static_cast<long long>(t.errors));
-  std::printf("%s_empty_leases: %lld\n", who.c_str(), static_cast<long long>(t.empty));
-  std::fflush(stdout);
+  PrintLatencies(who, t);
 }
 
 // When each simulated client may start its next cycle: at once in a closed
@@ -491,19 +510,7 @@ class CorralDriver {
 
   // The DSSE envelope a volunteer sends for `task`, signed by its machine key.
   std::string Envelope(const Volunteer& v, const TaskSpec& task) {
-    ResultPayload p;
-    p.task_id = task.task_id;
-    p.lease_id = task.lease_id;
-    p.volunteer_id = v.id;
-    p.input_sha256 = task.sha256;
-    p.platform.implementation = "cpython";
-    p.platform.python_version = "3.11.7";
-    p.platform.os = "linux";
-    p.platform.arch = "x86_64";
-    p.outcome = Outcome::kPassed;
-    p.summary = "built, installed, imported; 12 tests passed";
-    p.total_seconds = 42;
-    p.tests_passed = 12;
+    ResultPayload p = PassedPayload(task.task_id, task.lease_id, v.id, task.sha256);
     // No wheel: a built wheel would be uploaded as an artifact first, which
     // is not what this measures.
     p.isolation = "full";
@@ -748,21 +755,19 @@ struct PgClient {
   Clock::time_point started;
 };
 
+// Prepares statement `name`; false, having said what failed, when it cannot.
+bool PgPrepare(PGconn* conn, const char* name, const char* sql, int params, const char* what) {
+  PGresult* r = PQprepare(conn, name, sql, params, nullptr);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) std::fprintf(stderr, "lease_cycle: preparing %s: %s\n", what, PQerrorMessage(conn));
+  PQclear(r);
+  return ok;
+}
+
 // The signed envelope a client stores for `job`, as in Corral.
 std::string PgEnvelope(const PgClient& c, int64_t job) {
-  ResultPayload p;
-  p.task_id = std::to_string(job);
-  p.lease_id = "job-" + std::to_string(job);
-  p.volunteer_id = c.key->public_hex();
-  p.input_sha256 = Sha256Hex(p.task_id);
-  p.platform.implementation = "cpython";
-  p.platform.python_version = "3.11.7";
-  p.platform.os = "linux";
-  p.platform.arch = "x86_64";
-  p.outcome = Outcome::kPassed;
-  p.summary = "built, installed, imported; 12 tests passed";
-  p.total_seconds = 42;
-  p.tests_passed = 12;
+  ResultPayload p = PassedPayload(std::to_string(job), "job-" + std::to_string(job), c.key->public_hex(),
+                                  Sha256Hex(std::to_string(job)));
   p.wheel_sha256 = Sha256Hex(p.task_id);
   p.wheel_content_digest = Sha256Hex("content " + p.task_id);
   p.isolation = "full";
@@ -830,31 +835,20 @@ bool RunPgWorkload(const std::string& conninfo, int clients, int batch, const Ar
       std::fprintf(stderr, "lease_cycle: connecting to PostgreSQL (%d): %s\n", i, PQerrorMessage(c.conn));
       return false;
     }
-    PGresult* r = PQprepare(c.conn, "lease",
-                            "UPDATE jobs SET state = 'leased', leased_by = $1, "
-                            "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
-                            "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
-                            "ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
-                            2, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      std::fprintf(stderr, "lease_cycle: preparing the lease: %s\n", PQerrorMessage(c.conn));
-      PQclear(r);
+    if (!PgPrepare(c.conn, "lease",
+                   "UPDATE jobs SET state = 'leased', leased_by = $1, "
+                   "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
+                   "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
+                   "ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+                   2, "the lease") ||
+        !PgPrepare(c.conn, "lease_batch",
+                   "WITH picked AS (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
+                   "ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                   "UPDATE jobs SET state = 'leased', leased_by = $1, "
+                   "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
+                   "FROM picked WHERE jobs.id = picked.id RETURNING jobs.id",
+                   3, "the batched lease"))
       return false;
-    }
-    PQclear(r);
-    r = PQprepare(c.conn, "lease_batch",
-                  "WITH picked AS (SELECT id FROM jobs WHERE state = 'queued' AND platform = $2 "
-                  "ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
-                  "UPDATE jobs SET state = 'leased', leased_by = $1, "
-                  "lease_deadline = now() + interval '15 minutes', attempts = attempts + 1 "
-                  "FROM picked WHERE jobs.id = picked.id RETURNING jobs.id",
-                  3, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      std::fprintf(stderr, "lease_cycle: preparing the batched lease: %s\n", PQerrorMessage(c.conn));
-      PQclear(r);
-      return false;
-    }
-    PQclear(r);
     PQsetnonblocking(c.conn, 1);
   }
   Tally t;
