@@ -254,12 +254,11 @@ HttpResponse Api::PutArtifact(const HttpRequest& req, const std::string& sha) {
 }
 
 HttpResponse Api::GetArtifact(const std::string& sha) {
-  std::string data;
-  if (!artifacts_.Get(sha, &data))
-    return HttpResponse::Error(404, "unknown_artifact", "no artifact with sha256 " + sha);
+  auto data = artifacts_.GetShared(sha);
+  if (!data) return HttpResponse::Error(404, "unknown_artifact", "no artifact with sha256 " + sha);
   HttpResponse r;
-  r.content_type = IsValidUtf8(data) ? "text/plain; charset=utf-8" : "application/octet-stream";
-  r.body = std::move(data);
+  r.content_type = IsValidUtf8(*data) ? "text/plain; charset=utf-8" : "application/octet-stream";
+  r.shared_body = std::move(data);
   r.headers.push_back({"Cache-Control", "public, max-age=31536000, immutable"});
   return r;
 }

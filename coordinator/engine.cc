@@ -97,32 +97,9 @@ bool Engine::Open(std::string* err) {
 void Engine::PutCounters(WriteSet& w) { w.PutJson(Cf::kMeta, "counters", nlohmann::json(counters_)); }
 
 bool Engine::LoadProject(const std::string& name, ProjectRecord* out, bool cached) {
+  if (cached) return projects_cache_.Get(store_, name, out);
   nlohmann::json j;
-  if (!cached) return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
-  std::string bytes;
-  if (!store_.Get(Cf::kProjects, name, &bytes)) return false;
-  {
-    std::lock_guard<std::mutex> lock(projects_mu_);
-    auto it = projects_cache_.find(name);
-    if (it != projects_cache_.end() && it->second.bytes == bytes) {
-      *out = it->second.record;
-      return true;
-    }
-  }
-  j = nlohmann::json::parse(bytes, nullptr, false);
-  if (j.is_discarded()) {
-    spdlog::error("store: the projects record '{}' is not valid JSON", name);
-    return false;
-  }
-  if (!FromJson(j, out)) return false;
-  RememberProject(name, std::move(bytes), *out);
-  return true;
-}
-
-void Engine::RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record) {
-  std::lock_guard<std::mutex> lock(projects_mu_);
-  if (projects_cache_.size() >= 4096 && !projects_cache_.count(name)) projects_cache_.clear();
-  projects_cache_[name] = CachedProject{std::move(bytes), record};
+  return store_.GetJson(Cf::kProjects, name, &j) && FromJson(j, out);
 }
 
 void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
@@ -934,7 +911,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     spdlog::error("recording the verdict of task {}: {}", task.task_id, err);
     return Submit::kAccepted;
   }
-  if (!project_bytes.empty()) RememberProject(project.name, std::move(project_bytes), project);
+  if (!project_bytes.empty()) projects_cache_.Remember(project.name, std::move(project_bytes), project);
   if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
   EnforceSuspensions(now);
   return Submit::kAccepted;

@@ -22,6 +22,7 @@
 #include "common/protocol.h"
 #include "coordinator/index_sync.h"
 #include "coordinator/known_answer.h"
+#include "coordinator/parsed_cache.h"
 #include "coordinator/quorum.h"
 #include "coordinator/records.h"
 #include "coordinator/reputation.h"
@@ -206,7 +207,6 @@ class Engine {
   // `cached`: look in (and fill) the parsed-record cache below; for the
   // verdict path, which rewrites the same few records again and again.
   bool LoadProject(const std::string& name, ProjectRecord* out, bool cached = false);
-  void RememberProject(const std::string& name, std::string bytes, const ProjectRecord& record);
 
   // --- the verifier's side (verifier.cc) ---
   struct ReopenBatch;
@@ -243,18 +243,10 @@ class Engine {
 
   EngineOptions options_;
   std::mutex mu_;
-  // Project records as parsed, with the exact bytes they were parsed from.
   // Each verdict rewrites its project's record (to count it), and the
-  // record of a project with many releases is large: one whose stored bytes
-  // are unchanged is not parsed again. Checked against the store on every
-  // use, so whoever else writes a record (the index sync, the snapshot
-  // import) only causes a miss. Its own lock: some callers hold no mu_.
-  struct CachedProject {
-    std::string bytes;
-    ProjectRecord record;
-  };
-  std::mutex projects_mu_;
-  std::unordered_map<std::string, CachedProject> projects_cache_;
+  // record of a project with many releases is large: parsed again only when
+  // its stored bytes changed (the index sync, the snapshot import).
+  ParsedRecordCache<ProjectRecord> projects_cache_{Cf::kProjects};
   Store store_;
   std::unique_ptr<Scheduler> scheduler_;
   Counters counters_;

@@ -434,24 +434,7 @@ bool WheelIndex::FindWheel(const std::string& filename, WheelRecord* out) const 
   WheelName name;
   std::string err;
   if (!ParseWheelFilename(filename, &name, &err)) return false;
-  std::string key = Key({NormalizeProjectName(name.distribution), filename}), stored;
-  if (!store_.Get(Cf::kWheels, key, &stored)) return false;
-  {
-    std::lock_guard<std::mutex> lock(parsed_mu_);
-    auto it = parsed_.find(key);
-    if (it != parsed_.end() && it->second.stored == stored) {
-      *out = it->second.record;
-      return true;
-    }
-  }
-  WheelRecord record;
-  if (!FromJson(nlohmann::json::parse(stored, nullptr, false), &record)) return false;
-  *out = record;
-  constexpr size_t kParsedKept = 4096;
-  std::lock_guard<std::mutex> lock(parsed_mu_);
-  if (parsed_.size() >= kParsedKept) parsed_.clear();
-  parsed_[key] = {std::move(stored), std::move(record)};
-  return true;
+  return parsed_.Get(store_, Key({NormalizeProjectName(name.distribution), filename}), out);
 }
 
 int UnpublishTask(const Store& store, const std::string& task_id, WriteSet* writes) {

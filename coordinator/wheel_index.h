@@ -20,14 +20,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_map>
 #include <string_view>
 #include <vector>
 
 #include "common/outcome.h"
+#include "coordinator/parsed_cache.h"
 #include "coordinator/quorum.h"
 #include "coordinator/store.h"
 
@@ -144,15 +143,9 @@ class WheelIndex {
   bool FindWheel(const std::string& filename, WheelRecord* out) const;
 
  private:
-  struct Parsed {
-    std::string stored;  // the record's bytes in the store
-    WheelRecord record;  // and what they say
-  };
-
   const Store& store_;
   ArtifactStore& artifacts_;
-  mutable std::mutex parsed_mu_;
-  mutable std::unordered_map<std::string, Parsed> parsed_;  // by store key, bounded
+  mutable ParsedRecordCache<WheelRecord> parsed_{Cf::kWheels};
 };
 
 // Withdraws task `task_id`'s attestations (its verdict was reopened): adds
