@@ -1,5 +1,7 @@
 #include "common/protocol.h"
 
+#include "common/crypto.h"
+
 namespace corral {
 
 namespace {
@@ -201,6 +203,18 @@ bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out,
   r.Opt("returned", &out->returned);
   r.Opt("unknown", &out->unknown);
   return r.Done(err);
+}
+
+bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* out, std::string* err) {
+  auto env = nlohmann::json::parse(envelope_text, nullptr, false);
+  std::string body;
+  nlohmann::json pj;
+  if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
+      !Base64Decode(env["payload"].get<std::string>(), &body)) {
+    *err = "not a DSSE envelope with a base64 payload";
+    return false;
+  }
+  return ParseJson(body, &pj, err) && ParseResultPayload(pj, out, err);
 }
 
 bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err) {

@@ -138,6 +138,9 @@ bool ParseHeartbeatResponse(const nlohmann::json& j, HeartbeatResponse* out, std
 bool ParseLeaseReturnRequest(const nlohmann::json& j, LeaseReturnRequest* out, std::string* err);
 bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out, std::string* err);
 bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err);
+// The result payload inside a stored DSSE envelope (its JSON text), without
+// checking the signature (it was checked when the result was accepted).
+bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* out, std::string* err);
 bool ParseResultBatchRequest(const nlohmann::json& j, ResultBatchRequest* out, std::string* err);
 bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out, std::string* err);
 

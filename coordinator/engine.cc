@@ -116,12 +116,8 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
       pp = &known->payload;
     } else {
       if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
-      auto env = nlohmann::json::parse(parsed.envelope, nullptr, false);
-      std::string body, err;
-      nlohmann::json pj;
-      if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
-          !Base64Decode(env["payload"].get<std::string>(), &body) || !ParseJson(body, &pj, &err) ||
-          !ParseResultPayload(pj, &parsed_payload, &err)) {
+      std::string err;
+      if (!ParseStoredResultEnvelope(parsed.envelope, &parsed_payload, &err)) {
         spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
         return true;
       }

@@ -14,15 +14,6 @@ namespace corral::coordinator {
 
 namespace {
 
-bool DecodePayload(const std::string& envelope_text, ResultPayload* p) {
-  auto env = nlohmann::json::parse(envelope_text, nullptr, false);
-  std::string body, err;
-  nlohmann::json pj;
-  return env.is_object() && env.contains("payload") && env["payload"].is_string() &&
-         Base64Decode(env["payload"].get<std::string>(), &body) && ParseJson(body, &pj, &err) &&
-         ParseResultPayload(pj, p, &err);
-}
-
 std::string ResultSummary(const ResultPayload& p) {
   if (!p.summary.empty()) return p.summary;
   return std::string(OutcomeName(p.outcome));
@@ -79,7 +70,8 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
   store.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view, std::string_view value) {
     ResultRecord r;
     ResultPayload p;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r) || !DecodePayload(r.envelope, &p))
+    std::string err;
+    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r) || !ParseStoredResultEnvelope(r.envelope, &p, &err))
       return true;
     VolunteerRecord vol;
     nlohmann::json vj;
@@ -339,8 +331,9 @@ nlohmann::json RecentResults(const Store& store, const std::string& volunteer_id
     store.Scan(Cf::kResults, Key({id, ""}), "", [&](std::string_view, std::string_view value) {
       ResultRecord r;
       ResultPayload p;
+      std::string err;
       if (FromJson(nlohmann::json::parse(value, nullptr, false), &r) && r.volunteer_id == volunteer_id &&
-          DecodePayload(r.envelope, &p)) {
+          ParseStoredResultEnvelope(r.envelope, &p, &err)) {
         // Sealed until the verdict, as on the task page.
         outcome = decided ? std::string(OutcomeName(p.outcome)) : "pending";
         agrees = decided && (std::count(verdict.agreeing_leases.begin(), verdict.agreeing_leases.end(),
