@@ -108,6 +108,8 @@ struct Args {
   double warmup = 3;
   int tasks = 200'000;
   int http_threads = 16;  // corral serve's default
+  bool inline_leases = true;  // corral serve's default: leases on the I/O threads
+  int result_cpu_slots = 0;   // corral serve's default: one per core
   double rate = 0;        // 0: no paced run
   int batch = 8;          // k of the batched run; <= 1: no batched run
   bool postgres = true;
@@ -587,9 +589,11 @@ bool RunCorral(const Args& args, double* cycles_per_second, double* batched_task
   o.platforms = kPlatforms;
   o.distinct_prefix = false;            // every simulated volunteer is on loopback
   o.initial_daily_quota = 1'000'000'000;  // new volunteers may lease as fast as they like
+  o.result_cpu_slots = args.result_cpu_slots;
   auto coordinator = std::make_unique<coordinator::Coordinator>(o);
   HttpServerOptions http;
   http.threads = args.http_threads;
+  if (args.inline_leases) http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;
   HttpServer server([&](const HttpRequest& r) { return coordinator->Handle(r); }, http);
   if (!coordinator->Open(&err) || !server.Start("127.0.0.1", 0, &err)) {
     std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
@@ -633,6 +637,8 @@ bool RunCorral(const Args& args, double* cycles_per_second, double* batched_task
   }
   std::printf("volunteers: %d\n", args.volunteers);
   std::printf("http_threads: %d\n", args.http_threads);
+  std::printf("leases_inline: %d\n", args.inline_leases ? 1 : 0);
+  std::printf("result_cpu_slots: %d\n", args.result_cpu_slots);
   std::fflush(stdout);
 
   {
@@ -1063,11 +1069,14 @@ int main(int argc, char** argv) {
     else if (a == "--rate") args.rate = std::stod(next());
     else if (a == "--batch") args.batch = std::stoi(next());
     else if (a == "--no-postgres") args.postgres = false;
+    else if (a == "--leases-queued") args.inline_leases = false;
+    else if (a == "--result-cpu-slots") args.result_cpu_slots = std::stoi(next());
     else if (a == "--pg-bin") args.pg_bin = next();
     else {
       std::fprintf(stderr,
                    "usage: lease_cycle [--volunteers N] [--seconds S] [--warmup W] [--tasks T] "
-                   "[--http-threads H] [--rate R] [--batch K] [--no-postgres] [--pg-bin DIR]\n");
+                   "[--http-threads H] [--leases-queued] [--result-cpu-slots N] [--rate R] [--batch K] [--no-postgres] "
+                   "[--pg-bin DIR]\n");
       return 2;
     }
   }

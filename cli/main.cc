@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");
   HttpServerOptions serve_http;
   serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
+  serve_http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;
   serve_cmd->add_option("--http-threads", serve_http.threads,
                         "HTTP handler threads (results wait for a shared fsync, so more than the cores)")
       ->capture_default_str();

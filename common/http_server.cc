@@ -127,7 +127,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       r.body = std::move(req.body());
       r.remote_addr = remote_addr_;
-      if (r.method != "GET" && r.method != "HEAD") {
+      if (r.method != "GET" && r.method != "HEAD" &&
+          !(options_.answer_inline && options_.answer_inline(r))) {
         // May wait for the disk: on the handler pool, then back to this
         // connection's strand to answer.
         asio::post(writers_, [self = shared_from_this(), r = std::move(r), keep_alive]() mutable {

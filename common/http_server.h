@@ -60,6 +60,10 @@ struct HttpServerOptions {
   int io_threads = 0;                       // I/O threads, which also answer GET and HEAD; 0: one per core
   size_t max_body_bytes = 64 << 20;         // larger bodies get 413
   int idle_timeout_s = 30;                  // keep-alive connections idle longer are closed
+  // Requests other than GET and HEAD for which this returns true are answered
+  // on the I/O thread too, ahead of the handler pool's queue: handlers that
+  // never wait for the disk and must stay prompt under load (a lease).
+  std::function<bool(const HttpRequest&)> answer_inline;
 };
 
 class HttpServer {

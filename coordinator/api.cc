@@ -1,5 +1,8 @@
 #include "coordinator/api.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "common/names.h"
@@ -47,7 +50,10 @@ int StatusForCode(const std::string& code) {
 Api::Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
          std::function<int64_t()> clock, WheelIndex* wheels)
     : engine_(engine), artifacts_(artifacts), nonces_(nonces), options_(std::move(options)),
-      clock_(std::move(clock)), wheels_(wheels) {}
+      clock_(std::move(clock)), wheels_(wheels),
+      result_cpu_slots_(options_.result_cpu_slots > 0
+                            ? std::min(options_.result_cpu_slots, 1024)
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
 
 std::string Api::PublicUrl(const HttpRequest& req) const {
   if (!options_.public_url.empty()) return options_.public_url;
@@ -157,7 +163,41 @@ HttpResponse Api::ReturnLeases(const HttpRequest& req) {
   return HttpResponse::Json(200, engine_.ReturnLeases(auth.key, lr, clock_()));
 }
 
+namespace {
+
+// A result CPU slot, held for the scope.
+class CpuSlot {
+ public:
+  explicit CpuSlot(std::counting_semaphore<1024>& slots) : slots_(slots) { slots_.acquire(); }
+  ~CpuSlot() { slots_.release(); }
+  CpuSlot(const CpuSlot&) = delete;
+  CpuSlot& operator=(const CpuSlot&) = delete;
+
+ private:
+  std::counting_semaphore<1024>& slots_;
+};
+
+}  // namespace
+
+// Group commit: a result is answered only once on disk, but concurrent
+// results share one fsync, waited for outside the engine's lock and outside
+// the CPU slot.
 HttpResponse Api::Results(const HttpRequest& req) {
+  DeferredSync durable(engine_.store());
+  bool duplicate = false;
+  HttpResponse resp;
+  {
+    CpuSlot slot(result_cpu_slots_);
+    resp = StoreResult(req, &duplicate);
+  }
+  std::string err;
+  if (duplicate && !engine_.store().SyncWal(&err))
+    return Refuse("internal", err);  // the first copy may still be on its way to disk
+  if (!durable.Commit(&err)) return Refuse("internal", err);
+  return resp;
+}
+
+HttpResponse Api::StoreResult(const HttpRequest& req, bool* duplicate) {
   CORRAL_AUTHENTICATE(req);
   nlohmann::json envelope;
   std::string err;
@@ -176,17 +216,11 @@ HttpResponse Api::Results(const HttpRequest& req) {
   if (!ParseJson(payload_text, &payload_json, &err) || !ParseResultPayload(payload_json, &payload, &err))
     return Refuse("bad_payload", err);
   Refusal refusal;
-  // Group commit: the result is answered only once on disk, but concurrent
-  // results share one fsync (the engine's lock is not held while waiting).
-  DeferredSync durable(engine_.store());
-  Engine::Submit submitted = engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal);
-  if (submitted == Engine::Submit::kDuplicate && !engine_.store().SyncWal(&err))
-    return Refuse("internal", err);  // the first copy may still be on its way to disk
-  if (!durable.Commit(&err)) return Refuse("internal", err);
-  switch (submitted) {
+  switch (engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal)) {
     case Engine::Submit::kAccepted:
       return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", false}});
     case Engine::Submit::kDuplicate:
+      *duplicate = true;
       return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", true}});
     case Engine::Submit::kRefused:
       break;
@@ -197,6 +231,20 @@ HttpResponse Api::Results(const HttpRequest& req) {
 // Several envelopes in one signed request, each checked and stored as
 // Results does it; the answer says what became of each.
 HttpResponse Api::ResultsBatch(const HttpRequest& req) {
+  DeferredSync durable(engine_.store());  // one fsync for the whole batch
+  bool duplicates = false;
+  HttpResponse resp;
+  {
+    CpuSlot slot(result_cpu_slots_);
+    resp = StoreResultBatch(req, &duplicates);
+  }
+  std::string err;
+  if ((duplicates && !engine_.store().SyncWal(&err)) || !durable.Commit(&err))
+    return Refuse("internal", err);  // nothing is acknowledged; the volunteer sends them again
+  return resp;
+}
+
+HttpResponse Api::StoreResultBatch(const HttpRequest& req, bool* duplicates) {
   CORRAL_AUTHENTICATE(req);
   nlohmann::json body;
   ResultBatchRequest batch;
@@ -204,8 +252,6 @@ HttpResponse Api::ResultsBatch(const HttpRequest& req) {
   if (!ParseJson(req.body, &body, &err) || !ParseResultBatchRequest(body, &batch, &err))
     return Refuse("bad_payload", err);
   ResultBatchResponse resp;
-  DeferredSync durable(engine_.store());  // one fsync for the whole batch
-  bool duplicates = false;
   for (const auto& envelope : batch.envelopes) {
     ResultBatchItem item;
     auto refuse = [&](const std::string& code, const std::string& detail) {
@@ -234,15 +280,13 @@ HttpResponse Api::ResultsBatch(const HttpRequest& req) {
         case Engine::Submit::kAccepted: item.status = "accepted"; break;
         case Engine::Submit::kDuplicate:
           item.status = "duplicate";
-          duplicates = true;
+          *duplicates = true;
           break;
         case Engine::Submit::kRefused: refuse(refusal.code, refusal.detail); break;
       }
     }
     resp.results.push_back(std::move(item));
   }
-  if ((duplicates && !engine_.store().SyncWal(&err)) || !durable.Commit(&err))
-    return Refuse("internal", err);  // nothing is acknowledged; the volunteer sends them again
   return HttpResponse::Json(200, resp);
 }
 

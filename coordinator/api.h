@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <semaphore>
 #include <string>
 
 #include "common/http_server.h"
@@ -19,6 +20,11 @@ class WheelIndex;
 struct ApiOptions {
   int max_skew_s = 300;
   std::string public_url;  // "" -> from the request's Host header
+  // Result handlers doing CPU work (signature checks, parsing, the engine)
+  // at once; the others wait for their fsync or for a slot, asleep. 0: one
+  // per core. Keeps leases, answered on the I/O threads, from queueing for
+  // the CPU behind a pool of result handlers.
+  int result_cpu_slots = 0;
 };
 
 class Api {
@@ -36,6 +42,9 @@ class Api {
   HttpResponse ReturnLeases(const HttpRequest& req);
   HttpResponse Results(const HttpRequest& req);
   HttpResponse ResultsBatch(const HttpRequest& req);
+  // Their CPU part, under a result CPU slot; the caller syncs the WAL.
+  HttpResponse StoreResult(const HttpRequest& req, bool* duplicate);
+  HttpResponse StoreResultBatch(const HttpRequest& req, bool* duplicates);
   HttpResponse PutArtifact(const HttpRequest& req, const std::string& sha);
   HttpResponse GetArtifact(const std::string& sha);
   HttpResponse Project(const std::string& name, bool html);
@@ -56,6 +65,7 @@ class Api {
   ApiOptions options_;
   std::function<int64_t()> clock_;
   WheelIndex* wheels_;
+  std::counting_semaphore<1024> result_cpu_slots_;
 };
 
 // The HTTP status for a protocol error code.

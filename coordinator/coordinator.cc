@@ -51,6 +51,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   ApiOptions ao;
   ao.max_skew_s = options_.max_skew_s;
   ao.public_url = options_.public_url;
+  ao.result_cpu_slots = options_.result_cpu_slots;
   wheels_ = std::make_unique<WheelIndex>(engine_->store(), *artifacts_);
   engine_->SetVerdictObserver(
       [w = wheels_.get()](const VerdictEvent& e, WriteSet* writes) { w->Publish(e, writes); });
@@ -235,6 +236,11 @@ void Coordinator::Stop() {
 }
 
 HttpResponse Coordinator::Handle(const HttpRequest& req) { return api_->Handle(req); }
+
+bool Coordinator::NeverWaitsForDisk(const HttpRequest& req) {
+  return req.method == "POST" && (req.path == "/api/v1/lease" || req.path == "/api/v1/heartbeat" ||
+                                  req.path == "/api/v1/leases/return");
+}
 
 const Store& Coordinator::store() const { return engine_->store(); }
 

@@ -44,6 +44,7 @@ struct Options {
   int max_skew_s = 300;                // accepted clock skew of signed requests
   std::function<int64_t()> clock;      // unix seconds; default the system clock (tests set it)
   int sync_workers = 4;                // project pages fetched at once during a sync
+  int result_cpu_slots = 0;            // ApiOptions::result_cpu_slots (0: one per core)
   size_t max_index_page_bytes = 32u << 20;  // a larger project page is refused (root: 16x)
   bool read_only = false;              // open data_dir read-only (static export): reads only, no sync
   // Cross-verification (DESIGN.md section 6). Agreeing results must come
@@ -98,6 +99,10 @@ class Coordinator {  // thread-safe
   void StartBackground();
   // Every route: the JSON API, /metrics and the HTML site.
   HttpResponse Handle(const HttpRequest&);
+  // The POST routes that never wait for the disk (lease, heartbeat, lease
+  // return: none of them syncs the WAL), for HttpServerOptions::answer_inline,
+  // so that a lease never queues behind results waiting for their fsync.
+  static bool NeverWaitsForDisk(const HttpRequest&);
   // Stops the background thread. Idempotent; also done by the destructor.
   void Stop();
 

@@ -1,11 +1,16 @@
 // ReadFile on the kinds of files it meets (regular files of any size, empty
-// ones, /proc files whose size is unknown), and response bodies shared with a
-// cache going over the wire whole.
+// ones, /proc files whose size is unknown), response bodies shared with a
+// cache going over the wire whole, and requests answered on the I/O threads
+// past a busy handler pool.
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "common/crypto.h"
 #include "common/fs_util.h"
@@ -69,5 +74,48 @@ TEST_CASE("a shared body goes over the wire whole, as often as it is asked for")
   HttpResult empty = client.Get(base + "/empty");
   REQUIRE(empty.ok());
   CHECK(empty.body.empty());
+  server.Stop();
+}
+
+TEST_CASE("requests marked answer_inline are answered while the handler pool is busy") {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> slow_started{false}, slow_finished{false};
+  HttpServerOptions options;
+  options.threads = 1;  // one handler thread, held by /slow
+  options.answer_inline = [](const HttpRequest& r) { return r.path == "/prompt"; };
+  HttpServer server([&](const HttpRequest& r) {
+    HttpResponse res;
+    if (r.path == "/slow") {
+      slow_started = true;
+      released.wait_for(std::chrono::seconds(10));
+      slow_finished = true;
+    }
+    res.body = r.method + " " + r.path;
+    return res;
+  }, options);
+  std::string err;
+  REQUIRE(server.Start("127.0.0.1", 0, &err));
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  auto slow = std::async(std::launch::async, [&] { return HttpClient().Post(base + "/slow", "x"); });
+  while (!slow_started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The pool's one thread is held: /prompt is answered all the same, on an
+  // I/O thread, and a GET as always.
+  HttpResult prompt = HttpClient().Post(base + "/prompt", "y");
+  REQUIRE(prompt.ok());
+  CHECK(prompt.body == "POST /prompt");
+  CHECK_FALSE(slow_finished);
+  HttpResult get = HttpClient().Get(base + "/page");
+  REQUIRE(get.ok());
+  CHECK_FALSE(slow_finished);
+  // Any other POST waits for the pool.
+  auto queued = std::async(std::launch::async, [&] { return HttpClient().Post(base + "/queued", "z"); });
+  CHECK(queued.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
+  release.set_value();
+  HttpResult s = slow.get(), q = queued.get();
+  REQUIRE(s.ok());
+  CHECK(s.body == "POST /slow");
+  REQUIRE(q.ok());
+  CHECK(q.body == "POST /queued");
   server.Stop();
 }
