@@ -374,6 +374,17 @@ bool IngestSnapshot(Store& store, const std::filesystem::path& file,
     }
   }
 
+  // Into an empty store, compaction waits for the end of the load (Store::SetBulkLoading).
+  if (fresh && !store.SetBulkLoading(true, err)) return false;
+  struct BulkEnd {
+    Store& store;
+    bool on;
+    ~BulkEnd() {
+      std::string e;
+      if (on && !store.SetBulkLoading(false, &e)) spdlog::error("snapshot: {}", e);
+    }
+  } bulk_end{store, fresh};
+
   // A crashed import left the counters behind what it stored: recount at the end.
   const bool recount = store.Has(Cf::kMeta, kImportMarker);
   {
@@ -558,7 +569,11 @@ int RunIngestSnapshot(const std::filesystem::path& file, const std::filesystem::
   }
   std::string err;
   Store store;
-  if (!EnsureDir(data_dir / "db", &err) || !store.Open(data_dir / "db", &err)) {
+  // A new database is loaded with bulk-load memtables (Store::Open); one
+  // that exists (a re-import, or a store index sync filled) is read while
+  // importing, so it gets the usual ones.
+  const bool new_db = !std::filesystem::exists(data_dir / "db" / "CURRENT");
+  if (!EnsureDir(data_dir / "db", &err) || !store.Open(data_dir / "db", &err, /*bulk_load=*/new_db)) {
     std::fprintf(stderr, "corral ingest-snapshot: %s\n", err.c_str());
     return 2;
   }

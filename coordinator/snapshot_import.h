@@ -108,7 +108,9 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total, const Inges
 // with their line number and project name, and skipped. Writes go in
 // batches of about 16k records, bypassing the WAL (Store::WriteUnlogged);
 // a final Store::Flush makes them durable, so everything is on disk when
-// this returns true. A meta key marks an import in progress: after a crash,
+// this returns true. Into an empty store, automatic compaction is paused
+// for the load and resumes in the background after it (Store::SetBulkLoading).
+// A meta key marks an import in progress: after a crash,
 // the next run (which completes the import) recounts projects and tasks.
 //
 // The platforms join the store's platform set when the store has no files
@@ -123,7 +125,7 @@ bool IngestSnapshot(Store& store, const std::filesystem::path& file,
                     IngestStats* stats, std::string* err);
 
 // `corral ingest-snapshot FILE --data DIR [--platforms a,b,...]`: opens (or
-// creates) the store in DIR/db, imports FILE for `platforms` (the defaults
+// creates) the store in DIR/db (a new one with bulk-load memtables), imports FILE for `platforms` (the defaults
 // when empty), draws a progress bar on stderr when it is a terminal, and
 // prints a summary on stdout. Returns the exit code: 0 done, 1 the import
 // failed part way (re-run to finish), 2 bad arguments or an unusable FILE or

@@ -3,14 +3,18 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
+#include <unordered_map>
 
 namespace corral::coordinator {
 
@@ -104,15 +108,20 @@ Store::~Store() {
   }
 }
 
-bool Store::Open(const std::filesystem::path& dir, std::string* err) {
+bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_load) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.keep_log_file_num = 5;
+  rocksdb::ColumnFamilyOptions family = FamilyOptions();
+  if (bulk_load) {
+    family.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    options.allow_concurrent_memtable_write = false;  // the vector takes one writer at a time
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const char* name : kCfNames) families.emplace_back(name, FamilyOptions());
+  for (const char* name : kCfNames) families.emplace_back(name, family);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), families, &handles, &raw);
@@ -281,6 +290,47 @@ bool Store::Flush(std::string* err) {
     return false;
   }
   return true;
+}
+
+bool Store::SetBulkLoading(bool on, std::string* err) {
+  // Stalls on the count of unmerged files go with it: they would stop the
+  // load that paused their merging.
+  const std::unordered_map<std::string, std::string> bulk = {
+      {"disable_auto_compactions", "true"},
+      {"level0_slowdown_writes_trigger", "1000"},
+      {"level0_stop_writes_trigger", "1000"}};
+  const rocksdb::ColumnFamilyOptions defaults = FamilyOptions();
+  const std::unordered_map<std::string, std::string> normal = {
+      {"disable_auto_compactions", "false"},
+      {"level0_slowdown_writes_trigger", std::to_string(defaults.level0_slowdown_writes_trigger)},
+      {"level0_stop_writes_trigger", std::to_string(defaults.level0_stop_writes_trigger)}};
+  for (auto* h : handles_) {
+    if (!h) continue;
+    rocksdb::Status s = db_->SetOptions(h, on ? bulk : normal);
+    if (!s.ok()) {
+      *err = "setting the database's bulk-load options: " + s.ToString();
+      return false;
+    }
+  }
+  return true;
+}
+
+void Store::WaitForCompactions() const {
+  while (true) {
+    uint64_t pending = 0, running = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kCompactionPending, &pending);
+    db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running);
+    if (pending == 0 && running == 0) {
+      // Every family: the property above is the default family's.
+      bool busy = false;
+      for (auto* h : handles_) {
+        uint64_t p = 0;
+        if (h && db_->GetIntProperty(h, rocksdb::DB::Properties::kCompactionPending, &p) && p) busy = true;
+      }
+      if (!busy) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 bool Store::Write(const WriteSet& writes, bool sync, std::string* err) {

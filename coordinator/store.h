@@ -115,7 +115,12 @@ class Store {
   // (or writes, when new) the schema version. False with *err naming the
   // directory and RocksDB's reason, or the version found when it is newer
   // than this program knows.
-  bool Open(const std::filesystem::path& dir, std::string* err);
+  //
+  // With `bulk_load`, memtables are plain vectors, sorted when flushed:
+  // appending is far cheaper than the default skip list's inserts, but every
+  // read of a memtable sorts a copy of it. Only for loading a store that is
+  // new (the snapshot import into an empty --data), never for serving.
+  bool Open(const std::filesystem::path& dir, std::string* err, bool bulk_load = false);
   // Opens an existing database for reading only, without taking its lock, so
   // that it works while a coordinator serves from `dir` (the view is the one
   // at open time). Families the database does not have yet read as empty;
@@ -147,6 +152,13 @@ class Store {
   bool WriteUnlogged(const WriteSet& writes, std::string* err);
   // Writes every column family's memtable to disk and waits for it.
   bool Flush(std::string* err);
+  // Bulk loading into an empty store: automatic compaction paused while on,
+  // so that freshly flushed files are not merged again and again while the
+  // load goes on (random task ids make every file overlap every other);
+  // turned off, compaction resumes in the background and merges them once.
+  bool SetBulkLoading(bool on, std::string* err);
+  // Waits until no compaction is pending or running (tools and benchmarks).
+  void WaitForCompactions() const;
 
   // Visits keys starting with `prefix`, from `start` (inclusive; empty means
   // the prefix itself) in key order, until `fn` returns false.

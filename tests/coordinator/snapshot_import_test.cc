@@ -165,8 +165,9 @@ TEST_CASE("snapshot import: the coordinator's engine opens the imported store") 
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "pp39-linux_x86_64"};
   std::string err;
   {
+    // As `corral ingest-snapshot` does it into a new --data: bulk-load memtables.
     Store store;
-    REQUIRE(store.Open(dir.path / "db", &err));
+    REQUIRE(store.Open(dir.path / "db", &err, /*bulk_load=*/true));
     IngestStats stats;
     REQUIRE(IngestSnapshot(store, dir.path / "snap.tsv", platforms, {}, &stats, &err));
   }
@@ -190,7 +191,7 @@ TEST_CASE("snapshot import: xz gives the same store, and re-importing adds nothi
   std::string err;
   {
     Store store;
-    REQUIRE(store.Open(dir.path / "db", &err));
+    REQUIRE(store.Open(dir.path / "db", &err, /*bulk_load=*/true));
     IngestStats stats;
     REQUIRE(IngestSnapshot(store, dir.path / "snap.tsv.xz", platforms, {}, &stats, &err));
     CheckImported(store, stats, platforms);
