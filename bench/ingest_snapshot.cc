@@ -51,6 +51,16 @@ uint64_t DirBytes(const fs::path& dir) {
   return total;
 }
 
+// Table files in the store: right after a bulk load, all of them unmerged
+// (level 0), which is what makes writes slow down (20) or stop (36 in one family).
+int SstFiles(const fs::path& dir) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec))
+    if (it->path().extension() == ".sst") ++n;
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +104,7 @@ int main(int argc, char** argv) {
       std::printf("write_batches: %lld\n", static_cast<long long>(stats.batches));
       std::printf("tsv_bytes: %.1f MiB\n", static_cast<double>(stats.text_bytes) / (1 << 20));
       std::printf("db_bytes_after_ingest: %.0f MiB\n", static_cast<double>(DirBytes(dir)) / (1 << 20));
+      std::printf("sst_files_after_ingest: %d\n", SstFiles(dir));
       // The merging of freshly loaded files that the import left to the
       // background (Store::SetBulkLoading), timed apart.
       t0 = std::chrono::steady_clock::now();
@@ -101,6 +112,7 @@ int main(int argc, char** argv) {
       std::printf("compaction_after_ingest: %.1f s\n",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       std::printf("db_bytes_after_compaction: %.0f MiB\n", static_cast<double>(DirBytes(dir)) / (1 << 20));
+      std::printf("sst_files_after_compaction: %d\n", SstFiles(dir));
       std::printf("cpu_with_compaction: %.1f s\n", CpuSeconds());
       if (reimport) {
         IngestStats again;
