@@ -68,8 +68,8 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   if (m == "POST" && p == "/api/v1/lease") return Lease(req);
   if (m == "POST" && p == "/api/v1/heartbeat") return Heartbeat(req);
   if (m == "POST" && p == "/api/v1/leases/return") return ReturnLeases(req);
-  if (m == "POST" && p == "/api/v1/results") return Results(req);
-  if (m == "POST" && p == "/api/v1/results/batch") return ResultsBatch(req);
+  if (m == "POST" && p == "/api/v1/results") return Durably(req, &Api::StoreResult);
+  if (m == "POST" && p == "/api/v1/results/batch") return Durably(req, &Api::StoreResultBatch);
   const std::string artifacts = "/api/v1/artifacts/";
   if (StartsWith(p, artifacts)) {
     std::string sha = p.substr(artifacts.size());
@@ -181,19 +181,20 @@ class CpuSlot {
 
 // Group commit: a result is answered only once on disk, but concurrent
 // results share one fsync, waited for outside the engine's lock and outside
-// the CPU slot.
-HttpResponse Api::Results(const HttpRequest& req) {
+// the CPU slot. A duplicate's first copy may still be on its way to disk.
+// On a failed sync nothing is acknowledged; the volunteer sends it again.
+HttpResponse Api::Durably(const HttpRequest& req,
+                          HttpResponse (Api::*store)(const HttpRequest&, bool* duplicate)) {
   DeferredSync durable(engine_.store());
   bool duplicate = false;
   HttpResponse resp;
   {
     CpuSlot slot(result_cpu_slots_);
-    resp = StoreResult(req, &duplicate);
+    resp = (this->*store)(req, &duplicate);
   }
   std::string err;
-  if (duplicate && !engine_.store().SyncWal(&err))
-    return Refuse("internal", err);  // the first copy may still be on its way to disk
-  if (!durable.Commit(&err)) return Refuse("internal", err);
+  if ((duplicate && !engine_.store().SyncWal(&err)) || !durable.Commit(&err))
+    return Refuse("internal", err);
   return resp;
 }
 
@@ -229,21 +230,8 @@ HttpResponse Api::StoreResult(const HttpRequest& req, bool* duplicate) {
 }
 
 // Several envelopes in one signed request, each checked and stored as
-// Results does it; the answer says what became of each.
-HttpResponse Api::ResultsBatch(const HttpRequest& req) {
-  DeferredSync durable(engine_.store());  // one fsync for the whole batch
-  bool duplicates = false;
-  HttpResponse resp;
-  {
-    CpuSlot slot(result_cpu_slots_);
-    resp = StoreResultBatch(req, &duplicates);
-  }
-  std::string err;
-  if ((duplicates && !engine_.store().SyncWal(&err)) || !durable.Commit(&err))
-    return Refuse("internal", err);  // nothing is acknowledged; the volunteer sends them again
-  return resp;
-}
-
+// StoreResult does it (one fsync for the whole batch); the answer says what
+// became of each.
 HttpResponse Api::StoreResultBatch(const HttpRequest& req, bool* duplicates) {
   CORRAL_AUTHENTICATE(req);
   nlohmann::json body;

@@ -40,11 +40,14 @@ class Api {
   HttpResponse Lease(const HttpRequest& req);
   HttpResponse Heartbeat(const HttpRequest& req);
   HttpResponse ReturnLeases(const HttpRequest& req);
-  HttpResponse Results(const HttpRequest& req);
-  HttpResponse ResultsBatch(const HttpRequest& req);
-  // Their CPU part, under a result CPU slot; the caller syncs the WAL.
+  // POST /api/v1/results and /results/batch: checked and stored, not yet
+  // synced; *duplicate when a result was already there.
   HttpResponse StoreResult(const HttpRequest& req, bool* duplicate);
-  HttpResponse StoreResultBatch(const HttpRequest& req, bool* duplicates);
+  HttpResponse StoreResultBatch(const HttpRequest& req, bool* duplicate);
+  // Runs `store` under a result CPU slot, then answers once its writes are
+  // on disk (group commit).
+  HttpResponse Durably(const HttpRequest& req,
+                       HttpResponse (Api::*store)(const HttpRequest&, bool* duplicate));
   HttpResponse PutArtifact(const HttpRequest& req, const std::string& sha);
   HttpResponse GetArtifact(const std::string& sha);
   HttpResponse Project(const std::string& name, bool html);

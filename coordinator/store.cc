@@ -118,7 +118,7 @@ bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_l
   if (bulk_load) {
     family.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
     // Twice the default: half as many files left unmerged by the load (the
-    // whole snapshot leaves ~23 in the tasks family, under RocksDB's default
+    // whole snapshot leaves 24 in the tasks family, under RocksDB's default
     // of 36 at which writes stop until compaction catches up).
     family.write_buffer_size = 128 << 20;
     options.allow_concurrent_memtable_write = false;  // the vector takes one writer at a time
@@ -320,21 +320,14 @@ bool Store::SetBulkLoading(bool on, std::string* err) {
 }
 
 void Store::WaitForCompactions() const {
-  while (true) {
-    uint64_t pending = 0, running = 0;
-    db_->GetIntProperty(rocksdb::DB::Properties::kCompactionPending, &pending);
-    db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running);
-    if (pending == 0 && running == 0) {
-      // Every family: the property above is the default family's.
-      bool busy = false;
-      for (auto* h : handles_) {
-        uint64_t p = 0;
-        if (h && db_->GetIntProperty(h, rocksdb::DB::Properties::kCompactionPending, &p) && p) busy = true;
-      }
-      if (!busy) return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto busy = [&] {
+    uint64_t n = 0;
+    if (db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &n) && n) return true;
+    for (auto* h : handles_)  // pending is per family
+      if (h && db_->GetIntProperty(h, rocksdb::DB::Properties::kCompactionPending, &n) && n) return true;
+    return false;
+  };
+  while (busy()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 bool Store::Write(const WriteSet& writes, bool sync, std::string* err) {
