@@ -52,7 +52,7 @@ Api::Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOption
     : engine_(engine), artifacts_(artifacts), nonces_(nonces), options_(std::move(options)),
       clock_(std::move(clock)), wheels_(wheels),
       result_cpu_slots_(options_.result_cpu_slots > 0
-                            ? std::min(options_.result_cpu_slots, 1024)
+                            ? options_.result_cpu_slots
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
 
 std::string Api::PublicUrl(const HttpRequest& req) const {
@@ -168,13 +168,13 @@ namespace {
 // A result CPU slot, held for the scope.
 class CpuSlot {
  public:
-  explicit CpuSlot(std::counting_semaphore<1024>& slots) : slots_(slots) { slots_.acquire(); }
-  ~CpuSlot() { slots_.release(); }
+  explicit CpuSlot(SleepingSlots& slots) : slots_(slots) { slots_.Acquire(); }
+  ~CpuSlot() { slots_.Release(); }
   CpuSlot(const CpuSlot&) = delete;
   CpuSlot& operator=(const CpuSlot&) = delete;
 
  private:
-  std::counting_semaphore<1024>& slots_;
+  SleepingSlots& slots_;
 };
 
 }  // namespace
