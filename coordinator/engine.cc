@@ -104,26 +104,7 @@ bool Engine::LoadProject(const std::string& name, ProjectRecord* out, bool cache
 
 void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
                        std::vector<ResultPayload>* payloads, const KnownResult* known) {
-  const std::string known_key =
-      known ? Key({known->record.task_id, known->record.lease_id}) : std::string();
-  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view key, std::string_view value) {
-    ResultRecord parsed;
-    ResultPayload parsed_payload;
-    const ResultRecord* rp = &parsed;
-    const ResultPayload* pp = &parsed_payload;
-    if (known && key == known_key) {
-      rp = &known->record;
-      pp = &known->payload;
-    } else {
-      if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
-      std::string err;
-      if (!ParseStoredResultEnvelope(parsed.envelope, &parsed_payload, &err)) {
-        spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
-        return true;
-      }
-    }
-    const ResultRecord& r = *rp;
-    const ResultPayload& p = *pp;
+  auto add = [&](const ResultRecord& r, const ResultPayload& p) {
     Vote v;
     v.lease_id = r.lease_id;
     v.volunteer_id = r.volunteer_id;
@@ -137,8 +118,28 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     v.excluded = r.known_answer || suspended_.count(r.volunteer_id) > 0;
     votes->push_back(std::move(v));
     if (payloads) payloads->push_back(p);
+  };
+  const std::string known_key =
+      known ? Key({known->record.task_id, known->record.lease_id}) : std::string();
+  bool known_added = !known;
+  store_.Scan(Cf::kResults, Key({task_id, ""}), "", [&](std::string_view key, std::string_view value) {
+    if (!known_added && key >= known_key) {
+      add(known->record, known->payload);
+      known_added = true;
+      if (key == known_key) return true;  // already stored: the one in memory stands for it
+    }
+    ResultRecord parsed;
+    ResultPayload parsed_payload;
+    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
+    std::string err;
+    if (!ParseStoredResultEnvelope(parsed.envelope, &parsed_payload, &err)) {
+      spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
+      return true;
+    }
+    add(parsed, parsed_payload);
     return true;
   });
+  if (!known_added) add(known->record, known->payload);
 }
 
 bool Engine::LoadTaskState(const std::string& task_id, TaskState* st) {
@@ -790,6 +791,8 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     return Submit::kRefused;
   }
 
+  // The result, and the verdict when it brings one, go to the store in one
+  // write; memory (the scheduler, caches) follows once that write is done.
   Counters saved = counters_;
   ResultRecord r{p.task_id, p.lease_id, volunteer_id, lease.account, now, envelope_text};
   r.prefix = lease.prefix;
@@ -800,23 +803,14 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   ++Reputation(volunteer_id).results;
   if (IsSpurious(p.outcome))
     RecordJudgement(&Reputation(volunteer_id), task.platform, Judgement::kError, options_.reputation);
-  PutReputation(w, volunteer_id);
   w.PutJson(Cf::kResults, Key({p.task_id, p.lease_id}), nlohmann::json(r));
   w.Put(Cf::kVolunteerResults, Key({volunteer_id, OrderedHex(static_cast<uint64_t>(now)), p.task_id}), "");
   w.PutJson(Cf::kLeases, lease.lease_id, nlohmann::json(lease));
-  w.PutJson(Cf::kTasks, task.task_id, nlohmann::json(task));
-  PutCounters(w);
-  std::string err;
-  if (!store_.Write(w, /*sync=*/true, &err)) {
-    counters_ = saved;
-    *refusal = {"internal", "storing the result: " + err};
-    return Submit::kRefused;
-  }
 
   std::vector<Vote> votes;
   std::vector<ResultPayload> payloads;
-  KnownResult just_stored{r, p};  // stored above: no need to parse it back
-  LoadVotes(task.task_id, &votes, &payloads, &just_stored);
+  KnownResult this_result{r, p};  // written below: taken from memory
+  LoadVotes(task.task_id, &votes, &payloads, &this_result);
   // A fresh task sent to one trusted volunteer alone (adaptive replication)
   // is decided by its one result, while the volunteer is still trusted.
   QuorumPolicy policy = options_.policy;
@@ -825,13 +819,21 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   bool single = SingleReplicaVote(task, votes, &single_index, &single_held, &r, &lease);
   if (single) policy.quorum = 1;
   QuorumDecision d = coordinator::Decide(votes, policy);
-  scheduler_->OnResult(task.task_id, lease.lease_id, lease.account,
-                       d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0);
-  if (d.kind == QuorumDecision::Kind::kNeedMore) return Submit::kAccepted;
+  std::string err;
+  if (d.kind == QuorumDecision::Kind::kNeedMore) {
+    PutReputation(w, volunteer_id);
+    w.PutJson(Cf::kTasks, task.task_id, nlohmann::json(task));
+    PutCounters(w);
+    if (!store_.Write(w, /*sync=*/true, &err)) {
+      counters_ = saved;
+      *refusal = {"internal", "storing the result: " + err};
+      return Submit::kRefused;
+    }
+    scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, d.wanted);
+    return Submit::kAccepted;
+  }
 
   // A verdict (or the end of trying): record it and grant credit.
-  saved = counters_;
-  WriteSet v;
   VerdictRecord verdict;
   verdict.task_id = task.task_id;
   verdict.results = static_cast<int>(votes.size());
@@ -862,9 +864,9 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       vol.credit += verdict.credit_each;
       vol.decayed_credit = DecayCredit(vol.decayed_credit, vol.decayed_at, now) + verdict.credit_each;
       vol.decayed_at = now;
-      v.PutJson(Cf::kVolunteers, vol.volunteer_id, nlohmann::json(vol));
+      w.PutJson(Cf::kVolunteers, vol.volunteer_id, nlohmann::json(vol));
       CreditEntry c{vol.volunteer_id, vol.account, task.task_id, verdict.credit_each, now};
-      v.PutJson(Cf::kCreditLog, Key({OrderedHex(static_cast<uint64_t>(now)), task.task_id, vol.volunteer_id}),
+      w.PutJson(Cf::kCreditLog, Key({OrderedHex(static_cast<uint64_t>(now)), task.task_id, vol.volunteer_id}),
                 nlohmann::json(c));
     }
   } else {
@@ -884,29 +886,33 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   if (LoadProject(task.project, &project, /*cached=*/true)) {
     ++project.verdicts;
     project_bytes = nlohmann::json(project).dump();
-    v.Put(Cf::kProjects, project.name, project_bytes);
+    w.Put(Cf::kProjects, project.name, project_bytes);
   }
-  v.PutJson(Cf::kVerdicts, task.task_id, nlohmann::json(verdict));
-  v.Put(Cf::kVerdictTimes, VerdictTimeKey(verdict.decided_at, task.task_id), "");  // feeds
-  v.PutJson(Cf::kTasks, task.task_id, nlohmann::json(task));
-  v.Delete(Cf::kQueue, QueueKey(task.platform, task.priority, task.task_id));
-  for (const auto& l : scheduler_->OnDecided(task.task_id)) {
+  w.PutJson(Cf::kVerdicts, task.task_id, nlohmann::json(verdict));
+  w.Put(Cf::kVerdictTimes, VerdictTimeKey(verdict.decided_at, task.task_id), "");  // feeds
+  w.PutJson(Cf::kTasks, task.task_id, nlohmann::json(task));
+  w.Delete(Cf::kQueue, QueueKey(task.platform, task.priority, task.task_id));
+  // The task's other leases are cancelled (their volunteers learn it at
+  // their next heartbeat).
+  for (const auto& other : scheduler_->LeasesOfTask(task.task_id)) {
+    if (other == lease.lease_id) continue;
     LeaseRecord lr;
-    if (store_.GetJson(Cf::kLeases, l.lease_id, &j) && FromJson(j, &lr)) {
+    if (store_.GetJson(Cf::kLeases, other, &j) && FromJson(j, &lr)) {
       lr.state = "cancelled";
-      v.PutJson(Cf::kLeases, lr.lease_id, nlohmann::json(lr));
+      w.PutJson(Cf::kLeases, lr.lease_id, nlohmann::json(lr));
     }
   }
-  if (verdict_observer_) verdict_observer_(VerdictEvent{task, verdict, votes, payloads}, &v);
-  JudgeVerdict(task, votes, d, single, v);
-  PutCounters(v);
-  if (!store_.Write(v, true, &err)) {
-    // The result itself is stored; the verdict is recomputed on the next
-    // result or restart.
+  if (verdict_observer_) verdict_observer_(VerdictEvent{task, verdict, votes, payloads}, &w);
+  JudgeVerdict(task, votes, d, single, w);
+  PutReputation(w, volunteer_id);
+  PutCounters(w);
+  if (!store_.Write(w, /*sync=*/true, &err)) {
     counters_ = saved;
-    spdlog::error("recording the verdict of task {}: {}", task.task_id, err);
-    return Submit::kAccepted;
+    *refusal = {"internal", "storing the result and its verdict: " + err};
+    return Submit::kRefused;
   }
+  scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, 0);
+  scheduler_->OnDecided(task.task_id);
   if (!project_bytes.empty()) projects_cache_.Remember(project.name, std::move(project_bytes), project);
   if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
   EnforceSuspensions(now);

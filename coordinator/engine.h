@@ -186,8 +186,8 @@ class Engine {
   bool LoadTaskState(const std::string& task_id, TaskState* out);
   // The votes of every stored result of `task_id`, in key order (and their
   // payloads when `payloads` is given). `known`, when given, is a result
-  // just written under this lock with its payload: it is taken from memory
-  // instead of being parsed again from its stored envelope.
+  // with its payload that is about to be written under this lock: it takes
+  // its place in key order, from memory, whether stored yet or not.
   struct KnownResult {
     const ResultRecord& record;
     const ResultPayload& payload;

@@ -306,6 +306,14 @@ std::vector<std::string> Scheduler::LeasesOf(const std::string& volunteer_id) {
   return by_volunteer_[volunteer_id];
 }
 
+std::vector<std::string> Scheduler::LeasesOfTask(const std::string& task_id) const {
+  std::vector<std::string> ids;
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return ids;
+  for (const auto& entry : it->second.active) ids.push_back(entry.first);
+  return ids;
+}
+
 double Scheduler::LeaseRate(int64_t now) const {
   int64_t total = 0;
   for (int i = 0; i < kRateWindow; ++i)

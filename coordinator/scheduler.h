@@ -99,6 +99,9 @@ class Scheduler {
   int InFlight(const std::string& volunteer_id);
   std::vector<std::string> LeasesOf(const std::string& volunteer_id);
 
+  // The ids of a task's active leases.
+  std::vector<std::string> LeasesOfTask(const std::string& task_id) const;
+
   // The active lease with this id, or nullptr.
   const ActiveLease* FindLease(const std::string& lease_id) const;
 
