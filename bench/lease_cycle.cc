@@ -23,6 +23,10 @@
 // machine that runs K tasks at once) and reports them with one POST
 // /api/v1/results/batch of K envelopes, each signed and verified on its own.
 //
+// First it prints what Ed25519 signing and checking cost here, and the cycle
+// rate at which the cores would do nothing but the three signatures of a
+// cycle: a ceiling no server on this machine can pass.
+//
 // PostgreSQL: Debian's server (initdb'd into a temporary directory as the
 // `postgres` user when run as root, started on a loopback port, stopped at
 // the end), a jobs table holding T jobs, and N connections driven through
@@ -120,6 +124,32 @@ const std::vector<std::string> kPlatforms = {"cp310-linux_x86_64", "cp311-linux_
                                              "cp312-linux_x86_64", "cp313-linux_x86_64"};
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// What the protocol's signatures alone cost on this machine. A cycle has
+// three: the volunteer signs its lease request, its result request and the
+// result's envelope, and the coordinator checks all three. The ceiling is
+// the cycle rate at which every core would do nothing but that.
+void ReportSignatureFloor() {
+  auto key = corral::SigningKey::Generate();
+  const std::string message(200, 'm');  // about a request's signed text
+  const int n = 2000;
+  std::string sig;
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) sig = key->Sign(message);
+  double sign_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / n;
+  int good = 0;
+  t0 = Clock::now();
+  for (int i = 0; i < n; ++i) good += corral::VerifySignature(key->public_hex(), message, sig) ? 1 : 0;
+  double verify_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / n;
+  if (good != n) std::fprintf(stderr, "lease_cycle: %d of %d signatures did not verify\n", n - good, n);
+  const int per_cycle = 3;
+  double cores = std::max(1u, std::thread::hardware_concurrency());
+  std::printf("ed25519_sign: %.1f us\n", sign_us);
+  std::printf("ed25519_verify: %.1f us\n", verify_us);
+  std::printf("signatures_per_cycle: %d (lease request, result request, result envelope)\n", per_cycle);
+  std::printf("signature_ceiling_cycles_per_second: %.0f (all cores only signing and verifying)\n",
+              cores * 1e6 / (per_cycle * (sign_us + verify_us)));
+}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -1084,6 +1114,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::printf("cores: %u\n", std::thread::hardware_concurrency());
+  ReportSignatureFloor();
   std::fflush(stdout);
   double corral = 0, corral_batched = 0;
   if (!RunCorral(args, &corral, &corral_batched)) return 1;
