@@ -608,11 +608,7 @@ bool Engine::FindVolunteer(const std::string& volunteer_id, VolunteerRecord* out
   // Every signed request asks whether its key is enrolled: answer that
   // without parsing the record.
   if (!out) return store_.Has(Cf::kVolunteers, volunteer_id);
-  nlohmann::json j;
-  VolunteerRecord v;
-  if (!store_.GetJson(Cf::kVolunteers, volunteer_id, &j) || !FromJson(j, &v)) return false;
-  if (out) *out = std::move(v);
-  return true;
+  return volunteers_cache_.Get(store_, volunteer_id, out);
 }
 
 LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest& request,
@@ -834,6 +830,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   }
 
   // A verdict (or the end of trying): record it and grant credit.
+  std::vector<std::pair<std::string, VolunteerRecord>> credited;  // as written
   VerdictRecord verdict;
   verdict.task_id = task.task_id;
   verdict.results = static_cast<int>(votes.size());
@@ -864,7 +861,9 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       vol.credit += verdict.credit_each;
       vol.decayed_credit = DecayCredit(vol.decayed_credit, vol.decayed_at, now) + verdict.credit_each;
       vol.decayed_at = now;
-      w.PutJson(Cf::kVolunteers, vol.volunteer_id, nlohmann::json(vol));
+      std::string bytes = nlohmann::json(vol).dump();
+      w.Put(Cf::kVolunteers, vol.volunteer_id, bytes);
+      credited.emplace_back(std::move(bytes), vol);
       CreditEntry c{vol.volunteer_id, vol.account, task.task_id, verdict.credit_each, now};
       w.PutJson(Cf::kCreditLog, Key({OrderedHex(static_cast<uint64_t>(now)), task.task_id, vol.volunteer_id}),
                 nlohmann::json(c));
@@ -914,6 +913,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, 0);
   scheduler_->OnDecided(task.task_id);
   if (!project_bytes.empty()) projects_cache_.Remember(project.name, std::move(project_bytes), project);
+  for (auto& [bytes, vol] : credited) volunteers_cache_.Remember(vol.volunteer_id, std::move(bytes), vol);
   if (IsSettledVerdict(verdict)) known_answers_.Add(task.platform, task.task_id);
   EnforceSuspensions(now);
   return Submit::kAccepted;

@@ -247,6 +247,7 @@ class Engine {
   // record of a project with many releases is large: parsed again only when
   // its stored bytes changed (the index sync, the snapshot import).
   ParsedRecordCache<ProjectRecord> projects_cache_{Cf::kProjects};
+  ParsedRecordCache<VolunteerRecord> volunteers_cache_{Cf::kVolunteers};  // read on every lease and verdict
   Store store_;
   std::unique_ptr<Scheduler> scheduler_;
   Counters counters_;
