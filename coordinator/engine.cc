@@ -152,9 +152,22 @@ bool Engine::LoadTaskState(const std::string& task_id, TaskState* st) {
   if (st->decided) return true;
   std::vector<Vote> votes;
   if (t.results > 0) LoadVotes(task_id, &votes, nullptr);
+  std::set<std::string> voted;
   for (const auto& v : votes) {
     st->accounts.insert(v.account);
     if (!v.prefix.empty() && options_.policy.distinct_prefix) st->prefixes.insert(v.prefix);
+    if (IsSpurious(v.outcome)) ++st->retries[v.account].failures;
+    else voted.insert(v.account);
+  }
+  // After a restart an account whose machine only failed here may retry at
+  // once (the delay is not stored).
+  for (auto it = st->retries.begin(); it != st->retries.end();) {
+    if (voted.count(it->first)) {
+      it = st->retries.erase(it);
+    } else {
+      it->second.waiting = true;
+      ++it;
+    }
   }
   QuorumDecision d = coordinator::Decide(votes, options_.policy);
   st->wanted = d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0;
@@ -825,7 +838,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       *refusal = {"internal", "storing the result: " + err};
       return Submit::kRefused;
     }
-    scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, d.wanted);
+    scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, d.wanted, IsSpurious(p.outcome), now);
     return Submit::kAccepted;
   }
 

@@ -119,8 +119,15 @@ std::vector<ActiveLease> Scheduler::Lease(const Asker& asker, const std::vector<
         q.ready.erase(key);  // parked until MaybeReady brings it back
         continue;
       }
-      if (st->accounts.count(asker.account)) continue;
-      if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) continue;
+      // An account whose machine failed this task may retry it once its
+      // delay passed (network prefixes are checked again by the verifier).
+      auto retry = st->retries.find(asker.account);
+      bool retry_due = retry != st->retries.end() && retry->second.waiting && now >= retry->second.at;
+      if (!retry_due) {
+        if (st->accounts.count(asker.account)) continue;
+        if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) continue;
+      }
+      if (retry_due) retry->second.waiting = false;
       bool fresh = st->accounts.empty() && st->active.empty();
       ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
                         now,           now + lease_seconds, asker.prefix};
@@ -214,13 +221,27 @@ bool Scheduler::ReturnLease(const std::string& volunteer_id, const std::string& 
   return true;
 }
 
+int64_t MachineFaultRetryDelay(int failures) {
+  int64_t delay = 600;
+  for (int i = 1; i < failures && delay < 86400; ++i) delay *= 2;
+  return std::min<int64_t>(delay, 86400);
+}
+
 void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id,
-                         const std::string& account, int wanted) {
+                         const std::string& account, int wanted, bool machine_fault, int64_t now) {
   leases_.erase(lease_id);
   TaskState* st = State(task_id);
   if (!st) return;
   st->active.erase(lease_id);
   st->accounts.insert(account);
+  if (machine_fault) {
+    TaskState::Retry& r = st->retries[account];
+    ++r.failures;
+    r.at = now + MachineFaultRetryDelay(r.failures);
+    r.waiting = true;
+  } else {
+    st->retries.erase(account);
+  }
   st->wanted = wanted;
   MaybeReady(task_id, *st);
 }

@@ -45,7 +45,21 @@ struct TaskState {
   std::map<std::string, ActiveLease> active;  // by lease id
   std::set<std::string> prefixes;      // network prefixes likewise ("" never listed)
   int wanted_before_single = 0;        // `wanted` to restore should a single replica end unanswered
+  // Accounts whose every result here so far was a machine fault (infra_error):
+  // they may take the task again once `at` has passed, so that a network with
+  // no other account still finishes it. Another account's volunteer is
+  // preferred meanwhile. A voting result ends the entry.
+  struct Retry {
+    int64_t at = 0;
+    int failures = 0;
+    bool waiting = false;  // false while its retry lease is out
+  };
+  std::map<std::string, Retry> retries;  // by account
 };
+
+// How long an account waits before it retries a task its machine failed:
+// doubling with each failure, from ten minutes up to a day.
+int64_t MachineFaultRetryDelay(int failures);
 
 // Who asks for work, for the replica rules.
 struct Asker {
@@ -126,8 +140,11 @@ class Scheduler {
   // ends, the account stays excluded from the task, and the verifier now
   // wants `wanted` more voting results (0 while replicas are still running is
   // fine). Puts the task back in the cache when more replicas are needed.
+  // A `machine_fault` result (infra_error) excludes the account only until
+  // MachineFaultRetryDelay has passed, unless it has voted here already.
   void OnResult(const std::string& task_id, const std::string& lease_id,
-                const std::string& account, int wanted);
+                const std::string& account, int wanted, bool machine_fault = false,
+                int64_t now = 0);
 
   // The task has a verdict: it leaves the cache for good. Returns its leases
   // still active, now cancelled.

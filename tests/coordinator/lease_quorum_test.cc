@@ -1,6 +1,7 @@
 // Leases, replicas and verdicts through the coordinator's API.
 #include <catch2/catch.hpp>
 
+#include "coordinator/scheduler.h"
 #include "coordinator_test_support.h"
 
 using namespace corral;
@@ -131,6 +132,83 @@ TEST_CASE("quorum: infra_error does not vote and its task is re-issued elsewhere
   REQUIRE(w.Report(w.carol, c[0], Outcome::kPassed).status == 200);
   CHECK(w.Task(a[0].task_id)["status"] == "passed");
   CHECK(w.Volunteer(w.alice)["credit"] == Approx(0.0));
+}
+
+TEST_CASE("quorum: an account whose machine failed a task may retry it after a delay that doubles") {
+  World w;
+  auto a = Lease(*w.tc.c, w.alice, w.tc.now);
+  REQUIRE(a.size() == 1);
+  REQUIRE(w.Report(w.alice, a[0], Outcome::kInfraError).status == 200);
+  CHECK(Lease(*w.tc.c, w.alice2, w.tc.now).empty());  // other accounts first
+  w.tc.now += coordinator::MachineFaultRetryDelay(1) - 1;
+  CHECK(Lease(*w.tc.c, w.alice2, w.tc.now).empty());
+  w.tc.now += 1;
+  auto again = Lease(*w.tc.c, w.alice2, w.tc.now);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].task_id == a[0].task_id);
+  CHECK(Lease(*w.tc.c, w.alice, w.tc.now).empty());  // one retry lease at a time
+
+  REQUIRE(w.Report(w.alice2, again[0], Outcome::kInfraError).status == 200);
+  CHECK(coordinator::MachineFaultRetryDelay(2) == 2 * coordinator::MachineFaultRetryDelay(1));
+  w.tc.now += coordinator::MachineFaultRetryDelay(1);
+  CHECK(Lease(*w.tc.c, w.alice, w.tc.now).empty());  // the second failure waits twice as long
+  w.tc.now += coordinator::MachineFaultRetryDelay(1);
+  auto third = Lease(*w.tc.c, w.alice, w.tc.now);
+  REQUIRE(third.size() == 1);
+  CHECK(third[0].task_id == a[0].task_id);
+
+  // A voting result ends the retries: the account has had its say.
+  REQUIRE(w.Report(w.alice, third[0], Outcome::kPassed).status == 200);
+  w.tc.now += 2 * 86400;
+  CHECK(Lease(*w.tc.c, w.alice2, w.tc.now).empty());
+  auto b = Lease(*w.tc.c, w.bob, w.tc.now);
+  REQUIRE(b.size() == 1);
+  REQUIRE(w.Report(w.bob, b[0], Outcome::kPassed).status == 200);
+  auto t = w.Task(a[0].task_id);
+  CHECK(t["status"] == "passed");
+  CHECK(t["results"].size() == 4);
+  CHECK(coordinator::MachineFaultRetryDelay(30) == 86400);  // never more than a day
+}
+
+TEST_CASE("quorum: a network of one account finishes a task its machine failed, across a restart") {
+  TestIndex index;
+  index.SetProject("alpha", {{"alpha-1.0.tar.gz", "alpha one", ""}});
+  TempDir dir;
+  auto acct = std::shared_ptr<SigningKey>(SigningKey::Generate());
+  auto alice = MakeVolunteer(acct, "alice", "a", {kTag});
+  int64_t now = 1'700'000'000;
+  coordinator::Options o;
+  o.data_dir = dir.path;
+  o.index_url = index.url();
+  o.platforms = {kTag};
+  o.clock = [&] { return now; };
+  o.known_answer_rate = 0;
+  o.adaptive_replication = false;
+  o.distinct_prefix = false;
+  o.quorum = 1;  // a private coordinator: its own machines, one account
+  std::string task_id;
+  {
+    coordinator::Coordinator c(o);
+    std::string err;
+    REQUIRE(c.Open(&err));
+    REQUIRE(c.SyncOnce(&err));
+    REQUIRE(Enrol(c, alice, now).status == 200);
+    auto a = Lease(c, alice, now);
+    REQUIRE(a.size() == 1);
+    task_id = a[0].task_id;
+    REQUIRE(Submit(c, alice, Envelope(PayloadFor(a[0], alice, Outcome::kInfraError), *alice.machine), now).status == 200);
+    CHECK(Lease(c, alice, now).empty());
+  }
+  // Restarted, the coordinator forgets the delay but not that the account
+  // only failed here: the task is not stranded.
+  coordinator::Coordinator c(o);
+  std::string err;
+  REQUIRE(c.Open(&err));
+  auto a = Lease(c, alice, now);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].task_id == task_id);
+  REQUIRE(Submit(c, alice, Envelope(PayloadFor(a[0], alice, Outcome::kPassed), *alice.machine), now).status == 200);
+  CHECK(Get(c, "/api/v1/tasks/" + task_id)["status"] == "passed");
 }
 
 TEST_CASE("leases: an expired lease is re-issued to someone else; a heartbeat extends it") {
