@@ -45,6 +45,21 @@ struct World {
   TestVolunteer alice, alice2, bob, carol;
 };
 
+// Options for a coordinator a test opens twice (a restart) on `dir`, with
+// exact leases: no random known-answer checks or single replicas, and no
+// prefix rule (every test volunteer speaks from 127.0.0.1).
+coordinator::Options RestartableOptions(TestIndex& index, const TempDir& dir, const int64_t& now) {
+  coordinator::Options o;
+  o.data_dir = dir.path;
+  o.index_url = index.url();
+  o.platforms = {kTag};
+  o.clock = [&now] { return now; };
+  o.known_answer_rate = 0;
+  o.adaptive_replication = false;
+  o.distinct_prefix = false;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("quorum: two agreeing results from different accounts decide the task and earn credit") {
@@ -177,14 +192,7 @@ TEST_CASE("quorum: a network of one account finishes a task its machine failed, 
   auto acct = std::shared_ptr<SigningKey>(SigningKey::Generate());
   auto alice = MakeVolunteer(acct, "alice", "a", {kTag});
   int64_t now = 1'700'000'000;
-  coordinator::Options o;
-  o.data_dir = dir.path;
-  o.index_url = index.url();
-  o.platforms = {kTag};
-  o.clock = [&] { return now; };
-  o.known_answer_rate = 0;
-  o.adaptive_replication = false;
-  o.distinct_prefix = false;
+  coordinator::Options o = RestartableOptions(index, dir, now);
   o.quorum = 1;  // a private coordinator: its own machines, one account
   std::string task_id;
   {
@@ -263,15 +271,7 @@ TEST_CASE("leases: restarting the coordinator keeps leases, results and the queu
   auto alice = MakeVolunteer(acct1, "alice", "a", {kTag});
   auto bob = MakeVolunteer(acct2, "bob", "b", {kTag});
   int64_t now = 1'700'000'000;
-  coordinator::Options o;
-  o.data_dir = dir.path;
-  o.index_url = index.url();
-  o.platforms = {kTag};
-  o.clock = [&] { return now; };
-  // No random known-answer checks or single replicas: the test expects exact leases.
-  o.known_answer_rate = 0;
-  o.adaptive_replication = false;
-  o.distinct_prefix = false;  // alice and bob both speak from 127.0.0.1
+  coordinator::Options o = RestartableOptions(index, dir, now);
   std::vector<TaskSpec> a;
   {
     coordinator::Coordinator c(o);
