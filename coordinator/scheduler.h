@@ -141,7 +141,7 @@ class Scheduler {
   // wants `wanted` more voting results (0 while replicas are still running is
   // fine). Puts the task back in the cache when more replicas are needed.
   // A `machine_fault` result (infra_error) excludes the account only until
-  // MachineFaultRetryDelay has passed, unless it has voted here already.
+  // MachineFaultRetryDelay has passed; any other result ends its retries.
   void OnResult(const std::string& task_id, const std::string& lease_id,
                 const std::string& account, int wanted, bool machine_fault = false,
                 int64_t now = 0);
