@@ -25,7 +25,10 @@
 //
 // First it prints what Ed25519 signing and checking cost here, and the cycle
 // rate at which the cores would do nothing but the three signatures of a
-// cycle: a ceiling no server on this machine can pass.
+// cycle: a ceiling no server on this machine can pass. Then the transport
+// floor: the same load generator against the same HttpServer answering
+// canned replies (nothing checked or stored), for a few seconds; its CPU a
+// cycle plus the coordinator's three signature checks gives a lower ceiling.
 //
 // PostgreSQL: Debian's server (initdb'd into a temporary directory as the
 // `postgres` user when run as root, started on a loopback port, stopped at
@@ -129,7 +132,11 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 // three: the volunteer signs its lease request, its result request and the
 // result's envelope, and the coordinator checks all three. The ceiling is
 // the cycle rate at which every core would do nothing but that.
-void ReportSignatureFloor() {
+struct SignatureCosts {
+  double sign_us = 0, verify_us = 0;
+};
+
+SignatureCosts ReportSignatureFloor() {
   auto key = corral::SigningKey::Generate();
   const std::string message(200, 'm');  // about a request's signed text
   const int n = 2000;
@@ -149,6 +156,7 @@ void ReportSignatureFloor() {
   std::printf("signatures_per_cycle: %d (lease request, result request, result envelope)\n", per_cycle);
   std::printf("signature_ceiling_cycles_per_second: %.0f (all cores only signing and verifying)\n",
               cores * 1e6 / (per_cycle * (sign_us + verify_us)));
+  return {sign_us, verify_us};
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -601,7 +609,69 @@ class CorralDriver {
   int errors_logged_ = 0;
 };
 
-bool RunCorral(const Args& args, double* cycles_per_second, double* batched_tasks_per_second) {
+// The transport floor: the same load generator (every request and envelope
+// really signed) against the same HttpServer, set up as for the coordinator,
+// whose handler answers a canned lease and a canned acceptance: no signature
+// checked, nothing stored. What a cycle costs before the coordinator does
+// anything; with the coordinator's three signature checks added, the
+// fastest any coordinator could go on these cores.
+bool RunTransportFloor(const Args& args, const HttpServerOptions& http, std::vector<Volunteer>& vols,
+                       const SignatureCosts& signatures) {
+  TaskSpec task;
+  task.task_id = std::string(64, 'a');
+  task.lease_id = std::string(32, 'b');
+  task.project = "bench";
+  task.version = "1.0";
+  task.filename = "bench-1.0.tar.gz";
+  task.url = "http://127.0.0.1/bench-1.0.tar.gz";
+  task.sha256 = std::string(64, 'c');
+  task.size = 1000;
+  task.platform = kPlatforms[0];
+  task.lease_deadline = NowSeconds() + 900;
+  LeaseResponse canned;
+  canned.tasks = {task};
+  canned.next_poll_s = 1;
+  const HttpResponse lease = HttpResponse::Json(200, canned);
+  const HttpResponse accepted = HttpResponse::Json(200, {{"accepted", true}, {"duplicate", false}});
+  HttpServer server([&](const HttpRequest& r) { return r.path == "/api/v1/lease" ? lease : accepted; }, http);
+  std::string err;
+  if (!server.Start("127.0.0.1", 0, &err)) {
+    std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+    return false;
+  }
+  CorralDriver driver(server.port(), vols);
+  if (!driver.Connect(&err)) {
+    std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
+    return false;
+  }
+  const double warmup = 1, seconds = std::min(args.seconds, 5.0);
+  Tally t;
+  t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  double cpu0 = CpuSeconds(), client0 = ThreadCpuSeconds();
+  driver.Run(&t, t.end, 0, Workload{1});
+  double cpu = CpuSeconds() - cpu0, client = ThreadCpuSeconds() - client0;
+  if (t.cycles == 0 || t.errors > 0) {
+    std::fprintf(stderr, "lease_cycle: the transport run finished %lld cycles with %lld errors\n",
+                 static_cast<long long>(t.cycles), static_cast<long long>(t.errors));
+    return false;
+  }
+  double share = seconds / (seconds + warmup);
+  double cpu_us = cpu / static_cast<double>(t.cycles) * 1e6 * share;
+  double cores = std::max(1u, std::thread::hardware_concurrency());
+  std::printf("transport_cycles_per_second: %.0f (canned answers: nothing checked or stored)\n",
+              static_cast<double>(t.cycles) / seconds);
+  std::printf("transport_cpu_per_cycle: %.0f us (load generator %.0f us)\n", cpu_us,
+              client / static_cast<double>(t.cycles) * 1e6 * share);
+  std::printf("transport_and_signatures_ceiling_cycles_per_second: %.0f (the transport's CPU a cycle "
+              "and the coordinator's three signature checks, on all cores)\n",
+              cores * 1e6 / (cpu_us + 3 * signatures.verify_us));
+  std::fflush(stdout);
+  return true;
+}
+
+bool RunCorral(const Args& args, const SignatureCosts& signatures, double* cycles_per_second,
+               double* batched_tasks_per_second) {
   InitCrypto();
   fs::path dir = fs::temp_directory_path() / ("corral-bench-lease-" + RandomHex(6));
   fs::create_directories(dir);
@@ -670,6 +740,7 @@ bool RunCorral(const Args& args, double* cycles_per_second, double* batched_task
   std::printf("leases_inline: %d\n", args.inline_leases ? 1 : 0);
   std::printf("result_cpu_slots: %d\n", args.result_cpu_slots);
   std::fflush(stdout);
+  if (!RunTransportFloor(args, http, vols, signatures)) return false;
 
   {
     CorralDriver driver(server.port(), vols);
@@ -1114,10 +1185,10 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::printf("cores: %u\n", std::thread::hardware_concurrency());
-  ReportSignatureFloor();
+  SignatureCosts signatures = ReportSignatureFloor();
   std::fflush(stdout);
   double corral = 0, corral_batched = 0;
-  if (!RunCorral(args, &corral, &corral_batched)) return 1;
+  if (!RunCorral(args, signatures, &corral, &corral_batched)) return 1;
   if (args.postgres) {
 #ifdef CORRAL_HAVE_LIBPQ
     if (!RunPostgres(args, corral, corral_batched)) return 1;
