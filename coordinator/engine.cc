@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "common/crypto.h"
 #include "common/fs_util.h"
@@ -280,10 +281,75 @@ bool Engine::MarkFirstSyncDone(std::string* err) {
 bool Engine::IngestProject(const std::string& display_name, int64_t serial, const std::string& etag,
                            const std::vector<IndexFile>& files, int64_t now, IngestReport* report,
                            std::string* err) {
+  // One project at a time. The engine's lock, which every lease and result
+  // takes, is held only for the second half: a project with thousands of
+  // files takes tens of milliseconds to compare with what is stored.
+  std::lock_guard<std::mutex> ingesting(ingest_mu_);
+  const std::string name = NormalizeProjectName(display_name);
+
+  // First, without the engine's lock: how the page differs from the files
+  // stored (only this function writes a project's files).
+  std::map<std::string, FileRecord> before;  // by filename
+  store_.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
+    FileRecord f;
+    if (FromJson(nlohmann::json::parse(value, nullptr, false), &f)) before[f.filename] = f;
+    return true;
+  });
+  WriteSet w;
+  std::vector<std::pair<FileRecord, std::string>> to_cancel;  // a stored file, and why
+  std::vector<FileRecord> to_restore;                         // files un-yanked
+  std::vector<std::string> versions;                          // of the page's files, in order
+  std::map<std::string, std::vector<FileRecord>> releases;    // inputs: files not yanked
+  std::map<std::string, int64_t> uploaded;                    // newest upload per release
+  for (const auto& f : files) {
+    FileRecord r;
+    r.project = name;
+    r.version = f.version;
+    r.filename = f.filename;
+    r.url = f.url;
+    r.sha256 = f.sha256;
+    r.size = f.size;
+    r.requires_python = f.requires_python;
+    r.yanked = f.yanked;
+    r.yanked_reason = f.yanked_reason;
+    r.upload_time = f.upload_time;
+    r.kind = f.kind;
+    r.core_metadata = f.core_metadata;
+    r.core_metadata_sha256 = f.core_metadata_sha256;
+    nlohmann::json rj = r;
+    auto old = before.find(r.filename);
+    if (old == before.end() || nlohmann::json(old->second) != rj)
+      w.PutJson(Cf::kFiles, Key({name, r.version, r.filename}), rj);
+    if (old != before.end()) {
+      const FileRecord& o = old->second;
+      if (o.sha256 != r.sha256)
+        to_cancel.emplace_back(o, "the index now serves other bytes (sha256 " + r.sha256.substr(0, 12) +
+                                      "...) under the name " + o.filename);
+      else if (!o.yanked && r.yanked)
+        to_cancel.emplace_back(o, "its input " + o.filename + " was yanked" +
+                                      (r.yanked_reason.empty() ? "" : " (" + r.yanked_reason + ")"));
+      else if (o.yanked && !r.yanked)
+        to_restore.push_back(r);
+    }
+    versions.push_back(r.version);
+    int64_t t = ParseUploadTime(r.upload_time);
+    auto [u, _] = uploaded.emplace(r.version, t);
+    u->second = std::max(u->second, t);
+    if (!r.yanked) releases[r.version].push_back(std::move(r));
+  }
+  if (options_.latest_only && !releases.empty()) {
+    std::string newest = releases.begin()->first;
+    for (const auto& [v, _] : releases)
+      if (VersionLess(newest, v)) newest = v;
+    for (auto it = releases.begin(); it != releases.end();)
+      it = it->first == newest ? std::next(it) : releases.erase(it);
+  }
+
+  // Then, under the engine's lock, what leases and results also touch: the
+  // project's record, its tasks, the scheduler and the counters.
   std::lock_guard<std::mutex> lock(mu_);
   IngestReport rep;
   Counters saved = counters_;
-  std::string name = NormalizeProjectName(display_name);
   ProjectRecord project;
   bool existed = LoadProject(name, &project);
   if (!existed) {
@@ -316,16 +382,7 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial, cons
   std::string newest_known;
   for (const auto& v : known)
     if (newest_known.empty() || VersionLess(newest_known, v)) newest_known = v;
-  std::map<std::string, FileRecord> before;  // by filename
-  if (existed) {
-    store_.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
-      FileRecord f;
-      if (FromJson(nlohmann::json::parse(value, nullptr, false), &f)) before[f.filename] = f;
-      return true;
-    });
-  }
 
-  WriteSet w;
   std::vector<std::pair<std::string, std::string>> queued;
   // The pending tasks of a file that must not be built any more.
   auto cancel_file = [&](const FileRecord& f, const std::string& reason) {
@@ -368,51 +425,11 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial, cons
     }
   };
 
-  std::map<std::string, std::vector<FileRecord>> releases;  // inputs: files not yanked
-  std::map<std::string, int64_t> uploaded;                  // newest upload per release
-  for (const auto& f : files) {
-    FileRecord r;
-    r.project = name;
-    r.version = f.version;
-    r.filename = f.filename;
-    r.url = f.url;
-    r.sha256 = f.sha256;
-    r.size = f.size;
-    r.requires_python = f.requires_python;
-    r.yanked = f.yanked;
-    r.yanked_reason = f.yanked_reason;
-    r.upload_time = f.upload_time;
-    r.kind = f.kind;
-    r.core_metadata = f.core_metadata;
-    r.core_metadata_sha256 = f.core_metadata_sha256;
-    nlohmann::json rj = r;
-    auto old = before.find(r.filename);
-    if (old == before.end() || nlohmann::json(old->second) != rj)
-      w.PutJson(Cf::kFiles, Key({name, r.version, r.filename}), rj);
-    if (old != before.end()) {
-      const FileRecord& o = old->second;
-      if (o.sha256 != r.sha256)
-        cancel_file(o, "the index now serves other bytes (sha256 " + r.sha256.substr(0, 12) +
-                           "...) under the name " + o.filename);
-      else if (!o.yanked && r.yanked)
-        cancel_file(o, "its input " + o.filename + " was yanked" +
-                           (r.yanked_reason.empty() ? "" : " (" + r.yanked_reason + ")"));
-      else if (o.yanked && !r.yanked)
-        restore_file(r);
-    }
-    AddUnique(&project.versions, r.version);
-    int64_t t = ParseUploadTime(r.upload_time);
-    auto [u, _] = uploaded.emplace(r.version, t);
-    u->second = std::max(u->second, t);
-    if (!r.yanked) releases[r.version].push_back(std::move(r));
-  }
-  if (options_.latest_only && !releases.empty()) {
-    std::string newest = releases.begin()->first;
-    for (const auto& [v, _] : releases)
-      if (VersionLess(newest, v)) newest = v;
-    for (auto it = releases.begin(); it != releases.end();)
-      it = it->first == newest ? std::next(it) : releases.erase(it);
-  }
+  for (const auto& [file, reason] : to_cancel) cancel_file(file, reason);
+  for (const auto& file : to_restore) restore_file(file);
+  std::unordered_set<std::string> listed(project.versions.begin(), project.versions.end());
+  for (auto& v : versions)
+    if (listed.insert(v).second) project.versions.push_back(std::move(v));
 
   // Placeholders give way to the tasks created below, or go when the index
   // does not offer their release (any more, or with a file Corral can build).

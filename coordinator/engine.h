@@ -243,6 +243,7 @@ class Engine {
 
   EngineOptions options_;
   std::mutex mu_;
+  std::mutex ingest_mu_;  // IngestProject, one project at a time (taken before mu_)
   // Each verdict rewrites its project's record (to count it), and the
   // record of a project with many releases is large: parsed again only when
   // its stored bytes changed (the index sync, the snapshot import).
