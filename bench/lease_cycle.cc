@@ -609,6 +609,30 @@ class CorralDriver {
   int errors_logged_ = 0;
 };
 
+// One run of `driver` measured over `seconds` after `warmup`: its tally, and
+// the CPU a cycle (all of the process, and the load generator's thread),
+// counted over the whole run and scaled to the window's share.
+struct Measured {
+  Tally tally;
+  double cpu_us = 0, client_us = 0;
+};
+
+Measured MeasureRun(CorralDriver& driver, double warmup, double seconds, double rate, Workload work) {
+  Measured m;
+  Tally& t = m.tally;
+  t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  double cpu0 = CpuSeconds(), client0 = ThreadCpuSeconds();
+  driver.Run(&t, t.end, rate, work);
+  double cpu = CpuSeconds() - cpu0, client = ThreadCpuSeconds() - client0;
+  if (t.cycles > 0) {
+    double share = seconds / (seconds + warmup);
+    m.cpu_us = cpu / static_cast<double>(t.cycles) * 1e6 * share;
+    m.client_us = client / static_cast<double>(t.cycles) * 1e6 * share;
+  }
+  return m;
+}
+
 // The transport floor: the same load generator (every request and envelope
 // really signed) against the same HttpServer, set up as for the coordinator,
 // whose handler answers a canned lease and a canned acceptance: no signature
@@ -644,28 +668,21 @@ bool RunTransportFloor(const Args& args, const HttpServerOptions& http, std::vec
     std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
     return false;
   }
-  const double warmup = 1, seconds = std::min(args.seconds, 5.0);
-  Tally t;
-  t.start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
-  t.end = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  double cpu0 = CpuSeconds(), client0 = ThreadCpuSeconds();
-  driver.Run(&t, t.end, 0, Workload{1});
-  double cpu = CpuSeconds() - cpu0, client = ThreadCpuSeconds() - client0;
+  const double seconds = std::min(args.seconds, 5.0);
+  Measured m = MeasureRun(driver, /*warmup=*/1, seconds, 0, Workload{1});
+  const Tally& t = m.tally;
   if (t.cycles == 0 || t.errors > 0) {
     std::fprintf(stderr, "lease_cycle: the transport run finished %lld cycles with %lld errors\n",
                  static_cast<long long>(t.cycles), static_cast<long long>(t.errors));
     return false;
   }
-  double share = seconds / (seconds + warmup);
-  double cpu_us = cpu / static_cast<double>(t.cycles) * 1e6 * share;
   double cores = std::max(1u, std::thread::hardware_concurrency());
   std::printf("transport_cycles_per_second: %.0f (canned answers: nothing checked or stored)\n",
               static_cast<double>(t.cycles) / seconds);
-  std::printf("transport_cpu_per_cycle: %.0f us (load generator %.0f us)\n", cpu_us,
-              client / static_cast<double>(t.cycles) * 1e6 * share);
+  std::printf("transport_cpu_per_cycle: %.0f us (load generator %.0f us)\n", m.cpu_us, m.client_us);
   std::printf("transport_and_signatures_ceiling_cycles_per_second: %.0f (the transport's CPU a cycle "
               "and the coordinator's three signature checks, on all cores)\n",
-              cores * 1e6 / (cpu_us + 3 * signatures.verify_us));
+              cores * 1e6 / (m.cpu_us + 3 * signatures.verify_us));
   std::fflush(stdout);
   return true;
 }
@@ -748,33 +765,20 @@ bool RunCorral(const Args& args, const SignatureCosts& signatures, double* cycle
       std::fprintf(stderr, "lease_cycle: %s\n", err.c_str());
       return false;
     }
-    auto window = [&](Tally* t) {
-      t->start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup));
-      t->end = t->start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.seconds));
-    };
-    // CPU per cycle over the whole run (warm-up included, scaled to the
-    // window's share), and the load generator's own share (this thread).
-    auto measure = [&](const std::string& who, Tally* t, double rate, Workload work) {
-      double cpu0 = CpuSeconds(), client0 = ThreadCpuSeconds();
-      driver.Run(t, t->end, rate, work);
-      double cpu = CpuSeconds() - cpu0, client = ThreadCpuSeconds() - client0;
-      double share = args.seconds / (args.seconds + args.warmup);
-      if (t->cycles > 0) {
-        std::printf("%s_cpu_per_cycle: %.0f us\n", who.c_str(),
-                    cpu / static_cast<double>(t->cycles) * 1e6 * share);
-        std::printf("%s_client_cpu_per_cycle: %.0f us\n", who.c_str(),
-                    client / static_cast<double>(t->cycles) * 1e6 * share);
+    // CPU a cycle, and the load generator's own share (this thread).
+    auto measure = [&](const std::string& who, double rate, Workload work) {
+      Measured m = MeasureRun(driver, args.warmup, args.seconds, rate, work);
+      if (m.tally.cycles > 0) {
+        std::printf("%s_cpu_per_cycle: %.0f us\n", who.c_str(), m.cpu_us);
+        std::printf("%s_client_cpu_per_cycle: %.0f us\n", who.c_str(), m.client_us);
       }
+      return m.tally;
     };
-    Tally t;
-    window(&t);
-    measure("corral", &t, 0, Workload{1});
+    Tally t = measure("corral", 0, Workload{1});
     PrintTally("corral", t, args.seconds);
     *cycles_per_second = static_cast<double>(t.cycles) / args.seconds;
     if (args.rate > 0) {
-      Tally paced;
-      window(&paced);
-      measure("corral_paced", &paced, args.rate, Workload{1});
+      Tally paced = measure("corral_paced", args.rate, Workload{1});
       std::printf("corral_paced_offered: %.0f /s\n", args.rate);
       PrintTally("corral_paced", paced, args.seconds);
     }
@@ -782,9 +786,7 @@ bool RunCorral(const Args& args, const SignatureCosts& signatures, double* cycle
       // The batched workload: a volunteer with several interpreters leases
       // up to k tasks per request and reports them in one results/batch.
       // A separate figure, in tasks/s: never to be read as the single-task one.
-      Tally b;
-      window(&b);
-      measure("corral_batched", &b, 0, Workload{args.batch});
+      Tally b = measure("corral_batched", 0, Workload{args.batch});
       PrintBatchedTally("corral_batched", b, args.seconds, args.batch);
       *batched_tasks_per_second = static_cast<double>(b.tasks) / args.seconds;
     }
