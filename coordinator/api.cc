@@ -163,22 +163,6 @@ HttpResponse Api::ReturnLeases(const HttpRequest& req) {
   return HttpResponse::Json(200, engine_.ReturnLeases(auth.key, lr, clock_()));
 }
 
-namespace {
-
-// A result CPU slot, held for the scope.
-class CpuSlot {
- public:
-  explicit CpuSlot(SleepingSlots& slots) : slots_(slots) { slots_.Acquire(); }
-  ~CpuSlot() { slots_.Release(); }
-  CpuSlot(const CpuSlot&) = delete;
-  CpuSlot& operator=(const CpuSlot&) = delete;
-
- private:
-  SleepingSlots& slots_;
-};
-
-}  // namespace
-
 // Group commit: a result is answered only once on disk, but concurrent
 // results share one fsync, waited for outside the engine's lock and outside
 // the CPU slot. A duplicate's first copy may still be on its way to disk.
@@ -189,7 +173,7 @@ HttpResponse Api::Durably(const HttpRequest& req,
   bool duplicate = false;
   HttpResponse resp;
   {
-    CpuSlot slot(result_cpu_slots_);
+    std::lock_guard<SleepingSlots> slot(result_cpu_slots_);
     resp = (this->*store)(req, &duplicate);
   }
   std::string err;

@@ -28,18 +28,19 @@ struct ApiOptions {
   int result_cpu_slots = 0;
 };
 
-// A count of slots whose waiters sleep at once. std::counting_semaphore
-// spins and yields before it sleeps, which cost result handlers 3% of the
-// CPU at saturation (bench/README.md, lease_cycle).
+// A count of slots whose waiters sleep at once, held with std::lock_guard
+// (lock takes a slot, unlock gives it back). std::counting_semaphore spins
+// and yields before it sleeps, which showed as 3% of the samples of result
+// handlers at saturation (bench/README.md, lease_cycle).
 class SleepingSlots {
  public:
   explicit SleepingSlots(int n) : free_(n) {}
-  void Acquire() {
+  void lock() {
     std::unique_lock<std::mutex> lock(mu_);
     freed_.wait(lock, [this] { return free_ > 0; });
     --free_;
   }
-  void Release() {
+  void unlock() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++free_;
