@@ -157,18 +157,15 @@ bool Engine::LoadTaskState(const std::string& task_id, TaskState* st) {
   for (const auto& v : votes) {
     st->accounts.insert(v.account);
     if (!v.prefix.empty() && options_.policy.distinct_prefix) st->prefixes.insert(v.prefix);
-    if (IsSpurious(v.outcome)) ++st->retries[v.account].failures;
-    else voted.insert(v.account);
+    if (!IsSpurious(v.outcome)) voted.insert(v.account);
   }
   // After a restart an account whose machine only failed here may retry at
   // once (the delay is not stored).
-  for (auto it = st->retries.begin(); it != st->retries.end();) {
-    if (voted.count(it->first)) {
-      it = st->retries.erase(it);
-    } else {
-      it->second.waiting = true;
-      ++it;
-    }
+  for (const auto& v : votes) {
+    if (!IsSpurious(v.outcome) || voted.count(v.account)) continue;
+    TaskState::Retry& r = st->retries[v.account];
+    ++r.failures;
+    r.waiting = true;
   }
   QuorumDecision d = coordinator::Decide(votes, options_.policy);
   st->wanted = d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0;
@@ -940,7 +937,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     *refusal = {"internal", "storing the result and its verdict: " + err};
     return Submit::kRefused;
   }
-  scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, 0);
+  scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, 0, IsSpurious(p.outcome), now);
   scheduler_->OnDecided(task.task_id);
   if (!project_bytes.empty()) projects_cache_.Remember(project.name, std::move(project_bytes), project);
   for (auto& [bytes, vol] : credited) volunteers_cache_.Remember(vol.volunteer_id, std::move(bytes), vol);

@@ -143,8 +143,7 @@ class Scheduler {
   // A `machine_fault` result (infra_error) excludes the account only until
   // MachineFaultRetryDelay has passed; any other result ends its retries.
   void OnResult(const std::string& task_id, const std::string& lease_id,
-                const std::string& account, int wanted, bool machine_fault = false,
-                int64_t now = 0);
+                const std::string& account, int wanted, bool machine_fault, int64_t now);
 
   // The task has a verdict: it leaves the cache for good. Returns its leases
   // still active, now cancelled.
