@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
   repro_cmd->add_option("--coordinator", repro_opts.coordinator_url, "the coordinator's URL")->capture_default_str();
   repro_cmd->add_option("--data", repro_opts.data_dir, "cache and work folder")->capture_default_str();
   repro_cmd->add_option("--interpreter", repro_opts.interpreter, "use this Python instead of the one found for the task's platform");
+  repro_cmd->add_option("--index", repro_opts.index_url, "fetch build, runtime and test requirements from this simple index instead of the one the coordinator names");
 
   // corral export-static DIR --data DIR
   auto* export_cmd = app.add_subcommand("export-static", "write the site, its JSON and the wheel index (/simple/) as static files for nginx or a CDN");

@@ -182,6 +182,15 @@ std::string ResolveUrl(const std::string& base, const std::string& ref) {
   return out;
 }
 
+std::string UrlHostOf(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "";
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  std::string host = url.substr(scheme + 3, end == std::string::npos ? std::string::npos : end - scheme - 3);
+  size_t at = host.rfind('@');
+  return at == std::string::npos ? host : host.substr(at + 1);
+}
+
 std::string UrlPathOf(const std::string& url) {
   size_t scheme = url.find("://");
   if (scheme == std::string::npos) return url;

@@ -58,5 +58,8 @@ class HttpClient {
 std::string ResolveUrl(const std::string& base, const std::string& ref);
 // "http://127.0.0.1:8080/path?q" -> "/path?q"
 std::string UrlPathOf(const std::string& url);
+// "http://h:8080/a" -> "h:8080" (the authority, without user info); "" when
+// `url` has no scheme.
+std::string UrlHostOf(const std::string& url);
 
 }  // namespace corral

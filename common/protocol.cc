@@ -70,6 +70,7 @@ void to_json(nlohmann::json& j, const TaskSpec& v) {
        {"sha256", v.sha256},     {"size", v.size},         {"platform", v.platform},
        {"requires_python", v.requires_python}, {"lease_deadline", v.lease_deadline}};
   if (!v.min_isolation.empty()) j["min_isolation"] = v.min_isolation;
+  if (!v.index_url.empty()) j["index_url"] = v.index_url;
 }
 
 void to_json(nlohmann::json& j, const LeaseRequest& v) {
@@ -139,6 +140,7 @@ bool ParseTaskSpec(const nlohmann::json& j, TaskSpec* out, std::string* err) {
   r.Opt("requires_python", &out->requires_python);
   r.Opt("lease_deadline", &out->lease_deadline);
   r.Opt("min_isolation", &out->min_isolation);
+  r.Opt("index_url", &out->index_url);
   return r.Done(err);
 }
 

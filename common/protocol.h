@@ -45,6 +45,10 @@ struct TaskSpec {
   // The isolation the task needs (common/isolation.h); "" for none. A
   // volunteer whose level lacks a feature gives the lease back unrun.
   std::string min_isolation;
+  // The simple index (PEP 503/691) the input comes from: the volunteer's
+  // prepare phase fetches build, runtime and test requirements from it,
+  // through its GET-only proxy (PyPI in production). "" when unknown.
+  std::string index_url;
 };
 
 // POST /api/v1/lease

@@ -298,6 +298,8 @@ HttpResponse Api::Task(const HttpRequest& req, const std::string& id, bool html)
     if (html) return HttpResponse::Html(404, site::RenderNotFound("task \"" + id + "\""));
     return HttpResponse::Error(404, "unknown_task", "no task with id " + id);
   }
+  // Where `corral reproduce` fetches the task's requirements from.
+  if (!engine_.options().index_url.empty()) j["index_url"] = engine_.options().index_url;
   return html ? HttpResponse::Html(200, site::RenderTask(j)) : HttpResponse::Json(200, j);
 }
 

@@ -719,6 +719,7 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
     spec.requires_python = t.requires_python;
     spec.lease_deadline = l.deadline;
     spec.min_isolation = options_.min_isolation;
+    spec.index_url = options_.index_url;
     resp.tasks.push_back(std::move(spec));
     LeaseRecord r{l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at, l.deadline,
                   "active"};

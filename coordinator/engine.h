@@ -51,6 +51,9 @@ struct EngineOptions {
   // "bwrap:net;seccomp=denylist": volunteers whose advertised level lacks
   // a feature get no work; "" takes any.
   std::string min_isolation;
+  // The index tasks come from, told to volunteers with every task
+  // (TaskSpec::index_url) for their prepare phase.
+  std::string index_url;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",

@@ -8,7 +8,13 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
+
+#include "common/crypto.h"
+#include "common/fs_util.h"
+#include "common/http_client.h"
 
 namespace corral::sandbox {
 
@@ -108,6 +114,63 @@ Upstream Fetch(const std::string& url, const std::string& accept, uint64_t cap, 
   return up;
 }
 
+bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string HtmlUnescape(std::string s) { return ReplaceAll(std::move(s), "&amp;", "&"); }
+
+// The value of attribute `name` inside one tag's text, or "".
+std::string Attribute(const std::string& tag, const std::string& name) {
+  size_t at = tag.find(name + "=\"");
+  if (at == std::string::npos) return "";
+  at += name.size() + 2;
+  size_t end = tag.find('"', at);
+  return end == std::string::npos ? "" : HtmlUnescape(tag.substr(at, end - at));
+}
+
+// Every (absolute file URL, sha256) an index page states: PEP 691 JSON
+// (`hashes`, `core-metadata` / `dist-info-metadata` for URL.metadata) or
+// PEP 503 HTML (`#sha256=` fragments, `data-core-metadata` /
+// `data-dist-info-metadata`). URLs are resolved against the page's own URL.
+void LearnHashes(const std::string& page_url, const std::string& body, bool json,
+                 std::map<std::string, std::string>* out) {
+  auto add = [&](const std::string& href, const std::string& sha) {
+    if (href.empty() || !IsSha256Hex(sha)) return;
+    (*out)[ResolveUrl(page_url, href.substr(0, href.find('#')))] = sha;
+  };
+  if (json) {
+    nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+    if (!doc.is_object() || !doc.contains("files") || !doc["files"].is_array()) return;
+    for (const auto& f : doc["files"]) {
+      if (!f.is_object() || !f.contains("url") || !f["url"].is_string()) continue;
+      std::string url = f["url"].get<std::string>();
+      if (f.contains("hashes") && f["hashes"].is_object() && f["hashes"].contains("sha256") &&
+          f["hashes"]["sha256"].is_string())
+        add(url, f["hashes"]["sha256"].get<std::string>());
+      for (const char* key : {"core-metadata", "dist-info-metadata", "data-dist-info-metadata"})
+        if (f.contains(key) && f[key].is_object() && f[key].contains("sha256") && f[key]["sha256"].is_string())
+          add(url.substr(0, url.find('#')) + ".metadata", f[key]["sha256"].get<std::string>());
+    }
+    return;
+  }
+  for (size_t at = body.find("<a "); at != std::string::npos; at = body.find("<a ", at + 3)) {
+    size_t end = body.find('>', at);
+    if (end == std::string::npos) break;
+    std::string tag = body.substr(at, end - at);
+    std::string href = Attribute(tag, "href");
+    size_t frag = href.find("#sha256=");
+    if (frag != std::string::npos) add(href, href.substr(frag + 8, 64));
+    for (const char* key : {"data-core-metadata", "data-dist-info-metadata"}) {
+      std::string v = Attribute(tag, key);
+      if (v.rfind("sha256=", 0) == 0) add(href.substr(0, href.find('#')) + ".metadata", v.substr(7));
+    }
+  }
+}
+
 }  // namespace
 
 struct IndexProxy::Impl {
@@ -115,6 +178,31 @@ struct IndexProxy::Impl {
   Local::acceptor acceptor{io};
   std::string index_scheme, index_host, index_path;
   std::set<std::string> hosts;  // allowed "host[:port]", the index's included
+  std::map<std::string, std::string> sha_by_url;  // learned from served pages (serving thread only)
+
+  // A cached file's bytes when cache_dir holds `sha` intact.
+  bool FromCache(const std::filesystem::path& dir, const std::string& sha, std::string* bytes) const {
+    if (dir.empty()) return false;
+    std::string err;
+    std::filesystem::path file = dir / sha;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec) || !ReadFile(file, bytes, &err)) return false;
+    if (Sha256Hex(*bytes) != sha) return false;  // damaged: fetch again (and replace it)
+    std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now(), ec);
+    return true;
+  }
+
+  // Adds checked bytes under their sha256 (atomic rename; a racing writer
+  // of the same content is harmless).
+  void ToCache(const std::filesystem::path& dir, const std::string& sha, const std::string& bytes) const {
+    if (dir.empty()) return;
+    std::string err;
+    std::filesystem::path part = dir / (sha + ".part-" + RandomHex(4));
+    if (!EnsureDir(dir, &err) || !WriteFileAtomic(part, bytes, &err)) return;
+    std::error_code ec;
+    std::filesystem::rename(part, dir / sha, ec);
+    if (ec) std::filesystem::remove(part, ec);
+  }
 
   // Absolute links to allowed hosts become /__upstream/ paths.
   std::string Rewrite(std::string text) const {
@@ -166,6 +254,13 @@ void IndexProxy::Stop() {
   std::filesystem::remove(options_.socket_path, fec);
 }
 
+IndexProxyStats IndexProxy::Stats() const {
+  std::lock_guard<std::mutex> lock(log_mu_);
+  IndexProxyStats s = stats_;
+  s.requests = requests_;
+  return s;
+}
+
 std::vector<std::string> IndexProxy::TakeLog() {
   std::lock_guard<std::mutex> lock(log_mu_);
   std::vector<std::string> out;
@@ -194,11 +289,14 @@ void IndexProxy::Serve() {
     res.version(11);
     res.keep_alive(false);
     std::string line, note;
+    bool failure = false;  // the index (or this proxy's limits) failed the request
+    bool from_cache = false, fetched = false;
     auto refuse = [&](http::status status, const std::string& why) {
       res.result(status);
       res.set(http::field::content_type, "text/plain");
       res.body() = why + "\n";
       note = why;
+      failure = status != http::status::not_found;
     };
     if (ec) {
       refuse(http::status::bad_request, "unreadable request: " + ec.message());
@@ -236,24 +334,51 @@ void IndexProxy::Serve() {
         upstream = m.index_scheme + "://" + m.index_host + target;
       }
       if (!upstream.empty()) {
-        auto accept = req[http::field::accept];
-        Upstream up = Fetch(upstream, std::string(accept), options_.max_response_bytes,
-                            options_.upstream_timeout_s);
-        if (up.too_large) {
-          refuse(http::status::bad_gateway, "answer of " + upstream + " is over " +
-                                                std::to_string(options_.max_response_bytes >> 20) +
-                                                " MiB");
-        } else if (!up.error.empty()) {
-          refuse(http::status::bad_gateway, upstream + ": " + up.error);
+        auto known = m.sha_by_url.find(upstream);
+        std::string sha = known == m.sha_by_url.end() ? "" : known->second;
+        std::string cached;
+        if (!sha.empty() && m.FromCache(options_.cache_dir, sha, &cached)) {
+          res.result(http::status::ok);
+          res.set(http::field::content_type, "application/octet-stream");
+          res.body() = std::move(cached);
+          bytes_ += res.body().size();
+          from_cache = true;
+          note = std::to_string(res.body().size()) + " bytes (cache, sha256 " + sha.substr(0, 12) + ")";
         } else {
-          res.result(static_cast<unsigned>(up.status));
+          auto accept = req[http::field::accept];
+          Upstream up = Fetch(upstream, std::string(accept), options_.max_response_bytes,
+                              options_.upstream_timeout_s);
           bool text = up.content_type.find("html") != std::string::npos ||
                       up.content_type.find("json") != std::string::npos;
-          res.body() = text ? m.Rewrite(up.body) : std::move(up.body);
-          if (!up.content_type.empty()) res.set(http::field::content_type, up.content_type);
-          if (!up.location.empty()) res.set(http::field::location, m.Rewrite(up.location));
-          bytes_ += res.body().size();
-          note = std::to_string(res.body().size()) + " bytes (" + upstream + ")";
+          if (up.too_large) {
+            refuse(http::status::bad_gateway, "answer of " + upstream + " is over " +
+                                                  std::to_string(options_.max_response_bytes >> 20) +
+                                                  " MiB");
+          } else if (!up.error.empty()) {
+            refuse(http::status::bad_gateway, upstream + ": " + up.error);
+          } else if (up.status >= 500 || up.status == 429) {
+            refuse(http::status::bad_gateway,
+                   upstream + " answered " + std::to_string(up.status) + " (the index is failing)");
+          } else if (!sha.empty() && up.status == 200 && Sha256Hex(up.body) != sha) {
+            refuse(http::status::bad_gateway, upstream + " does not match the sha256 its index page states (" +
+                                                  sha + "); not passed on");
+          } else {
+            if (up.status == 200 && text)
+              LearnHashes(upstream, up.body, up.content_type.find("json") != std::string::npos, &m.sha_by_url);
+            if (up.status == 200 && !sha.empty()) {
+              m.ToCache(options_.cache_dir, sha, up.body);
+              fetched = true;
+            }
+            res.result(static_cast<unsigned>(up.status));
+            uint64_t upstream_bytes = up.body.size();
+            res.body() = text ? m.Rewrite(up.body) : std::move(up.body);
+            if (!up.content_type.empty()) res.set(http::field::content_type, up.content_type);
+            if (!up.location.empty()) res.set(http::field::location, m.Rewrite(up.location));
+            bytes_ += res.body().size();
+            note = std::to_string(res.body().size()) + " bytes (" + upstream + ")";
+            std::lock_guard<std::mutex> lock(log_mu_);
+            stats_.bytes_fetched += upstream_bytes;
+          }
         }
       }
     }
@@ -263,6 +388,9 @@ void IndexProxy::Serve() {
       // also finds the request in the log.
       std::lock_guard<std::mutex> lock(log_mu_);
       log_.push_back(line + " -> " + std::to_string(res.result_int()) + " " + note);
+      if (failure) stats_.failures.push_back(line + " -> " + std::to_string(res.result_int()) + " " + note);
+      stats_.files_from_cache += from_cache;
+      stats_.files_fetched += fetched;
     }
     http::write(sock, res, ec);
     sock.shutdown(Local::socket::shutdown_send, ec);

@@ -17,6 +17,20 @@
 // on (rewritten), and the next request is checked like any other.
 // Anything else (another method, another host, a body past the caps) is
 // refused with a 4xx/5xx and a line in the log.
+//
+// The proxy learns each file's sha256 from the pages it serves (PEP 691
+// `hashes`, PEP 503 `#sha256=` fragments, PEP 658/714 metadata hashes). A
+// file whose hash it knows is checked before it is passed on (a mismatch is
+// refused, 502) and, with a cache folder, kept there under its sha256, so the
+// next job that needs it is served from disk without touching the index:
+// the volunteer's shared, content-addressed wheelhouse. The sandbox never
+// writes into that folder; only this process does, after the check.
+//
+// Whose fault (DESIGN.md section 5): every answer that says the index could
+// not be reached or misbehaved (a transport error or timeout, a 5xx or 429,
+// an answer past the caps, a hash mismatch, a refused host) is recorded as a
+// failure (Failures()). A prepare run that failed while the proxy recorded a
+// failure is infra_error; a 404 is an answer ("no such project"), not one.
 #pragma once
 
 #include <atomic>
@@ -38,6 +52,18 @@ struct IndexProxyOptions {
   uint64_t max_total_bytes = 1ull << 30;      // all answers of this proxy together
   int max_requests = 2000;
   int upstream_timeout_s = 60;
+  // Content-addressed cache of verified files, named by their sha256 (the
+  // volunteer's download cache: trimmed by its owner, not here). Empty: none.
+  std::filesystem::path cache_dir;
+};
+
+// What a proxy did, for the job's log and the fault decision.
+struct IndexProxyStats {
+  int requests = 0;
+  int files_from_cache = 0;     // served from cache_dir, the index not asked
+  int files_fetched = 0;        // fetched from upstream (and cached when the hash was known)
+  uint64_t bytes_fetched = 0;   // from upstream
+  std::vector<std::string> failures;  // one line per failure (see the top of this file)
 };
 
 // Thread-safe: Start once, then requests are served on a thread of its own
@@ -60,6 +86,8 @@ class IndexProxy {
   // (http://index/simple/x/)" or "... -> 403 host evil.example is not allowed".
   std::vector<std::string> TakeLog();
   uint64_t bytes_served() const { return bytes_; }
+  // Counts and failures since Start. Thread-safe.
+  IndexProxyStats Stats() const;
 
  private:
   struct Impl;
@@ -70,8 +98,9 @@ class IndexProxy {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<int> requests_{0};
-  std::mutex log_mu_;
+  mutable std::mutex log_mu_;
   std::vector<std::string> log_;
+  IndexProxyStats stats_;  // under log_mu_
 };
 
 }  // namespace corral::sandbox

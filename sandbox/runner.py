@@ -260,43 +260,214 @@ def start_relay(socket_path):
     return server.getsockname()[1]
 
 
+def pip_env():
+    env = dict(os.environ)
+    env.pop("PIP_NO_INDEX", None)
+    return env
+
+
+def missing_requirements(text):
+    """What pip could not find, as [(requirement, what the index offers)]."""
+    found, ignored = [], ""
+    marker = "satisfies the requirement "
+    for line in text.splitlines():
+        if "require a different python version" in line:
+            ignored = line.split(":", 1)[-1].strip()
+        at = line.find(marker)
+        if at >= 0:
+            rest = line[at + len(marker):].strip()
+            req, offers = rest, "none"
+            if " (from versions:" in rest:
+                req, _, offers = rest.partition(" (from versions:")
+                offers = offers.rstrip(")").strip() or "none"
+            if " (from " in req:  # pip 18-19: "six>=2 (from foo==1.0)"
+                req = req.split(" (from ")[0]
+            found.append([req.strip(), offers])
+    if not found:
+        for line in text.splitlines():
+            if "No matching distribution found for " in line:
+                found.append([line.split("No matching distribution found for ")[-1].strip(), "none"])
+    for f in found:
+        if ignored:
+            f[1] = "%s; for other Pythons only: %s" % (f[1], ignored)
+    return [tuple(f) for f in found[:1]]
+
+
 def prepare(job):
-    """Phase 2: the only one with egress. Downloads the build requirements
-    (required) and the test requirements (best effort) as wheels, with pip's
-    own resolver, tags and hash checks, into the job's wheelhouse. Runs no
-    code of the package."""
+    """An online round, the only kind with egress: downloads what `fetch`
+    lists, as files, with pip's own resolver, tags, markers and hash checks,
+    into the job's wheelhouse. Runs no code of the package or its
+    dependencies. A requirement with no usable wheel but an sdist on the
+    index has the sdist downloaded (not built) with its own static build
+    requirements. The C++ side judges the result (sandbox.cc, PrepareRound)."""
     spec = job.spec
     t0 = _now()
     dest = spec["wheelhouse_out"]
-    if not os.path.isdir(dest):
-        os.makedirs(dest)
+    sdists = os.path.join(dest, "sdists")
+    for d in (dest, sdists):
+        if not os.path.isdir(d):
+            os.makedirs(d)
     port = start_relay(spec["proxy_socket"])
     index = "http://127.0.0.1:%d%s" % (port, spec.get("index_path") or "/simple/")
-    env = dict(os.environ)
-    env.pop("PIP_NO_INDEX", None)
     base = [ENV_PY, "-m", "pip", "download", "--only-binary", ":all:", "--no-cache-dir",
-            "--dest", dest, "--index-url", index]
-    if spec.get("wheelhouse"):
-        base += ["--find-links", spec["wheelhouse"]]
-    build_reqs = spec.get("fetch") or []
-    if build_reqs:
-        job.header("prepare", "build requirements %s from the index" % ", ".join(build_reqs))
-        rc, tail = job.run(base + build_reqs, env=env)
-        if rc != 0:
-            job.step("prepare", _now() - t0, False)
-            err = pip_error(tail)
-            missing = "No matching distribution" in tail or "Could not find a version" in tail
-            job.fail("build_failed" if missing else "infra_error", "prepare",
-                     "build requirements %s %s: %s" % (
-                         ", ".join(build_reqs),
-                         "are not on the index as wheels" if missing else
-                         "could not be fetched through the index proxy", err))
-            return False
-    for req in spec.get("fetch_optional") or []:
-        job.header("prepare", "test requirement %s (optional)" % req)
-        job.run(base + [req], env=env)
-    job.step("prepare", _now() - t0, True)
+            "--disable-pip-version-check", "--dest", dest, "--index-url", index]
+    for wh in wheelhouses(job):
+        base += ["--find-links", wh]
+    missing, errors = [], []
+    queue = list(spec.get("fetch") or [])
+    while queue:
+        item = queue.pop(0)
+        kind = item.get("kind") or "build"
+        targets = [item["wheel"]] if item.get("wheel") else list(item.get("reqs") or [])
+        if not targets:
+            continue
+        job.header("prepare", "%s: %s" % (kind, ", ".join(os.path.basename(t) for t in targets)))
+        rc, tail = job.run(base + targets, env=pip_env())
+        if rc == 0:
+            continue
+        failures = [(targets[0], tail)]
+        if len(targets) > 1:
+            # One at a time: name what the index lacks, let the rest through.
+            failures = []
+            for t in targets:
+                job.header("prepare", "%s, on its own: %s" % (kind, t))
+                rc1, tail1 = job.run(base + [t], env=pip_env())
+                if rc1 != 0:
+                    failures.append((t, tail1))
+        for target, text in failures:
+            found = missing_requirements(text)
+            if not found:
+                errors.append(pip_error(text) or "pip download exited with an error")
+                continue
+            for req, offers in found:
+                if offers.startswith("none") and kind != "test":
+                    got = fetch_sdist(job, index, req, sdists)
+                    if got is not None:
+                        if got:
+                            queue.append({"kind": "dep-build", "reqs": got})
+                        continue
+                missing.append({"req": req, "kind": kind, "offers": offers})
+    job.result["missing"] = missing
+    job.result["fetch_failed"] = bool(errors)
+    job.result["fetch_error"] = "; ".join(errors)[:500]
+    job.step("prepare", _now() - t0, not errors and not missing)
     return True
+
+
+def fetch_sdist(job, index, req, dest):
+    """Downloads the newest sdist the index offers for `req` into `dest`
+    (hash checked; not built). Returns its static build requirements, or
+    None when there is no such sdist."""
+    out = os.path.join(JOB, "sdist-pick.json")
+    rc, tail = job.run([ENV_PY, RUNNER, "_fetch_sdist", out, index, req, dest], env=pip_env())
+    try:
+        with open(out) as f:
+            data = json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+    if not data.get("file"):
+        return None
+    return data.get("requires") or []
+
+
+def fetch_sdist_main(argv):
+    """_fetch_sdist OUT INDEX REQ DEST, run with the job env's python (pip's
+    vendored packaging and TOML reader): reads the project's index page,
+    picks the newest sdist whose version and Requires-Python fit, downloads
+    it with its sha256 checked and records its [build-system] requires."""
+    out, index, req_text, dest = argv
+    try:
+        from urllib.request import Request, urlopen
+        from urllib.parse import urljoin
+    except ImportError:  # Python 2.7
+        from urllib2 import Request, urlopen
+        from urlparse import urljoin
+    import hashlib
+    import platform
+    import re
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.specifiers import SpecifierSet
+    from pip._vendor.packaging.version import parse as parse_version
+    result = {"file": "", "requires": []}
+    req = Requirement(req_text)
+    name = re.sub(r"[-_.]+", "-", req.name).lower()
+    page_url = index.rstrip("/") + "/" + name + "/"
+    r = urlopen(Request(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}), timeout=60)
+    body = _text(r.read())
+    files = []  # (filename, url, sha256, requires_python, yanked)
+    if "json" in (r.headers.get("Content-Type") or ""):
+        for f in json.loads(body).get("files", []):
+            files.append((f.get("filename", ""), f.get("url", ""), (f.get("hashes") or {}).get("sha256", ""),
+                          f.get("requires-python") or "", bool(f.get("yanked"))))
+    else:
+        for tag in re.findall(r"<a [^>]*>[^<]*</a>", body):
+            href = (re.findall(r'href="([^"]*)"', tag) or [""])[0].replace("&amp;", "&")
+            rp = (re.findall(r'data-requires-python="([^"]*)"', tag) or [""])[0].replace("&gt;", ">").replace("&lt;", "<")
+            sha = href.split("#sha256=")[1] if "#sha256=" in href else ""
+            files.append((href.split("#")[0].rsplit("/", 1)[-1], href, sha, rp, "data-yanked" in tag))
+    here = platform.python_version()
+    best = None
+    for filename, url, sha, rp, yanked in files:
+        low = filename.lower()
+        if yanked or not sha or not (low.endswith(".tar.gz") or low.endswith(".zip")):
+            continue
+        stem = filename[:-7] if low.endswith(".tar.gz") else filename[:-4]
+        version = stem.rsplit("-", 1)[-1]
+        if not req.specifier.contains(version, prereleases=False):
+            continue
+        if rp and not SpecifierSet(rp).contains(here, prereleases=True):
+            continue
+        if best is None or parse_version(version) > parse_version(best[0]):
+            best = (version, filename, url, sha)
+    if best:
+        version, filename, url, sha = best
+        data = urlopen(urljoin(page_url, url.split("#")[0]), timeout=120).read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise RuntimeError("%s does not match the sha256 its index page states" % filename)
+        with open(os.path.join(dest, filename), "wb") as f:
+            f.write(data)
+        result = {"file": filename, "requires": sdist_build_system(os.path.join(dest, filename))["requires"]}
+        print("[corral] %s: no wheel fits; downloaded the sdist %s to build offline" % (req_text, filename))
+    with open(out, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+def _toml_loads(text):
+    for mod in ("tomllib", "pip._vendor.tomli", "pip._vendor.toml", "pip._vendor.pytoml"):
+        try:
+            m = __import__(mod, fromlist=["loads"])
+            return m.loads(text)
+        except ImportError:
+            continue
+    raise RuntimeError("no TOML reader in this environment's pip")
+
+
+def sdist_build_system(path):
+    """[build-system] of an sdist archive, read as data (PEP 517/518, with
+    the setuptools fallback); {"requires", "backend", "backend_path"}."""
+    import tarfile
+    text = None
+    if path.lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            for n in z.namelist():
+                if n.count("/") == 1 and n.endswith("/pyproject.toml"):
+                    text = _text(z.read(n))
+    else:
+        with tarfile.open(path) as t:
+            for m in t.getmembers():
+                if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml") and m.isfile():
+                    text = _text(t.extractfile(m).read())
+    fallback = {"requires": ["setuptools>=40.8.0", "wheel"],
+                "backend": "setuptools.build_meta:__legacy__", "backend_path": []}
+    if text is None:
+        return fallback
+    bs = _toml_loads(text).get("build-system")
+    if not isinstance(bs, dict):
+        return fallback
+    return {"requires": list(bs.get("requires") or []),
+            "backend": bs.get("build-backend") or "setuptools.build_meta:__legacy__",
+            "backend_path": list(bs.get("backend-path") or [])}
 
 
 # ---------------------------------------------------------------- build
@@ -306,11 +477,18 @@ def pip_error(tail):
                             "ERROR:", "Error:", "error:"])
 
 
-def call_hook(job, name, out, cwd):
-    spec = job.spec
-    argv = [job.build_env + "/bin/python", RUNNER, "_hook", name, out, spec["backend"],
-            json.dumps(spec.get("backend_path", []))]
-    rc, tail = job.run(argv, cwd=cwd)
+class Build(object):
+    """One PEP 517 build: a source tree, its backend and build environment."""
+
+    def __init__(self, src, backend, backend_path, requires, env_dir, wheel_dir, label):
+        self.src, self.backend, self.backend_path = src, backend, backend_path
+        self.requires, self.env_dir, self.wheel_dir, self.label = requires, env_dir, wheel_dir, label
+
+
+def call_hook(job, b, name, out):
+    argv = [build_python(job, b), RUNNER, "_hook", name, out, b.backend,
+            json.dumps(b.backend_path or []), b.wheel_dir]
+    rc, tail = job.run(argv, cwd=b.src)
     data = None
     try:
         with open(out) as f:
@@ -320,62 +498,117 @@ def call_hook(job, name, out, cwd):
     return rc, tail, data
 
 
-def install_build_requires(job, reqs):
+def build_python(job, b):
+    """The build env's python: the read-only template until something must
+    be installed into it, then a private copy at b.env_dir."""
+    if os.path.isdir(b.env_dir):
+        return b.env_dir + "/bin/python"
+    return (job.spec.get("build_env_template") or b.env_dir) + "/bin/python"
+
+
+def install_build_requires(job, b, reqs):
     if not reqs:
         return True, ""
-    if job.build_env != BUILD_ENV:
-        rc, tail = job.run(["cp", "-a", job.build_env, BUILD_ENV])
+    if not os.path.isdir(b.env_dir):
+        rc, tail = job.run(["cp", "-a", job.spec.get("build_env_template") or BUILD_ENV, b.env_dir])
         if rc != 0:
             raise RuntimeError("cannot copy the build environment: " + last_line(tail))
-        job.build_env = BUILD_ENV
-    argv = [BUILD_ENV + "/bin/python", "-m", "pip", "install", "--no-index", "--no-cache-dir"]
+    argv = [b.env_dir + "/bin/python", "-m", "pip", "install", "--no-index", "--no-cache-dir",
+            "--disable-pip-version-check"]
     for wh in wheelhouses(job):
         argv += ["--find-links", wh]
     rc, tail = job.run(argv + list(reqs))
     return rc == 0, tail
 
 
+def run_build(job, b, extra_kind):
+    """Builds b's wheel offline. Returns ("ok", wheel path), ("needs",
+    [requirements the backend asked for that are not here]) or ("failed",
+    summary)."""
+    done = os.path.join(b.env_dir + ".static-done")
+    if not os.path.exists(done):
+        ok, tail = install_build_requires(job, b, b.requires)
+        if not ok:
+            return "failed", "build requirements %s cannot be installed offline: %s" % (
+                ", ".join(b.requires), pip_error(tail))
+        open(done, "w").close()
+    rc, tail, data = call_hook(job, b, "get_requires_for_build_wheel", b.env_dir + ".requires.json")
+    if not data or not data.get("ok"):
+        return "failed", "get_requires_for_build_wheel failed: %s" % hook_error(data, rc, tail)
+    extra = [x for x in (data.get("value") or []) if x]
+    if extra:
+        ok, tail = install_build_requires(job, b, extra)
+        if not ok:
+            if job.spec.get("online") and extra_kind not in job.spec.get("fetched", []):
+                _out("[corral] the backend asks for %s: fetching in a further round\n" % ", ".join(extra))
+                return "needs", extra
+            return "failed", "build requirements %s (from get_requires_for_build_wheel) cannot be " \
+                             "installed offline: %s" % (", ".join(extra), pip_error(tail))
+    rc, tail, data = call_hook(job, b, "build_wheel", b.env_dir + ".wheel.json")
+    if not data or not data.get("ok"):
+        return "failed", compile_error_summary(tail) or "build_wheel failed: %s" % hook_error(data, rc, tail)
+    name = data.get("value") or ""
+    wheel = os.path.join(b.wheel_dir, os.path.basename(str(name)))
+    if not name.endswith(".whl") or not os.path.isfile(wheel):
+        return "failed", "build_wheel returned %r but no such wheel is in %s" % (name, b.wheel_dir)
+    return "ok", wheel
+
+
 def build(job):
     spec = job.spec
-    src = spec["source"]
     t0 = _now()
     job.header("build", "PEP 517 backend %s" % spec["backend"])
-    ok, tail = install_build_requires(job, spec.get("requires", []))
-    if not ok:
-        job.step("build", _now() - t0, False)
-        job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
-                 % (", ".join(spec.get("requires", [])), pip_error(tail)))
-        return False
-    rc, tail, data = call_hook(job, "get_requires_for_build_wheel", JOB + "/hook-requires.json", src)
-    if not data or not data.get("ok"):
-        job.step("build", _now() - t0, False)
-        job.fail("build_failed", "build", "get_requires_for_build_wheel failed: %s"
-                 % hook_error(data, rc, tail))
-        return False
-    extra = data.get("value") or []
-    ok, tail = install_build_requires(job, extra)
-    if not ok:
-        job.step("build", _now() - t0, False)
-        job.fail("build_failed", "build", "build requirements %s unresolvable offline: %s"
-                 % (", ".join(extra), pip_error(tail)))
-        return False
-    rc, tail, data = call_hook(job, "build_wheel", JOB + "/hook-wheel.json", src)
+    b = Build(spec["source"], spec["backend"], spec.get("backend_path", []), spec.get("requires", []),
+              BUILD_ENV, JOB + "/dist", spec.get("project", ""))
+    status, value = run_build(job, b, "build-extra")
     seconds = _now() - t0
     job.result["build_seconds"] = round(seconds, 3)
-    if not data or not data.get("ok"):
-        job.step("build", seconds, False)
-        job.fail("build_failed", "build", compile_error_summary(tail) or
-                 "build_wheel failed: %s" % hook_error(data, rc, tail))
+    if status == "needs":
+        job.result["needs"] = [{"kind": "build-extra", "reqs": value}]
         return False
-    name = data.get("value") or ""
-    wheel = os.path.join(JOB, "dist", os.path.basename(str(name)))
-    if not name.endswith(".whl") or not os.path.isfile(wheel):
-        job.step("build", seconds, False)
-        job.fail("build_failed", "build", "build_wheel returned %r but no such wheel is in %s/dist"
-                 % (name, JOB))
+    job.step("build", seconds, status == "ok")
+    if status == "failed":
+        job.fail("build_failed", "build", value)
         return False
-    job.step("build", seconds, True)
-    job.result["wheel"] = wheel
+    job.result["wheel"] = value
+    return True
+
+
+def build_dependency_sdists(job):
+    """Builds, offline, the dependency sdists a prepare round downloaded
+    (no wheel of them fits this interpreter) into /job/built. Returns True
+    when all are built, False when the job ended or asked for a round."""
+    sdists = os.path.join(JOB, "wheelhouse", "sdists")
+    built = os.path.join(JOB, "built")
+    names = sorted(os.listdir(sdists)) if os.path.isdir(sdists) else []
+    for i, name in enumerate(names):
+        marker = os.path.join(built, name + ".built")
+        if os.path.exists(marker):
+            continue
+        job.header("build", "dependency sdist %s (no wheel of it fits this interpreter)" % name)
+        src_root = os.path.join(JOB, "depsrc", str(i))
+        if not os.path.isdir(src_root):
+            os.makedirs(src_root)
+            import tarfile
+            path = os.path.join(sdists, name)
+            if name.lower().endswith(".zip"):
+                zipfile.ZipFile(path).extractall(src_root)
+            else:
+                tarfile.open(path).extractall(src_root)
+        entries = os.listdir(src_root)
+        src = os.path.join(src_root, entries[0]) if len(entries) == 1 else src_root
+        bs = sdist_build_system(os.path.join(sdists, name))
+        b = Build(src, bs["backend"], bs["backend_path"], bs["requires"],
+                  JOB + "/buildenv-dep-%d" % i, built, name)
+        status, value = run_build(job, b, "dep-build")
+        if status == "needs":
+            job.result["needs"] = [{"kind": "dep-build", "reqs": value}]
+            return False
+        if status == "failed":
+            job.fail("install_failed", "install", "the dependency %s (an sdist: no wheel of it fits "
+                     "this interpreter) does not build: %s" % (name, value))
+            return False
+        open(marker, "w").close()
     return True
 
 
@@ -389,6 +622,7 @@ def hook_error(data, rc, tail):
 
 def hook_main(argv):
     name, out, backend, paths = argv[0], argv[1], argv[2], json.loads(argv[3])
+    wheel_dir = argv[4] if len(argv) > 4 else os.path.join(JOB, "dist")
     # The runner's own folder must not shadow the backend's modules.
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(RUNNER):
         del sys.path[0]
@@ -405,10 +639,9 @@ def hook_main(argv):
             hook = getattr(obj, name, None)
             value = list(hook(None)) if hook else []
         elif name == "build_wheel":
-            dist = os.path.join(JOB, "dist")
-            if not os.path.isdir(dist):
-                os.makedirs(dist)
-            value = obj.build_wheel(dist, None, None)
+            if not os.path.isdir(wheel_dir):
+                os.makedirs(wheel_dir)
+            value = obj.build_wheel(wheel_dir, None, None)
         else:
             raise ValueError("unknown hook %s" % name)
         result = {"ok": True, "value": value}
@@ -427,14 +660,43 @@ def hook_main(argv):
 
 # ---------------------------------------------------------------- install / import
 
+def wheel_requires_dist(wheel):
+    """The Requires-Dist lines of a wheel's METADATA (read as data)."""
+    with zipfile.ZipFile(wheel) as z:
+        for e in z.namelist():
+            parts = e.split("/")
+            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+                text = _text(z.read(e))
+                head = text.split("\n\n", 1)[0]
+                return [l.split(":", 1)[1].strip() for l in head.splitlines()
+                        if l.lower().startswith("requires-dist:")]
+    return []
+
+
 def install(job):
+    """Installs the wheel with its dependencies, offline, from the
+    wheelhouses. Asks for a further round while one is possible and a
+    dependency is not here."""
     t0 = _now()
-    job.header("install", os.path.basename(job.result["wheel"]))
-    rc, tail = job.run([ENV_PY, "-m", "pip", "install", "--no-index", "--no-deps",
-                        "--no-cache-dir", job.result["wheel"]])
+    wheel = job.result["wheel"]
+    job.header("install", os.path.basename(wheel) + " with its dependencies, offline")
+    argv = [ENV_PY, "-m", "pip", "install", "--no-index", "--no-cache-dir",
+            "--disable-pip-version-check"]
+    for wh in wheelhouses(job):
+        argv += ["--find-links", wh]
+    rc, tail = job.run(argv + [wheel])
     job.step("install", _now() - t0, rc == 0)
     if rc != 0:
-        job.fail("install_failed", "install", pip_error(tail) or "pip exited with %d" % rc)
+        missing = missing_requirements(tail)
+        if missing and job.spec.get("online"):
+            _out("[corral] %s is not here yet: another round\n" % missing[0][0])
+            job.result["needs"] = [{"kind": "runtime", "wheel": wheel}]
+            return False
+        if missing:
+            job.fail("install_failed", "install", "dependency '%s' is not on the index for this "
+                     "interpreter (the index offers: %s)" % missing[0])
+        else:
+            job.fail("install_failed", "install", pip_error(tail) or "pip exited with %d" % rc)
         return False
     return True
 
@@ -556,9 +818,9 @@ def has_test_files(d):
 
 
 def wheelhouses(job):
-    """The volunteer's shared wheelhouse and the one the prepare phase filled."""
-    return [wh for wh in (job.spec.get("wheelhouse"), job.spec.get("job_wheelhouse"))
-            if wh and os.path.isdir(wh)]
+    """Where offline installs find wheels: the volunteer's shared wheelhouse,
+    what prepare rounds fetched, and the dependency wheels built here."""
+    return [wh for wh in job.spec.get("wheelhouses") or [] if wh and os.path.isdir(wh)]
 
 
 def wheelhouse_has(job, project):
@@ -592,8 +854,11 @@ def tests(job):
         argv += ["--find-links", wh]
     if wheelhouse_has(job, "pytest"):
         job.run(argv + ["pytest"])
-    if job.spec.get("test_requires") and wheelhouses(job):
-        job.run(argv + list(job.spec["test_requires"]))
+    # Each test requirement on its own: one that cannot be had does not
+    # keep the others out.
+    for req in job.spec.get("test_requires") or []:
+        if wheelhouses(job):
+            job.run(argv + [req])
     with open(os.devnull, "w") as devnull:
         have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd=JOB + "/home",
                                       stdout=devnull, stderr=devnull) == 0
@@ -707,6 +972,43 @@ def write_junit(path, records):
 
 # ---------------------------------------------------------------- main
 
+def offline_job(job):
+    """Build (or take the wheel), then install with dependencies, import
+    and test; no egress. Wherever it finds it needs something from the
+    index, it stops with result["needs"] and the C++ side runs a prepare
+    round, then this again: the state (build envs, the wheel) stays in /job."""
+    spec = job.spec
+    state_file = os.path.join(JOB, "state.json")
+    state = {}
+    if os.path.exists(state_file):
+        with open(state_file) as f:
+            state = json.load(f)
+    if spec["mode"] == "wheel":
+        job.result["wheel"] = spec["wheel"]
+    elif state.get("wheel") and os.path.isfile(state["wheel"]):
+        job.result["wheel"] = state["wheel"]
+        job.result["build_seconds"] = state.get("build_seconds", 0.0)
+        job.step("build", 0.0, True)
+    elif not build(job):
+        return
+    with open(state_file, "w") as f:
+        json.dump({"wheel": job.result["wheel"], "build_seconds": job.result["build_seconds"]}, f)
+    fetched = spec.get("fetched") or []
+    if spec.get("online") and "runtime" not in fetched and "test" not in fetched:
+        needs = []
+        if wheel_requires_dist(job.result["wheel"]):
+            needs.append({"kind": "runtime", "wheel": job.result["wheel"]})
+        if spec.get("test_requires") and spec["mode"] == "sdist":
+            needs.append({"kind": "test", "reqs": list(spec["test_requires"])})
+        if spec["mode"] == "sdist":
+            needs.append({"kind": "test", "reqs": ["pytest"]})  # the runner prefers it when it can have it
+        if needs:
+            job.result["needs"] = needs
+            return
+    if build_dependency_sdists(job) and install(job) and import_check(job):
+        tests(job)
+
+
 def job_main(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
@@ -721,11 +1023,7 @@ def job_main(spec_path):
         elif mode == "prepare":
             prepare(job)
         elif mode in ("sdist", "wheel"):
-            if mode == "wheel" or build(job):
-                if mode == "wheel":
-                    job.result["wheel"] = spec["wheel"]
-                if install(job) and import_check(job):
-                    tests(job)
+            offline_job(job)
         else:
             job.fail("infra_error", "runner", "unknown job mode %r" % (mode,))
     except Exception:
@@ -745,6 +1043,8 @@ def main(argv):
         return import_main(argv[2:])
     if len(argv) >= 2 and argv[1] == "_unittest":
         return unittest_main(argv[2:])
+    if len(argv) >= 2 and argv[1] == "_fetch_sdist":
+        return fetch_sdist_main(argv[2:])
     if len(argv) == 2:
         return job_main(argv[1])
     sys.stderr.write("usage: runner.py JOB_JSON\n")

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
 #include "common/crypto.h"
+#include "common/http_client.h"
 #include "sandbox/archive_extract.h"
 #include "sandbox/build_system.h"
 #include "sandbox/cgroup_limits.h"
 #include "sandbox/bwrap_runner.h"
+#include "sandbox/index_proxy.h"
 #include "sandbox/junit_report.h"
 #include "sandbox/resource_evidence.h"
 #include "sandbox/seccomp_filter.h"
@@ -264,6 +268,102 @@ bool RunBare(const JobSpec& spec, const std::filesystem::path& work, const RunLi
   return true;
 }
 
+// One online round (DESIGN.md section 5, phase 2): the runner fetches
+// `needs` through the job's proxy into the job's wheelhouse, running no
+// package code. Returns the job's final result when the round decides it
+// (a requirement the index lacks: the package's fault; a fetch that failed:
+// infra_error), or nullopt to go on offline.
+std::optional<JobResult> PrepareRound(const JobSpec& spec, const std::filesystem::path& work,
+                                      const std::filesystem::path& tmpl_env, IndexProxy* proxy,
+                                      const std::filesystem::path& socket, const nlohmann::json& job,
+                                      const nlohmann::json& needs, JobResult* r,
+                                      Clock::time_point t0) {
+  auto tp = Clock::now();
+  ++r->prepare_rounds;
+  std::string what;
+  for (const auto& n : needs) {
+    std::string kind = n.value("kind", "");
+    std::string items = n.contains("wheel") ? "the dependencies of " +
+                                                  std::filesystem::path(n.value("wheel", "")).filename().string()
+                                            : nlohmann::json(n.value("reqs", nlohmann::json::array())).dump();
+    what += (what.empty() ? "" : "; ") + kind + ": " + items;
+  }
+  Header(r, "prepare round " + std::to_string(r->prepare_rounds) + " (online, through the index proxy only): " +
+                what);
+  nlohmann::json prep = job;
+  prep["mode"] = "prepare";
+  prep["fetch"] = needs;
+  prep["index_path"] = UrlPathOf(spec.prepare.index_url);
+  prep["proxy_socket"] = spec.bare ? socket.string() : kProxySocket;
+  prep["wheelhouse_out"] = InJob(work, work / "wheelhouse", spec.bare);
+  SandboxPolicy pp;
+  std::string err;
+  IndexProxyStats before = proxy->Stats();
+  if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, prep, &pp, &err)) {
+    r->log += err + "\n";
+    return Finish(std::move(*r), Outcome::kInfraError, err, t0);
+  }
+  pp.ro_binds[socket.string()] = kProxySocket;
+  pp.ro_binds[tmpl_env.string()] = kBuildEnvTemplate;  // the thin env's pip
+  SandboxedRun prun;
+  bool started = RunRunner(spec, work, std::move(pp), r, &prun, &err);
+  for (const auto& line : proxy->TakeLog()) r->log += "[index proxy] " + line + "\n";
+  IndexProxyStats after = proxy->Stats();
+  r->files_from_cache += after.files_from_cache - before.files_from_cache;
+  r->files_fetched += after.files_fetched - before.files_fetched;
+  r->prepare_seconds += Since(tp);
+  std::error_code ec;
+  std::filesystem::remove(work / "result.json", ec);
+  if (!started) {
+    r->log += err + "\n";
+    return Finish(std::move(*r), Outcome::kInfraError, err, t0);
+  }
+  std::vector<std::string> failures(after.failures.begin() + static_cast<long>(before.failures.size()),
+                                    after.failures.end());
+  std::string index_fault =
+      failures.empty() ? ""
+                       : "fetching from the index failed (" + std::to_string(failures.size()) +
+                             " failed request(s); first: " + failures.front() +
+                             "); not the package's fault";
+  const RunExit& pe = prun.exit;
+  if (pe.disk_exceeded || pe.output_exceeded)
+    return Finish(std::move(*r), Outcome::kResourceExhausted,
+                  pe.disk_exceeded ? pe.disk_detail : "output exceeded the cap while preparing", t0);
+  if (pe.wall_timeout || pe.quiet_timeout)
+    return Finish(std::move(*r), Outcome::kInfraError,
+                  index_fault.empty() ? "fetching requirements through the index proxy timed out" : index_fault,
+                  t0);
+  const nlohmann::json& res = prun.result;
+  if (!res.is_object() || res.value("outcome", nlohmann::json()).is_string())
+    return Finish(std::move(*r), Outcome::kInfraError,
+                  res.is_object() ? res.value("summary", "the prepare run failed")
+                                  : "the prepare run ended (status " + std::to_string(pe.exit_code) +
+                                        ") without a result",
+                  t0);
+  nlohmann::json missing = res.value("missing", nlohmann::json::array());
+  bool fetch_failed = res.value("fetch_failed", false);
+  std::string failed_how = res.value("fetch_error", "");
+  if (!index_fault.empty() && (fetch_failed || !missing.empty()))
+    return Finish(std::move(*r), Outcome::kInfraError, index_fault, t0);
+  std::string interpreter = spec.platform.implementation + " " + spec.platform.python_version;
+  for (const auto& m : missing) {
+    std::string kind = m.value("kind", ""), req = m.value("req", ""), offers = m.value("offers", "");
+    std::string detail = "'" + req + "' is not on the index for " + interpreter +
+                         (offers.empty() ? "" : " (the index offers: " + offers + ")");
+    if (kind == "build" || kind == "build-extra")
+      return Finish(std::move(*r), Outcome::kBuildFailed, "build requirement " + detail, t0);
+    if (kind == "runtime" || kind == "dep-build")
+      return Finish(std::move(*r), Outcome::kInstallFailed,
+                    (kind == "runtime" ? "dependency " : "build requirement of a dependency ") + detail,
+                    t0);
+    if (kind == "test") r->test_requirements_missing.push_back(req + (offers.empty() ? "" : " (" + offers + ")"));
+  }
+  if (fetch_failed)
+    return Finish(std::move(*r), Outcome::kInfraError,
+                  "fetching requirements failed without a missing requirement to blame: " + failed_how, t0);
+  return std::nullopt;
+}
+
 }  // namespace
 
 JobResult RunJob(const JobSpec& spec) {
@@ -375,73 +475,73 @@ JobResult RunJob(const JobSpec& spec) {
   }
   r.env_seconds = Since(te);
 
-  // 2b. The prepare phase: the one sandboxed run with egress, only through
-  // the volunteer's index proxy, and running no code of the package.
-  if (kind == InputKind::kSdist && !spec.proxy_socket.empty()) {
-    std::vector<std::string> optional = test_reqs;
-    optional.push_back("pytest");  // the runner prefers it when it can have it
-    nlohmann::json prep = job;
-    prep["mode"] = "prepare";
-    prep["fetch"] = build_reqs;
-    prep["fetch_optional"] = optional;
-    prep["index_path"] = spec.index_path;
-    prep["proxy_socket"] = spec.bare ? spec.proxy_socket.string() : kProxySocket;
-    prep["wheelhouse_out"] = InJob(work, work / "wheelhouse", spec.bare);
-    SandboxPolicy pp;
-    if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, prep, &pp, &err)) {
-      r.log += err + "\n";
-      return Finish(std::move(r), Outcome::kInfraError, err, t0);
-    }
-    pp.ro_binds[spec.proxy_socket.string()] = kProxySocket;
-    pp.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;  // the thin env's pip
-    SandboxedRun prun;
-    if (!RunRunner(spec, work, std::move(pp), &r, &prun, &err)) {
-      r.log += err + "\n";
-      return Finish(std::move(r), Outcome::kInfraError, err, t0);
-    }
-    std::filesystem::remove(work / "result.json", ec);
-    const RunExit& pe = prun.exit;
-    std::string limit = pe.disk_exceeded     ? pe.disk_detail
-                        : pe.output_exceeded ? "output exceeded the cap while preparing"
-                        : pe.wall_timeout || pe.quiet_timeout
-                            ? "the prepare phase (fetching requirements) timed out"
-                            : "";
-    if (!limit.empty())
-      return Finish(std::move(r),
-                    pe.disk_exceeded || pe.output_exceeded ? Outcome::kResourceExhausted
-                                                           : Outcome::kTimeout,
-                    limit, t0);
-    if (!prun.result.is_object())
-      return Finish(std::move(r), Outcome::kInfraError,
-                    "the prepare phase ended (status " + std::to_string(pe.exit_code) +
-                        ") without a result",
-                    t0);
-    auto o = prun.result.value("outcome", nlohmann::json());
-    if (o.is_string()) {
-      auto parsed = ParseOutcome(o.get<std::string>());
-      return Finish(std::move(r), parsed ? *parsed : Outcome::kInfraError,
-                    prun.result.value("summary", ""), t0);
-    }
-    job["job_wheelhouse"] = InJob(work, work / "wheelhouse", spec.bare);
-    job["test_requires"] = test_reqs;
+  // 2b. The rounds. An online (prepare) run fetches what the job needs
+  // through the proxy and runs no package code; an offline run builds,
+  // installs and tests, and asks for a further round when it finds it needs
+  // more (what get_requires_for_build_wheel returns, the built wheel's
+  // dependencies, the test requirements, dependency sdists' build needs).
+  std::unique_ptr<IndexProxy> proxy;
+  std::filesystem::path proxy_socket;
+  if (!spec.prepare.index_url.empty()) {
+    IndexProxyOptions po;
+    proxy_socket = std::filesystem::temp_directory_path() / ("corral-ix-" + RandomHex(8) + ".sock");
+    po.socket_path = proxy_socket;
+    po.index_url = spec.prepare.index_url;
+    po.extra_hosts = spec.prepare.extra_hosts;
+    po.cache_dir = spec.prepare.file_cache;
+    proxy = std::make_unique<IndexProxy>(po);
+    if (!proxy->Start(&err))
+      return Finish(std::move(r), Outcome::kInfraError, "cannot start the index proxy: " + err, t0);
   }
-
-  // 3. The sandboxed part. The build env: the template itself, read-only;
-  // the runner copies it inside the sandbox only if pip has to install
-  // build requirements.
+  job["wheelhouses"] = nlohmann::json::array();
+  if (job.contains("wheelhouse")) job["wheelhouses"].push_back(job["wheelhouse"]);
+  job["wheelhouses"].push_back(InJob(work, work / "wheelhouse", spec.bare));
+  job["wheelhouses"].push_back(InJob(work, work / "built", spec.bare));
+  std::filesystem::create_directories(work / "wheelhouse", ec);
+  std::filesystem::create_directories(work / "built", ec);
+  job["test_requires"] = test_reqs;
+  job["online"] = proxy != nullptr;
+  job["fetched"] = nlohmann::json::array();
+  r.test_requirements = test_reqs;
+  nlohmann::json needs = nlohmann::json::array();
+  if (kind == InputKind::kSdist && proxy && !build_reqs.empty())
+    needs.push_back({{"kind", "build"}, {"reqs", build_reqs}});
   if (kind == InputKind::kSdist)
     job["build_env_template"] = spec.bare ? tmpl.env.string() : kBuildEnvTemplate;
-  SandboxPolicy policy;
-  if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, job, &policy, &err)) {
-    r.log += err + "\n";
-    return Finish(std::move(r), Outcome::kInfraError, err, t0);
-  }
-  // Read-only: the build env for sdists, and the thin env's site-packages.
-  policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
   SandboxedRun run;
-  if (!RunRunner(spec, work, std::move(policy), &r, &run, &err)) {
-    r.log += err + "\n";
-    return Finish(std::move(r), Outcome::kInfraError, err, t0);
+  for (int offline_runs = 0;; ++offline_runs) {
+    if (!needs.empty()) {
+      if (!proxy || r.prepare_rounds >= spec.prepare.max_rounds) {
+        // Offline only, or out of rounds: the offline run decides with what it has.
+        job["online"] = false;
+      } else {
+        std::optional<JobResult> done = PrepareRound(spec, work, tmpl.env, proxy.get(), proxy_socket,
+                                                     job, needs, &r, t0);
+        if (done) return std::move(*done);
+        for (const auto& n : needs) job["fetched"].push_back(n.value("kind", ""));
+        if (r.prepare_rounds >= spec.prepare.max_rounds) job["online"] = false;
+      }
+    }
+    // The offline run: no egress at all.
+    SandboxPolicy policy;
+    if (!PrepareSandboxDir(work, spec.platform, spec.wheelhouse, job, &policy, &err)) {
+      r.log += err + "\n";
+      return Finish(std::move(r), Outcome::kInfraError, err, t0);
+    }
+    // Read-only: the build env for sdists, and the thin env's site-packages.
+    policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
+    run = SandboxedRun{};
+    if (!RunRunner(spec, work, std::move(policy), &r, &run, &err)) {
+      r.log += err + "\n";
+      return Finish(std::move(r), Outcome::kInfraError, err, t0);
+    }
+    const nlohmann::json& asked = run.result.is_object() ? run.result.value("needs", nlohmann::json())
+                                                         : nlohmann::json();
+    if (!asked.is_array() || asked.empty() || run.exit.wall_timeout || run.exit.quiet_timeout ||
+        run.exit.disk_exceeded || run.exit.output_exceeded || offline_runs >= 2 * spec.prepare.max_rounds)
+      break;
+    needs = asked;
+    std::filesystem::remove(work / "result.json", ec);
   }
   const RunExit& exit = run.exit;
   const CgroupUsage& usage = run.usage;

@@ -53,16 +53,30 @@ struct JobSpec {
   uint64_t max_job_bytes = 8ull << 30;
   uint64_t min_free_bytes = 1ull << 30;
   ExtractLimits extract;                   // caps on unpacking the sdist
-  // The prepare phase (DESIGN.md section 5, phase 2). When set, an sdist's
-  // build requirements ([build-system] requires, or setuptools and wheel)
-  // and test requirements (test extras, pytest) are downloaded as wheels
-  // into the job's own wheelhouse in a first sandboxed run whose only
-  // egress is this unix socket of a running IndexProxy (index_proxy.h);
-  // build and tests then run with no egress at all. `index_path` is the
-  // path the proxy serves the index under. A build requirement the index
-  // does not offer as a wheel is build_failed; a proxy that fails, infra_error.
-  std::filesystem::path proxy_socket;
-  std::string index_path = "/simple/";
+  // The prepare phase (DESIGN.md section 5, phase 2): with an index, RunJob
+  // starts a GET-only IndexProxy (index_proxy.h) towards it for this job,
+  // and every online step is a sandboxed run whose only egress is that
+  // proxy's unix socket; the steps that run package code have no egress at
+  // all. Rounds, each logged: the build requirements ([build-system]
+  // requires, or the setuptools fallback); offline, what the backend's
+  // get_requires_for_build_wheel returns, then fetched in a further round;
+  // after the offline build, the wheel's own Requires-Dist (pip resolves it
+  // with the interpreter's tags and markers) and the test requirements, each
+  // test requirement on its own. A dependency with no usable wheel but an
+  // sdist is downloaded (not built) online and built offline. Whose fault:
+  // a requirement the index lacks for this interpreter is build_failed
+  // (build requirement) or install_failed (runtime), naming it and what the
+  // index offers; a fetch that failed (the proxy's failures) is infra_error.
+  // Without an index the job runs offline from `wheelhouse` only.
+  struct Prepare {
+    std::string index_url;                 // "http://host/simple/"; "" = no prepare phase
+    std::vector<std::string> extra_hosts;  // file hosts besides the index's ("host[:port]")
+    // The volunteer's content-addressed cache of verified files (named by
+    // sha256), shared by every job and slot; the proxy adds to it after
+    // checking each file. Empty: no cache.
+    std::filesystem::path file_cache;
+    int max_rounds = 6;                    // prepare rounds at most, all kinds together
+  } prepare;
   // Benchmarks only (bench/sandbox_overhead.cc): run the very same steps
   // with no sandbox at all (no bubblewrap, seccomp, cgroups), to measure
   // what the sandbox costs. Never for code that is not trusted.
@@ -86,6 +100,12 @@ struct JobResult {
   double env_seconds = 0;       // copying the venv template(s) into work_dir
   double template_seconds = 0;  // creating the template; 0 when it was reused
   std::string test_runner;      // "pytest", "unittest" or "" (no tests ran)
+  // The prepare phase: its rounds, what it fetched, what could not be had.
+  int prepare_rounds = 0;
+  double prepare_seconds = 0;
+  int files_from_cache = 0, files_fetched = 0;
+  std::vector<std::string> test_requirements;          // the list that was asked for
+  std::vector<std::string> test_requirements_missing;  // what the index could not give
   // The lines of the log that explain the outcome (the failing step's last
   // lines, the limit's evidence, the refused archive entry), at most ~4 KiB.
   std::string excerpt;

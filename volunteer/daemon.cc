@@ -584,6 +584,18 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     EnsureDir(spec.cache_dir, &err);
     EnsureDir(spec.wheelhouse, &err);
     spec.pause = &suspend_running_;
+    // The prepare phase: the task's index, through a proxy of this job's
+    // own; files land checked in the download cache (content-addressed,
+    // trimmed with it), so the next job that needs them fetches nothing.
+    spec.prepare.index_url = task.index_url;
+    spec.prepare.extra_hosts = options_.extra_index_hosts;
+    if (std::string host = UrlHostOf(task.url); !host.empty() && host != UrlHostOf(task.index_url))
+      spec.prepare.extra_hosts.push_back(host);
+    spec.prepare.file_cache = cache / "files";
+    if (task.index_url.empty())
+      spdlog::warn("{} {}: the coordinator named no index for this task; building offline from the local "
+                   "wheelhouse only",
+                   task.project, task.version);
     sandbox::JobResult job = sandbox::RunJob(spec);
     r.outcome = job.outcome;
     r.summary = job.summary;
@@ -603,6 +615,7 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
       isolation_ = job.isolation;
     }
     log = job.log;
+    TrimDownloadCache();  // the prepare phase may have added files
     if (!job.wheel.empty() && fs::exists(job.wheel, ec)) {
       r.wheel_filename = job.wheel.filename().string();
       r.wheel_sha256 = job.wheel_sha256;

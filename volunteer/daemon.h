@@ -21,7 +21,10 @@ struct DaemonOptions {
   std::vector<std::string> interpreters;
   // Interpreters (path or tag) never used, even when `interpreters` lists them.
   std::vector<std::string> skip_interpreters;
-  int64_t cache_size_mb = 4096;                // cap of data/cache/files; 0: no cap
+  int64_t cache_size_mb = 4096;                // cap of data/cache/files (inputs and fetched requirements); 0: no cap
+  // Hosts (besides the index's and the task file's) that the prepare
+  // phase's proxy may fetch files from, "host[:port]".
+  std::vector<std::string> extra_index_hosts;
   // Politeness (DESIGN.md section 5): applied to the daemon at start so the
   // sandboxes it starts inherit them.
   int nice = 10;                               // 0 (normal) to 19 (lowest)

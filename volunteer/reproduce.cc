@@ -102,6 +102,16 @@ int Reproduce(const ReproduceOptions& o) {
   spec.work_dir = o.data_dir / "work" / o.task_id;
   spec.cache_dir = cache / "sandbox";
   spec.wheelhouse = cache / "wheelhouse";
+  // The same prepare phase as the daemon: the network's index, unless told otherwise.
+  spec.prepare.index_url = o.index_url.empty() ? task.value("index_url", "") : o.index_url;
+  if (std::string host = UrlHostOf(url); !host.empty() && host != UrlHostOf(spec.prepare.index_url))
+    spec.prepare.extra_hosts.push_back(host);
+  spec.prepare.file_cache = cache / "files";
+  if (spec.prepare.index_url.empty())
+    std::printf("note: the coordinator names no index for this task; building offline (pass --index URL)\n");
+  else
+    std::printf("index: %s (build, runtime and test requirements are fetched from it)\n",
+                spec.prepare.index_url.c_str());
   std::error_code ec;
   fs::remove_all(spec.work_dir, ec);
   EnsureDir(spec.work_dir, &err);

@@ -14,6 +14,7 @@ struct ReproduceOptions {
   std::string coordinator_url;
   std::filesystem::path data_dir;  // download cache, venv templates, the kept work folder
   std::string interpreter;         // path to use instead of the one discovered for the tag
+  std::string index_url;           // where requirements come from; "" = the one the coordinator names
 };
 
 // Returns 0 when the local outcome matches the network's verdict, 1 when it
