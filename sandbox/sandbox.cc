@@ -345,7 +345,10 @@ std::optional<JobResult> PrepareRound(const JobSpec& spec, const std::filesystem
   std::string failed_how = res.value("fetch_error", "");
   if (!index_fault.empty() && (fetch_failed || !missing.empty()))
     return Finish(std::move(*r), Outcome::kInfraError, index_fault, t0);
-  std::string interpreter = spec.platform.implementation + " " + spec.platform.python_version;
+  std::string interpreter = (spec.platform.implementation == "pypy"      ? "PyPy"
+                             : spec.platform.implementation == "cpython" ? "CPython"
+                                                                         : spec.platform.implementation) +
+                            " " + spec.platform.python_version;
   for (const auto& m : missing) {
     std::string kind = m.value("kind", ""), req = m.value("req", ""), offers = m.value("offers", "");
     std::string detail = "'" + req + "' is not on the index for " + interpreter +

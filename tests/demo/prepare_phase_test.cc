@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "common/crypto.h"
 #include "common/http_server.h"
 #include "demo/corpus.h"
 #include "demo/local_index.h"
@@ -26,6 +27,7 @@ using namespace corral::sandbox;
 using corral::sandbox::testing::Entry;
 using corral::sandbox::testing::PackageKind;
 using corral::sandbox::testing::SdistEntries;
+using corral::sandbox::testing::SdistWithTests;
 using corral::sandbox::testing::TempDir;
 using corral::sandbox::testing::WriteArchive;
 namespace fs = std::filesystem;
@@ -192,4 +194,153 @@ TEST_CASE("the prepare phase fetches build requirements through the proxy; the b
   INFO(offline.summary);
   CHECK(offline.outcome == Outcome::kBuildFailed);
   CHECK(offline.summary.find("cannot be installed offline") != std::string::npos);
+}
+
+namespace {
+
+// `entries` with one line of the mini backend replaced (test_packages.cc:
+// REQUIRES_DIST, BUILD_EXTRA).
+std::vector<Entry> WithBackendLine(std::vector<Entry> entries, const std::string& line,
+                                   const std::string& replacement) {
+  for (Entry& e : entries) {
+    size_t at = e.content.find(line);
+    if (e.path.find("mini_backend.py") != std::string::npos && at != std::string::npos)
+      e.content.replace(at, line.size(), replacement);
+  }
+  return entries;
+}
+
+// An index whose answers can be made to fail: 503 for a project's page,
+// or a file served with one byte changed.
+struct FaultyIndex {
+  TempDir tmp;
+  LocalIndex index;
+  std::string failing_page, corrupt_file;
+  HttpServer server{[this](const HttpRequest& r) {
+    if (!failing_page.empty() && r.path == "/simple/" + failing_page + "/")
+      return HttpResponse::Error(503, "unavailable", "the index is down for maintenance");
+    HttpResponse res = index.Handle(r);
+    if (!corrupt_file.empty() && r.path == "/files/" + corrupt_file && !res.body.empty())
+      res.body[res.body.size() / 2] ^= 0x55;
+    return res;
+  }};
+  std::string url;
+  FaultyIndex() {
+    std::string err;
+    fs::create_directories(tmp.path() / "index");
+    REQUIRE(index.Load(tmp.path() / "index", &err));
+    REQUIRE(server.Start("127.0.0.1", 0, &err));
+    url = "http://127.0.0.1:" + std::to_string(server.port()) + "/simple/";
+  }
+  ~FaultyIndex() { server.Stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("whose fault: the index's gaps are the package's verdict, the index's failures infra_error") {
+  const char* py = "/root/.pyenv/versions/3.11.7/bin/python";
+  if (!fs::exists(py)) {
+    WARN("skipping: " << py << " is absent");
+    return;
+  }
+  Platform platform;
+  std::string err;
+  REQUIRE(ProbeInterpreter(py, &platform, &err));
+  FaultyIndex idx;
+  fs::path cache = idx.tmp.path() / "file-cache";
+  auto run = [&](const std::string& name, const std::vector<Entry>& entries, bool online = true) {
+    fs::path sdist = idx.tmp.path() / (name + "-1.0.tar.gz");
+    REQUIRE(WriteArchive(sdist, entries, &err));
+    JobSpec spec;
+    spec.input = sdist;
+    spec.filename = sdist.filename().string();
+    spec.project = name;
+    spec.version = "1.0";
+    spec.platform = platform;
+    spec.work_dir = idx.tmp.path() / ("work-" + name + "-" + RandomHex(3));
+    fs::create_directories(spec.work_dir);
+    spec.cache_dir = fs::path(CORRAL_BINARY).parent_path() / "sandbox-test-cache";
+    if (online) spec.prepare.index_url = idx.url;
+    spec.prepare.file_cache = cache;
+    spec.timeout_s = 300;
+    return RunJob(spec);
+  };
+  auto publish = [&](const fs::path& file) {
+    REQUIRE(fs::exists(file));
+    fs::copy_file(file, idx.tmp.path() / "index" / file.filename(), fs::copy_options::overwrite_existing);
+    REQUIRE(idx.index.Reload(&err));
+  };
+  // The index: demo_lib and demo_tool as wheels (built here, offline),
+  // demo_src only as an sdist.
+  JobResult lib = run("demo_lib", SdistEntries("demo_lib", PackageKind::kNoTests), false);
+  REQUIRE(lib.outcome == Outcome::kNoTests);
+  publish(lib.wheel);
+  JobResult tool = run("demo_tool", SdistEntries("demo_tool", PackageKind::kNoTests), false);
+  REQUIRE(tool.outcome == Outcome::kNoTests);
+  publish(tool.wheel);
+  fs::path src_sdist = idx.tmp.path() / "demo_src-1.0.tar.gz";
+  REQUIRE(WriteArchive(src_sdist, SdistEntries("demo_src", PackageKind::kNoTests), &err));
+  publish(src_sdist);
+
+  auto needing = [&](const std::string& name, const std::string& deps) {
+    std::vector<Entry> e = SdistWithTests(
+        name, "import unittest\nimport demo_lib\n\nclass T(unittest.TestCase):\n"
+              "    def test_dep(self):\n        self.assertEqual(demo_lib.add(1, 2), 3)\n");
+    return WithBackendLine(e, "REQUIRES_DIST = []", "REQUIRES_DIST = " + deps);
+  };
+
+  SECTION("a runtime dependency on the index is fetched after the build and installed with the wheel") {
+    JobResult r = run("demo_app", needing("demo_app", "['demo_lib>=1.0']"));
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.log.find("runtime: demo_app-1.0-py2.py3-none-any.whl") != std::string::npos);
+    CHECK(r.files_fetched >= 1);
+    // The same again: every file comes from the volunteer's cache.
+    JobResult again = run("demo_app", needing("demo_app", "['demo_lib>=1.0']"));
+    INFO(again.log);
+    CHECK(again.outcome == Outcome::kPassed);
+    CHECK(again.files_fetched == 0);
+    CHECK(again.files_from_cache >= 1);
+  }
+  SECTION("a runtime dependency the index lacks is install_failed, naming it and what is offered") {
+    JobResult r = run("demo_app2", needing("demo_app2", "['demo_lib>=7']"));
+    INFO(r.log);
+    CHECK(r.outcome == Outcome::kInstallFailed);
+    CHECK(r.summary.find("dependency 'demo_lib>=7' is not on the index for CPython 3.11.7") != std::string::npos);
+    CHECK(r.summary.find("offers: 1.0") != std::string::npos);
+  }
+  SECTION("what get_requires_for_build_wheel asks for is fetched in a further round") {
+    JobResult r = run("demo_dyn", WithBackendLine(SdistEntries("demo_dyn", PackageKind::kPassing),
+                                                  "BUILD_EXTRA = []", "BUILD_EXTRA = ['demo_tool']"));
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.log.find("build-extra: [\"demo_tool\"]") != std::string::npos);
+    JobResult missing = run("demo_dyn2", WithBackendLine(SdistEntries("demo_dyn2", PackageKind::kPassing),
+                                                          "BUILD_EXTRA = []", "BUILD_EXTRA = ['demo_absent']"));
+    CHECK(missing.outcome == Outcome::kBuildFailed);
+    CHECK(missing.summary.find("build requirement 'demo_absent' is not on the index") != std::string::npos);
+  }
+  SECTION("a dependency only on the index as an sdist is downloaded online and built offline") {
+    JobResult r = run("demo_app3", needing("demo_app3", "['demo_lib', 'demo_src']"));
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.log.find("downloaded the sdist demo_src-1.0.tar.gz to build offline") != std::string::npos);
+    CHECK(r.log.find("dependency sdist demo_src-1.0.tar.gz") != std::string::npos);
+  }
+  SECTION("an index that fails (503) is infra_error, never the package's verdict") {
+    idx.failing_page = "demo-lib";
+    JobResult r = run("demo_app4", needing("demo_app4", "['demo_lib']"));
+    INFO(r.log);
+    CHECK(r.outcome == Outcome::kInfraError);
+    CHECK(r.summary.find("fetching from the index failed") != std::string::npos);
+    CHECK(r.summary.find("503") != std::string::npos);
+  }
+  SECTION("a file that does not match its index hash is infra_error") {
+    idx.corrupt_file = "demo_lib-1.0-py2.py3-none-any.whl";
+    fs::remove_all(cache);
+    JobResult r = run("demo_app5", needing("demo_app5", "['demo_lib']"));
+    INFO(r.log);
+    CHECK(r.outcome == Outcome::kInfraError);
+    CHECK(r.summary.find("does not match the sha256") != std::string::npos);
+  }
 }

@@ -19,10 +19,12 @@ import base64, hashlib, os, zipfile
 NAME = "@NAME@"
 VERSION = "1.0"
 FAIL = @FAIL@
+REQUIRES_DIST = []  # tests replace this line: the wheel's Requires-Dist
+BUILD_EXTRA = []  # tests replace this line: what get_requires_for_build_wheel asks for
 
 
 def get_requires_for_build_wheel(config_settings=None):
-    return []
+    return list(BUILD_EXTRA)
 
 
 def _record_hash(data):
@@ -54,6 +56,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                 files.append((p.replace(os.sep, "/"), f.read()))
     info = "%s-%s.dist-info" % (NAME, VERSION)
     meta = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (NAME, VERSION)
+    meta += "".join("Requires-Dist: %s\n" % r for r in REQUIRES_DIST)
     wheel = "Wheel-Version: 1.0\nGenerator: corral-test-backend\nRoot-Is-Purelib: true\nTag: py2.py3-none-any\n"
     files.append((info + "/METADATA", meta.encode("utf-8")))
     files.append((info + "/WHEEL", wheel.encode("utf-8")))
