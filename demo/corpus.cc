@@ -14,6 +14,7 @@
 #include <set>
 #include <system_error>
 
+#include "common/crypto.h"
 #include "common/outcome.h"
 
 namespace fs = std::filesystem;
@@ -63,7 +64,9 @@ import tempfile
 import time
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# PEP 517 runs hooks in the source tree, whether this file is in its
+# _build/ folder or installed from the corral-demo-backend wheel.
+ROOT = os.getcwd()
 GENERATOR = "corral_demo_backend 1.0"
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01, the earliest time a zip can hold
 
@@ -303,7 +306,9 @@ def _tag(layout):
 
 
 def get_requires_for_build_wheel(config_settings=None):
-    return []
+    # What a package's layout asks for beyond [build-system] requires, as
+    # real backends do (setuptools asks for wheel, some for cython...).
+    return list(_layout().get("build_requires_dynamic", []))
 
 
 def get_requires_for_build_sdist(config_settings=None):
@@ -326,6 +331,8 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     fields = _pkg_info()
     layout = _layout()
+    for module in layout.get("build_imports", []):
+        __import__(module)  # a build requirement this build really uses
     name, version = _field(fields, "Name"), _field(fields, "Version")
     if not name or not version:
         _fail("PKG-INFO must give Name and Version")
@@ -441,6 +448,12 @@ struct DemoRelease {
   nlohmann::json rules;
   nlohmann::json layout;  // _build/layout.json
   std::vector<SourceFile> files;
+  // How it is built: the in-tree backend (default), the same backend
+  // installed from the corral-demo-backend wheel on the index, or a plain
+  // setuptools setup.py (no pyproject.toml: the PEP 517 fallback).
+  enum class Build { kInTree, kBackendWheel, kSetupPy } build = Build::kInTree;
+  std::vector<std::string> build_requires;  // [build-system] requires besides the backend's
+  std::vector<std::string> requires_dist;   // runtime dependencies (PKG-INFO Requires-Dist)
   int64_t mtime = 0;  // archive entries and the file itself
 };
 
@@ -777,6 +790,9 @@ nlohmann::json Layout(const std::string& package, const std::string& python_tag)
 
 nlohmann::json Always(const std::string& outcome) { return {{{"outcome", outcome}}}; }
 
+std::string DistName(const std::string& project);
+bool SetMtime(const fs::path& p, int64_t unix_seconds, std::string* err);
+
 std::vector<DemoRelease> Releases() {
   std::vector<DemoRelease> out;
   for (bool v1 : {false, true}) {
@@ -891,9 +907,180 @@ std::vector<DemoRelease> Releases() {
                {"tests/test_fletcher16.py", kCextTests}};
     out.push_back(r);
   }
+  // Packages shaped like real ones: their build backends, dependencies
+  // and build requirements come from the index, through the volunteers'
+  // prepare phase.
+  auto simple = [](const std::string& project, const std::string& module, const std::string& summary,
+                   const std::string& body, const std::string& test) {
+    DemoRelease r;
+    r.project = project;
+    r.version = "1.0.0";
+    r.summary = summary;
+    r.layout = Layout(module, "py2.py3");
+    r.files = {{"src/" + module + "/__init__.py", body},
+               {"tests/__init__.py", ""},
+               {"tests/test_" + module + ".py", "import unittest\n\nimport " + module + "\n\n\n"
+                                                "class BehaviourTest(unittest.TestCase):\n"
+                                                "    def test_behaviour(self):\n        " + test + "\n"}};
+    return r;
+  };
+  {
+    DemoRelease r = simple("corral-demo-wheelbackend", "corral_demo_wheelbackend",
+                           "Doubles numbers; built by a backend installed from the index",
+                           "def double(x):\n    return 2 * x\n",
+                           "self.assertEqual(corral_demo_wheelbackend.double(21), 42)");
+    r.build = DemoRelease::Build::kBackendWheel;
+    r.behaviour = "Its pyproject.toml names a build backend that is not in the sdist: the "
+                  "corral-demo-backend wheel, which the prepare phase fetches from the index. "
+                  "Passes everywhere.";
+    r.rules = Always("passed");
+    out.push_back(r);
+  }
+  {
+    DemoRelease r = simple("corral-demo-app", "corral_demo_app",
+                           "Greets people loudly, with corral-demo-textlib",
+                           "from corral_demo_textlib import shout\n\n\ndef greet(name):\n"
+                           "    return shout(\"hello \" + name)\n",
+                           "self.assertEqual(corral_demo_app.greet(\"bob\"), \"HELLO BOB!\")");
+    r.requires_dist = {"corral-demo-textlib>=1.0"};
+    r.behaviour = "Depends at run time on corral-demo-textlib, a wheel on the index: the built "
+                  "wheel's Requires-Dist is fetched after the build and installed with it. "
+                  "Passes everywhere.";
+    r.rules = Always("passed");
+    out.push_back(r);
+  }
+  {
+    DemoRelease r = simple("corral-demo-dynreq", "corral_demo_dynreq",
+                           "Counts vowels; its backend asks for a build requirement on the fly",
+                           "def vowels(text):\n    return sum(1 for c in text.lower() if c in \"aeiou\")\n",
+                           "self.assertEqual(corral_demo_dynreq.vowels(\"Corral\"), 2)");
+    r.layout["build_requires_dynamic"] = {"corral-demo-textlib"};
+    r.layout["build_imports"] = {"corral_demo_textlib"};
+    r.behaviour = "Its backend's get_requires_for_build_wheel asks for corral-demo-textlib, "
+                  "which the build imports: fetched in a further prepare round. Passes everywhere.";
+    r.rules = Always("passed");
+    out.push_back(r);
+  }
+  {
+    DemoRelease r = simple("corral-demo-sdistdep", "corral_demo_sdistdep",
+                           "Makes file names from titles, with corral-demo-pure",
+                           "from corral_demo_pure import slugify\n\n\ndef filename(title):\n"
+                           "    return slugify(title) + \".txt\"\n",
+                           "self.assertEqual(corral_demo_sdistdep.filename(\"Hello World\"), \"hello-world.txt\")");
+    r.requires_dist = {"corral-demo-pure>=1.0"};
+    r.behaviour = "Depends on corral-demo-pure, which the index has only as an sdist: the sdist is "
+                  "downloaded (not built) while online and built offline in the sandbox. Passes "
+                  "everywhere.";
+    r.rules = Always("passed");
+    out.push_back(r);
+  }
+  {
+    DemoRelease r = simple("corral-demo-missingtool", "corral_demo_missingtool",
+                           "Needs a build tool nobody published",
+                           "VALUE = 1\n", "self.assertEqual(corral_demo_missingtool.VALUE, 1)");
+    r.build_requires = {"corral-demo-no-such-tool>=1"};
+    r.behaviour = "Its [build-system] requires names corral-demo-no-such-tool, which the index "
+                  "does not have: build_failed everywhere, naming the requirement.";
+    r.rules = Always("build_failed");
+    out.push_back(r);
+  }
+  {
+    DemoRelease r = simple("corral-demo-setuppy", "corral_demo_setuppy",
+                           "Title-cases words; a classic setuptools setup.py project",
+                           "def title(text):\n    return \" \".join(w.capitalize() for w in text.split())\n",
+                           "self.assertEqual(corral_demo_setuppy.title(\"a b\"), \"A B\")");
+    r.build = DemoRelease::Build::kSetupPy;
+    r.behaviour =
+        "A setup.py with no pyproject.toml: built with setuptools' legacy backend, setuptools and "
+        "wheel coming from the index (the newest the machine has: setuptools 65.5, wheel 0.38, "
+        "for Python 3.7 and later only). So: passes on 3.7 to 3.11 and PyPy; build_failed "
+        "before 3.7 (the index has no setuptools or wheel for them: named in the summary) and "
+        "from 3.12 (setuptools 65.5 imports pkgutil.ImpImporter, which 3.12 removed).";
+    r.rules = {{{"when", {{"implementation", "pypy"}}}, {"outcome", "passed"}},
+               {{"when", {{"python_below", "3.7"}}}, {"outcome", "build_failed"}},
+               {{"when", {{"python_at_least", "3.12"}}}, {"outcome", "build_failed"}},
+               {{"outcome", "passed"}}};
+    out.push_back(r);
+  }
   for (DemoRelease& r : out)
     if (r.mtime == 0) r.mtime = kDate2024Mar01;
   return out;
+}
+
+// A wheel the demo index serves next to the sdists (projects published as
+// wheels only): pure Python, py2.py3, its RECORD hashing every file.
+struct DemoWheel {
+  std::string project, version, summary, behaviour;
+  std::vector<SourceFile> files;  // paths inside the wheel, dist-info excluded
+};
+
+std::vector<DemoWheel> Wheels() {
+  return {
+      {"corral-demo-backend", "1.0.0",
+       "The demo's PEP 517 build backend, as a wheel",
+       "The build backend the corral-demo-wheelbackend sdist names, published as a wheel only: "
+       "installs and imports everywhere; a wheel carries no tests.",
+       {{"corral_demo_backend.py", kBackend}}},
+      {"corral-demo-textlib", "1.0.0", "Shouting text helpers (published as a wheel only)",
+       "A dependency of other demo packages, published as a wheel only: installs and imports "
+       "everywhere; a wheel carries no tests.",
+       {{"corral_demo_textlib/__init__.py", "def shout(text):\n    return text.upper() + \"!\"\n"}}},
+  };
+}
+
+// "sha256=" + urlsafe base64 without padding, as RECORD wants.
+std::string RecordHash(const std::string& data) {
+  std::string raw;
+  HexDecode(Sha256Hex(data), &raw);
+  std::string b = Base64Encode(raw);
+  for (char& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  return "sha256=" + b;
+}
+
+// Writes a deterministic wheel (zip, entries in order, fixed times).
+bool WriteWheel(const fs::path& dir, const DemoWheel& w, int64_t mtime, std::string* err) {
+  std::string dist = DistName(w.project) + "-" + w.version;
+  std::string info = dist + ".dist-info/";
+  std::vector<SourceFile> files = w.files;
+  files.push_back({info + "METADATA", "Metadata-Version: 2.1\nName: " + w.project + "\nVersion: " + w.version +
+                                          "\nSummary: " + w.summary + "\n"});
+  files.push_back({info + "WHEEL", "Wheel-Version: 1.0\nGenerator: corral-demo-corpus\nRoot-Is-Purelib: true\n"
+                                   "Tag: py2-none-any\nTag: py3-none-any\n"});
+  std::string record;
+  for (const SourceFile& f : files)
+    record += f.path + "," + RecordHash(f.content) + "," + std::to_string(f.content.size()) + "\n";
+  files.push_back({info + "RECORD", record + info + "RECORD,,\n"});
+  fs::path target = dir / (dist + "-py2.py3-none-any.whl");
+  fs::path partial = target;
+  partial += ".part";
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  bool ok = archive_write_open_filename(a, partial.c_str()) == ARCHIVE_OK;
+  archive_entry* e = archive_entry_new();
+  for (const SourceFile& f : files) {
+    if (!ok) break;
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, f.path.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, mtime, 0);
+    archive_entry_set_size(e, static_cast<la_int64_t>(f.content.size()));
+    ok = archive_write_header(a, e) == ARCHIVE_OK &&
+         archive_write_data(a, f.content.data(), f.content.size()) == static_cast<la_ssize_t>(f.content.size());
+  }
+  archive_entry_free(e);
+  ok = archive_write_close(a) == ARCHIVE_OK && ok;
+  if (!ok) *err = "writing the demo wheel " + target.string() + ": " +
+                  (archive_error_string(a) ? archive_error_string(a) : "unknown libarchive error");
+  archive_write_free(a);
+  std::error_code ec;
+  if (ok) fs::rename(partial, target, ec);
+  if (ok && ec) {
+    *err = "renaming " + partial.string() + ": " + ec.message();
+    ok = false;
+  }
+  return ok && SetMtime(target, mtime, err);
 }
 
 // PEP 503 normalisation with '_' as separator: the PEP 625 file name stem.
@@ -914,6 +1101,7 @@ std::string PkgInfo(const DemoRelease& r) {
   std::string s = "Metadata-Version: 2.1\nName: " + r.project + "\nVersion: " + r.version +
                   "\nSummary: " + r.summary + "\n";
   if (!r.requires_python.empty()) s += "Requires-Python: " + r.requires_python + "\n";
+  for (const std::string& d : r.requires_dist) s += "Requires-Dist: " + d + "\n";
   return s;
 }
 
@@ -926,12 +1114,33 @@ std::string TomlString(const std::string& s) {
   return out + "\"";
 }
 
+// A plain setuptools setup.py, as most of PyPI's older sdists have: no
+// pyproject.toml, so frontends fall back to setuptools' legacy backend.
+std::string SetupPy(const DemoRelease& r) {
+  std::string packages, deps;
+  for (const auto& p : r.layout["packages"]) packages += (packages.empty() ? "" : ", ") + TomlString(p.get<std::string>());
+  for (const std::string& d : r.requires_dist) deps += (deps.empty() ? "" : ", ") + TomlString(d);
+  return "from setuptools import setup\n\n"
+         "setup(\n"
+         "    name=" + TomlString(r.project) + ",\n"
+         "    version=" + TomlString(r.version) + ",\n"
+         "    description=" + TomlString(r.summary) + ",\n"
+         "    package_dir={\"\": \"src\"},\n"
+         "    packages=[" + packages + "],\n"
+         "    install_requires=[" + deps + "],\n"
+         ")\n";
+}
+
 std::string PyProject(const DemoRelease& r) {
+  std::vector<std::string> reqs = r.build_requires;
+  if (r.build == DemoRelease::Build::kBackendWheel) reqs.insert(reqs.begin(), "corral-demo-backend>=1.0");
+  std::string list;
+  for (const std::string& q : reqs) list += (list.empty() ? "" : ", ") + TomlString(q);
   std::string s =
       "[build-system]\n"
-      "requires = []\n"
-      "build-backend = \"corral_demo_backend\"\n"
-      "backend-path = [\"_build\"]\n"
+      "requires = [" + list + "]\n"
+      "build-backend = \"corral_demo_backend\"\n" +
+      std::string(r.build == DemoRelease::Build::kInTree ? "backend-path = [\"_build\"]\n" : "") +
       "\n"
       "[project]\n"
       "name = " + TomlString(r.project) + "\n"
@@ -1091,12 +1300,15 @@ bool WriteDemoCorpus(const fs::path& dir, std::string* err) {
   for (const DemoRelease& r : Releases()) {
     std::string top = DistName(r.project) + "-" + r.version;
     std::string filename = top + ".tar.gz";
-    std::vector<SourceFile> files = {
-        {top + "/PKG-INFO", PkgInfo(r)},
-        {top + "/pyproject.toml", PyProject(r)},
-        {top + "/_build/corral_demo_backend.py", kBackend},
-        {top + "/_build/layout.json", r.layout.dump(2) + "\n"},
-    };
+    std::vector<SourceFile> files = {{top + "/PKG-INFO", PkgInfo(r)}};
+    if (r.build == DemoRelease::Build::kSetupPy) {
+      files.push_back({top + "/setup.py", SetupPy(r)});
+    } else {
+      files.push_back({top + "/pyproject.toml", PyProject(r)});
+      files.push_back({top + "/_build/layout.json", r.layout.dump(2) + "\n"});
+      if (r.build == DemoRelease::Build::kInTree)
+        files.push_back({top + "/_build/corral_demo_backend.py", kBackend});
+    }
     for (const SourceFile& f : r.files) files.push_back({top + "/" + f.path, f.content});
     fs::path target = dir / filename;
     if (!WriteTarGz(target, std::move(files), r.mtime, err)) return false;
@@ -1107,6 +1319,15 @@ bool WriteDemoCorpus(const fs::path& dir, std::string* err) {
                         {"requires_python", r.requires_python},
                         {"behaviour", r.behaviour},
                         {"rules", r.rules}});
+  }
+  for (const DemoWheel& w : Wheels()) {
+    if (!WriteWheel(dir, w, kDate2024Mar01, err)) return false;
+    packages.push_back({{"project", w.project},
+                        {"version", w.version},
+                        {"file", DistName(w.project) + "-" + w.version + "-py2.py3-none-any.whl"},
+                        {"requires_python", ""},
+                        {"behaviour", w.behaviour},
+                        {"rules", Always("no_tests")}});
   }
   nlohmann::json doc = {{"packages", packages}};
   if (!WriteFileAtomically(dir / "expected.json", doc.dump(2) + "\n", err)) return false;
@@ -1149,6 +1370,9 @@ bool CopyBuildToolWheels(const fs::path& dir, std::string* err) {
     std::sort(wheels.begin(), wheels.end());
     for (const fs::path& w : wheels) {
       std::string name = w.filename().string();
+      // Debian's setuptools wheel is patched for Debian's own Python (its
+      // install_layout breaks every other interpreter's builds): not served.
+      if (folder == "/usr/share/python-wheels" && name.rfind("setuptools-", 0) == 0) continue;
       if (!seen.insert(name).second) continue;
       fs::path target = dir / name;
       if (fs::exists(target, ec)) continue;

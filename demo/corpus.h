@@ -64,7 +64,8 @@ bool WriteDemoCorpus(const std::filesystem::path& dir, std::string* err);
 
 // Copies into `dir` the build tools already on this machine, as wheels the
 // local index can serve to sandboxes that have no other source: Debian's
-// /usr/share/python-wheels/*.whl and every pyenv interpreter's
+// /usr/share/python-wheels/*.whl (but its patched setuptools, which breaks
+// builds on every interpreter but Debian's own) and every pyenv interpreter's
 // lib/python*/ensurepip/_bundled/*.whl (pyenv root: $PYENV_ROOT, else
 // ~/.pyenv, else /root/.pyenv). The first file found of each name wins; a
 // file already in `dir` is kept. Nothing is downloaded. Finding no wheel at
