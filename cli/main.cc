@@ -163,7 +163,8 @@ int main(int argc, char** argv) {
   vol_cmd->fallthrough();
   vol_cmd->add_option("--config", vol_config, "configuration file (see packaging/volunteer.toml); flags override it");
   vol_cmd->add_option("--skip-interpreter", vol_opts.skip_interpreters, "never use these (path or tag); repeatable");
-  vol_cmd->add_option("--cache-size-mb", vol_opts.cache_size_mb, "download cache cap, MB (0: none)")->capture_default_str();
+  vol_cmd->add_option("--cache-size-mb", vol_opts.cache_size_mb, "download cache cap (inputs and fetched requirements), MB (0: none)")->capture_default_str();
+  vol_cmd->add_option("--index-host", vol_opts.extra_index_hosts, "a host (host[:port]) besides the index's and the task file's that the prepare phase may fetch files from; repeatable");
   vol_cmd->add_option("--nice", vol_opts.nice, "CPU niceness of the daemon and its sandboxes")->check(CLI::Range(0, 19))->capture_default_str();
   vol_cmd->add_option("--ionice", vol_opts.ionice, "I/O class: idle, best-effort or none")->check(CLI::IsMember({"idle", "best-effort", "none"}));
   vol_cmd->add_option("--max-load", vol_opts.max_load, "lease nothing while the 1-minute load exceeds this");
@@ -299,7 +300,7 @@ int main(int argc, char** argv) {
   if (*vol_cmd) {
     for (auto [flag, key] : {std::pair{"--coordinator", "coordinator"}, {"--data", "data"}, {"--account", "account"},
                              {"--name", "name"}, {"--slots", "slots"}, {"--interpreter", "use"},
-                             {"--skip-interpreter", "skip"}, {"--cache-size-mb", "cache_size_mb"}, {"--nice", "nice"},
+                             {"--skip-interpreter", "skip"}, {"--cache-size-mb", "cache_size_mb"}, {"--nice", "nice"}, {"--index-host", "index_hosts"},
                              {"--ionice", "ionice"}, {"--max-load", "max_load"}, {"--idle-only", "idle_only"}})
       if (vol_cmd->count(flag)) vol_opts.flag_keys.push_back(key);
     if (app.count("--log-level")) {

@@ -938,14 +938,15 @@ std::vector<DemoRelease> Releases() {
   }
   {
     DemoRelease r = simple("corral-demo-app", "corral_demo_app",
-                           "Greets people loudly, with corral-demo-textlib",
-                           "from corral_demo_textlib import shout\n\n\ndef greet(name):\n"
-                           "    return shout(\"hello \" + name)\n",
-                           "self.assertEqual(corral_demo_app.greet(\"bob\"), \"HELLO BOB!\")");
-    r.requires_dist = {"corral-demo-textlib>=1.0"};
-    r.behaviour = "Depends at run time on corral-demo-textlib, a wheel on the index: the built "
-                  "wheel's Requires-Dist is fetched after the build and installed with it. "
-                  "Passes everywhere.";
+                           "Greets people loudly, with corral-demo-textlib and corral-demo-numlib",
+                           "from corral_demo_numlib import clamp\nfrom corral_demo_textlib import shout\n\n\n"
+                           "def greet(name, times=1):\n"
+                           "    return \" \".join([shout(\"hello \" + name)] * clamp(times, 1, 3))\n",
+                           "self.assertEqual(corral_demo_app.greet(\"bob\", 9), \"HELLO BOB! HELLO BOB! HELLO BOB!\")");
+    r.requires_dist = {"corral-demo-textlib>=1.0", "corral-demo-numlib>=1.0"};
+    r.behaviour = "Depends at run time on corral-demo-textlib and corral-demo-numlib, wheels on the "
+                  "index: the built wheel's Requires-Dist is fetched after the build and installed "
+                  "with it. Passes everywhere.";
     r.rules = Always("passed");
     out.push_back(r);
   }
@@ -1025,6 +1026,11 @@ std::vector<DemoWheel> Wheels() {
        "A dependency of other demo packages, published as a wheel only: installs and imports "
        "everywhere; a wheel carries no tests.",
        {{"corral_demo_textlib/__init__.py", "def shout(text):\n    return text.upper() + \"!\"\n"}}},
+      {"corral-demo-numlib", "1.0.0", "Number helpers (published as a wheel only)",
+       "A dependency of corral-demo-app, published as a wheel only: installs and imports "
+       "everywhere; a wheel carries no tests.",
+       {{"corral_demo_numlib/__init__.py",
+         "def clamp(x, low, high):\n    return max(low, min(high, x))\n"}}},
   };
 }
 

@@ -518,8 +518,10 @@ JobResult RunJob(const JobSpec& spec) {
         // Offline only, or out of rounds: the offline run decides with what it has.
         job["online"] = false;
       } else {
+        auto tr = Clock::now();
         std::optional<JobResult> done = PrepareRound(spec, work, tmpl.env, proxy.get(), proxy_socket,
                                                      job, needs, &r, t0);
+        r.phases.emplace_back("prepare round " + std::to_string(r.prepare_rounds), Since(tr));
         if (done) return std::move(*done);
         for (const auto& n : needs) job["fetched"].push_back(n.value("kind", ""));
         if (r.prepare_rounds >= spec.prepare.max_rounds) job["online"] = false;
@@ -534,10 +536,12 @@ JobResult RunJob(const JobSpec& spec) {
     // Read-only: the build env for sdists, and the thin env's site-packages.
     policy.ro_binds[tmpl.env.string()] = kBuildEnvTemplate;
     run = SandboxedRun{};
+    auto to = Clock::now();
     if (!RunRunner(spec, work, std::move(policy), &r, &run, &err)) {
       r.log += err + "\n";
       return Finish(std::move(r), Outcome::kInfraError, err, t0);
     }
+    r.phases.emplace_back("offline run " + std::to_string(offline_runs + 1), Since(to));
     const nlohmann::json& asked = run.result.is_object() ? run.result.value("needs", nlohmann::json())
                                                          : nlohmann::json();
     if (!asked.is_array() || asked.empty() || run.exit.wall_timeout || run.exit.quiet_timeout ||
@@ -546,6 +550,18 @@ JobResult RunJob(const JobSpec& spec) {
     needs = asked;
     std::filesystem::remove(work / "result.json", ec);
   }
+  if (proxy)
+    Header(&r, "prepare: " + std::to_string(r.prepare_rounds) + " round(s), " +
+                   std::to_string(r.files_fetched) + " file(s) fetched from the index, " +
+                   std::to_string(r.files_from_cache) + " from this volunteer's cache; test requirements " +
+                   nlohmann::json(r.test_requirements).dump() +
+                   (r.test_requirements_missing.empty()
+                        ? ""
+                        : ", not on the index: " + nlohmann::json(r.test_requirements_missing).dump()));
+  if (run.result.is_object() && run.result.contains("steps") && run.result["steps"].is_array())
+    for (const auto& step : run.result["steps"])
+      if (step.is_object() && step.value("name", nlohmann::json()).is_string())
+        r.phases.emplace_back(step.value("name", ""), step.value("seconds", 0.0));
   const RunExit& exit = run.exit;
   const CgroupUsage& usage = run.usage;
   const nlohmann::json& result = run.result;

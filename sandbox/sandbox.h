@@ -106,6 +106,10 @@ struct JobResult {
   int files_from_cache = 0, files_fetched = 0;
   std::vector<std::string> test_requirements;          // the list that was asked for
   std::vector<std::string> test_requirements_missing;  // what the index could not give
+  // Wall time of each sandboxed run ("prepare round 1", "offline run 1",
+  // ...) and of the runner's steps in the last offline run ("build",
+  // "install", "import", "tests"), in order.
+  std::vector<std::pair<std::string, double>> phases;
   // The lines of the log that explain the outcome (the failing step's last
   // lines, the limit's evidence, the refused archive entry), at most ~4 KiB.
   std::string excerpt;

@@ -136,6 +136,15 @@ const std::vector<KeySpec>& Specs() {
          return true;
        },
        [](const DaemonOptions& f, DaemonOptions* t) { t->skip_interpreters = f.skip_interpreters; }},
+      {"index_hosts",
+       [](const toml::node& n, const fs::path&, DaemonOptions* o, std::string* why) {
+         if (!StringArray(n, &o->extra_index_hosts)) {
+           *why = "must be an array of \"host[:port]\" strings, e.g. [\"files.pythonhosted.org\"]";
+           return false;
+         }
+         return true;
+       },
+       [](const DaemonOptions& f, DaemonOptions* t) { t->extra_index_hosts = f.extra_index_hosts; }},
       {"cache_size_mb",
        [](const toml::node& n, const fs::path&, DaemonOptions* o, std::string* why) {
          int64_t v;
