@@ -988,7 +988,7 @@ def offline_job(job):
     elif state.get("wheel") and os.path.isfile(state["wheel"]):
         job.result["wheel"] = state["wheel"]
         job.result["build_seconds"] = state.get("build_seconds", 0.0)
-        job.step("build", 0.0, True)
+        job.step("build", job.result["build_seconds"], True)  # done in an earlier offline run
     elif not build(job):
         return
     with open(state_file, "w") as f:
