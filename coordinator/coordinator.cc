@@ -36,6 +36,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.known_answer_rate = options_.known_answer_rate;
   eo.min_isolation = options_.min_isolation;
   eo.index_url = options_.index_url;
+  eo.machine_fault_retry_s = options_.machine_fault_retry_s;
   eo.reputation.quota.max_in_flight = options_.max_in_flight;
   eo.reputation.quota.initial_per_day = options_.initial_daily_quota;
   eo.seed = options_.seed;

@@ -60,6 +60,7 @@ struct Options {
   double known_answer_rate = 0.02;     // chance that a leased slot is a known-answer check
   std::string min_isolation;           // isolation every task needs (EngineOptions); "" any
   int max_in_flight = 32;              // active leases per volunteer
+  int64_t machine_fault_retry_s = 600;  // an account's first wait before retrying a task its machine failed
   int64_t initial_daily_quota = 32;    // a new volunteer's tasks per day; grows with validated results
   uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
 };

@@ -76,7 +76,8 @@ bool Engine::Open(std::string* err) {
     std::string flag;
     first_sync_done_ = store_.Get(Cf::kMeta, "first_sync_done", &flag);
     scheduler_ = std::make_unique<Scheduler>(
-        store_, [this](const std::string& id, TaskState* st) { return LoadTaskState(id, st); });
+        store_, [this](const std::string& id, TaskState* st) { return LoadTaskState(id, st); }, 512,
+        options_.machine_fault_retry_s);
     // Active leases come back into the scheduler with their deadlines.
     store_.Scan(Cf::kLeases, "", "", [&](std::string_view, std::string_view value) {
       LeaseRecord l;

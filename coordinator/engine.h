@@ -51,6 +51,9 @@ struct EngineOptions {
   // "bwrap:net;seccomp=denylist": volunteers whose advertised level lacks
   // a feature get no work; "" takes any.
   std::string min_isolation;
+  // How long an account whose machine failed a task (infra_error) waits
+  // before it may retry it, at first (scheduler.h: MachineFaultRetryDelay).
+  int64_t machine_fault_retry_s = 600;
   // The index tasks come from, told to volunteers with every task
   // (TaskSpec::index_url) for their prepare phase.
   std::string index_url;

@@ -18,8 +18,10 @@ std::string TaskOfQueueKey(const std::string& key) {
 }
 }  // namespace
 
-Scheduler::Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch)
-    : store_(store), loader_(std::move(loader)), batch_(cache_batch) {}
+Scheduler::Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch,
+                     int64_t machine_fault_retry_s)
+    : store_(store), loader_(std::move(loader)), batch_(cache_batch),
+      machine_fault_retry_s_(machine_fault_retry_s) {}
 
 TaskState* Scheduler::State(const std::string& task_id) {
   auto it = tasks_.find(task_id);
@@ -221,8 +223,8 @@ bool Scheduler::ReturnLease(const std::string& volunteer_id, const std::string& 
   return true;
 }
 
-int64_t MachineFaultRetryDelay(int failures) {
-  int64_t delay = 600;
+int64_t MachineFaultRetryDelay(int failures, int64_t first_s) {
+  int64_t delay = std::max<int64_t>(1, first_s);
   for (int i = 1; i < failures && delay < 86400; ++i) delay *= 2;
   return std::min<int64_t>(delay, 86400);
 }
@@ -237,7 +239,7 @@ void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id
   if (machine_fault) {
     TaskState::Retry& r = st->retries[account];
     ++r.failures;
-    r.at = now + MachineFaultRetryDelay(r.failures);
+    r.at = now + MachineFaultRetryDelay(r.failures, machine_fault_retry_s_);
     r.waiting = true;
   } else {
     st->retries.erase(account);

@@ -58,8 +58,9 @@ struct TaskState {
 };
 
 // How long an account waits before it retries a task its machine failed:
-// doubling with each failure, from ten minutes up to a day.
-int64_t MachineFaultRetryDelay(int failures);
+// doubling with each failure, from `first_s` (ten minutes by default) up to
+// a day.
+int64_t MachineFaultRetryDelay(int failures, int64_t first_s = 600);
 
 // Who asks for work, for the replica rules.
 struct Asker {
@@ -80,7 +81,9 @@ std::string QueueKey(const std::string& platform, uint64_t priority, const std::
 class Scheduler {
  public:
   // `cache_batch`: how many queue entries one refill reads per platform.
-  Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch = 512);
+  // `machine_fault_retry_s`: the first MachineFaultRetryDelay.
+  Scheduler(const Store& store, TaskStateLoader loader, size_t cache_batch = 512,
+            int64_t machine_fault_retry_s = 600);
 
   // Registers an active lease found in the store at start-up.
   void RestoreLease(const ActiveLease& lease);
@@ -192,6 +195,7 @@ class Scheduler {
   const Store& store_;
   TaskStateLoader loader_;
   size_t batch_;
+  int64_t machine_fault_retry_s_;
   std::map<std::string, PlatformQueue> queues_;
   std::unordered_map<std::string, TaskState> tasks_;
   std::unordered_map<std::string, std::string> leases_;  // lease id -> task id

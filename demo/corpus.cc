@@ -976,6 +976,20 @@ std::vector<DemoRelease> Releases() {
     out.push_back(r);
   }
   {
+    DemoRelease r = simple("corral-demo-flaky", "corral_demo_flaky",
+                           "Reverses words, with corral-demo-flakylib (behind a flaky index)",
+                           "from corral_demo_flakylib import backwards\n\n\ndef mirror(text):\n"
+                           "    return \" \".join(backwards(w) for w in text.split())\n",
+                           "self.assertEqual(corral_demo_flaky.mirror(\"ab cd\"), \"ba dc\")");
+    r.requires_dist = {"corral-demo-flakylib>=1.0"};
+    r.behaviour = "Depends on corral-demo-flakylib, whose index page the demo's index refuses (503, "
+                  "as an index in maintenance) for its first " + std::to_string(kFlakyIndexRefusals) +
+                  " requests: the volunteer that meets the refusal reports infra_error, which never "
+                  "votes; the task is retried and passes everywhere.";
+    r.rules = Always("passed");
+    out.push_back(r);
+  }
+  {
     DemoRelease r = simple("corral-demo-missingtool", "corral_demo_missingtool",
                            "Needs a build tool nobody published",
                            "VALUE = 1\n", "self.assertEqual(corral_demo_missingtool.VALUE, 1)");
@@ -1026,6 +1040,10 @@ std::vector<DemoWheel> Wheels() {
        "A dependency of other demo packages, published as a wheel only: installs and imports "
        "everywhere; a wheel carries no tests.",
        {{"corral_demo_textlib/__init__.py", "def shout(text):\n    return text.upper() + \"!\"\n"}}},
+      {"corral-demo-flakylib", "1.0.0", "Word helpers behind a flaky index page (published as a wheel only)",
+       "The dependency of corral-demo-flaky; its index page is refused for a while (503). "
+       "Installs and imports everywhere; a wheel carries no tests.",
+       {{"corral_demo_flakylib/__init__.py", "def backwards(word):\n    return word[::-1]\n"}}},
       {"corral-demo-numlib", "1.0.0", "Number helpers (published as a wheel only)",
        "A dependency of corral-demo-app, published as a wheel only: installs and imports "
        "everywhere; a wheel carries no tests.",

@@ -62,6 +62,13 @@ struct ExpectedPackage {
 // upload time). Returns false with *err naming the file and the reason.
 bool WriteDemoCorpus(const std::filesystem::path& dir, std::string* err);
 
+// The demo's index refuses (503) the first this many requests for
+// kFlakyIndexProject's page, as an index in maintenance would: the
+// corral-demo-flaky package shows that a failing index is infra_error
+// (never a verdict) and that the retried task gets the right one.
+inline constexpr int kFlakyIndexRefusals = 8;
+inline constexpr const char kFlakyIndexProject[] = "corral-demo-flakylib";
+
 // Copies into `dir` the build tools already on this machine, as wheels the
 // local index can serve to sandboxes that have no other source: Debian's
 // /usr/share/python-wheels/*.whl (but its patched setuptools, which breaks

@@ -183,7 +183,12 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
     spdlog::error("local index: {}", err);
     return 2;
   }
-  HttpServer index_server([&](const HttpRequest& r) { return index.Handle(r); });
+  std::atomic<int> flaky_refusals{0};
+  HttpServer index_server([&](const HttpRequest& r) {
+    if (r.path == std::string("/simple/") + kFlakyIndexProject + "/" && flaky_refusals++ < kFlakyIndexRefusals)
+      return HttpResponse::Error(503, "maintenance", "the index is in maintenance; try again soon");
+    return index.Handle(r);
+  });
   // A stable port (the site's + 1): the coordinator stores absolute file
   // URLs, so a demo restarted on the same data must find its index again.
   int index_port = o.port > 0 && o.port < 65535 ? o.port + 1 : 0;
@@ -223,6 +228,9 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
   copts.distinct_prefix = false;
   copts.adaptive_replication = false;
   copts.initial_daily_quota = 100000;
+  // A machine fault (the flaky index's infra_error) is retried by the same
+  // account after 15 s instead of ten minutes: the demo has only two.
+  copts.machine_fault_retry_s = 15;
   coordinator::Coordinator coord(copts);
   if (!coord.Open(&err)) {
     spdlog::error("coordinator: {}", err);

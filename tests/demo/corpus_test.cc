@@ -92,7 +92,7 @@ TEST_CASE("every corpus sdist is a gzip tar under NAME-VERSION/ with right PKG-I
   REQUIRE(corral::WriteDemoCorpus(dir.path(), &err));
   std::vector<corral::ExpectedPackage> pkgs;
   REQUIRE(corral::LoadExpected(dir.path() / "expected.json", &pkgs, &err));
-  REQUIRE(pkgs.size() == 17);  // 14 sdists, 3 wheel-only projects
+  REQUIRE(pkgs.size() == 19);  // 15 sdists, 4 wheel-only projects
 
   std::set<std::string> projects;
   for (const auto& pkg : pkgs) {
@@ -161,7 +161,7 @@ TEST_CASE("every corpus sdist is a gzip tar under NAME-VERSION/ with right PKG-I
                         "corral-demo-cext", "corral-demo-wheelbackend", "corral-demo-app",
                         "corral-demo-dynreq", "corral-demo-sdistdep", "corral-demo-missingtool",
                         "corral-demo-setuppy", "corral-demo-backend", "corral-demo-textlib",
-                        "corral-demo-numlib"});
+                        "corral-demo-numlib", "corral-demo-flaky", "corral-demo-flakylib"});
 }
 
 TEST_CASE("the corpus is deterministic: two runs write byte-identical files") {
@@ -178,7 +178,7 @@ TEST_CASE("the corpus is deterministic: two runs write byte-identical files") {
     CHECK(fs::last_write_time(other) == fs::last_write_time(entry.path()));
     ++compared;
   }
-  CHECK(compared == 18);  // 14 sdists, 3 wheels and expected.json
+  CHECK(compared == 20);  // 15 sdists, 4 wheels and expected.json
   // Rewriting over an existing corpus gives the same bytes again.
   std::string before = Slurp(a.path() / "corral_demo_cext-1.0.0.tar.gz");
   REQUIRE(corral::WriteDemoCorpus(a.path(), &err));

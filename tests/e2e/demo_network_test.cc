@@ -212,6 +212,37 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
     CHECK(out.find("== outcome here: import_failed") != std::string::npos);
     CHECK(out.find("bwrap") != std::string::npos);  // the exact commands are shown
   }
+  // The flaky index: a volunteer met its refusal and said infra_error
+  // (which never voted); the verdicts are right all the same (checked above).
+  {
+    nlohmann::json flaky = get("/api/v1/projects/corral-demo-flaky");
+    int infra = 0;
+    for (const auto& [tag, cell] : flaky["versions"][0]["cells"].items()) {
+      nlohmann::json task = get("/api/v1/tasks/" + cell.value("task_id", ""));
+      for (const auto& res : task.value("results", nlohmann::json::array()))
+        if (res.value("outcome", "") == "infra_error") {
+          ++infra;
+          CHECK(res.value("summary", "").find("fetching from the index failed") != std::string::npos);
+        }
+    }
+    CHECK(infra >= 1);
+  }
+  // A package whose runtime dependencies come from the index: reproduce
+  // fetches them through its own prepare rounds, as the daemon did.
+  {
+    nlohmann::json app = get("/api/v1/projects/corral-demo-app");
+    std::string app_task = app["versions"][0]["cells"].begin().value().value("task_id", "");
+    std::string cmd = std::string(CORRAL_BINARY) + " reproduce " + app_task + " --coordinator " + base +
+                      " --data " + (data / "reproduce").string() + " > " + (data / "reproduce-app.txt").string() +
+                      " 2>&1";
+    int rc = std::system(cmd.c_str());
+    std::string out = Tail(data / "reproduce-app.txt", 200000);
+    INFO(out.substr(out.size() > 4000 ? out.size() - 4000 : 0));
+    CHECK(WEXITSTATUS(rc) == 0);
+    CHECK(out.find("== outcome here: passed") != std::string::npos);
+    CHECK(out.find("prepare round 1 (online, through the index proxy only)") != std::string::npos);
+    CHECK(out.find("runtime: the dependencies of corral_demo_app-1.0.0") != std::string::npos);
+  }
 
   // The site shows the matrix.
   HttpResult page = http.Get(base + "/projects/corral-demo-refcount");
