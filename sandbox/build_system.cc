@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include <system_error>
 
 namespace corral::sandbox {
@@ -33,16 +36,92 @@ bool StringArray(const toml::node* node, const char* key, std::vector<std::strin
   return true;
 }
 
+constexpr size_t kMaxTestRequirements = 64;
+
+// Adds one requirement line (PEP 508) unless it is empty, a duplicate, an
+// option (-r, -e, --index-url...), a local path or a tox substitution.
+void AddTestRequirement(std::string line, BuildSystem* out) {
+  size_t hash = line.find(" #");
+  if (hash != std::string::npos) line.resize(hash);
+  size_t a = line.find_first_not_of(" \t"), b = line.find_last_not_of(" \t\r");
+  if (a == std::string::npos) return;
+  line = line.substr(a, b - a + 1);
+  if (line.empty() || line[0] == '#' || line[0] == '-' || line[0] == '.' || line[0] == '/' ||
+      line.find('{') != std::string::npos || line.find("://") != std::string::npos)
+    return;
+  auto& v = out->test_requirements;
+  if (v.size() < kMaxTestRequirements && std::find(v.begin(), v.end(), line) == v.end()) v.push_back(line);
+}
+
 void ReadTestExtras(const toml::table& doc, BuildSystem* out) {
-  const toml::table* extras = doc["project"]["optional-dependencies"].as_table();
-  if (!extras) return;
-  for (const char* key : {"test", "tests", "testing"}) {
-    const toml::array* list = (*extras)[key].as_array();
-    if (!list) continue;
-    for (const auto& item : *list)
-      if (const auto* s = item.as_string(); s && !s->get().empty() && out->test_requirements.size() < 64)
-        out->test_requirements.push_back(s->get());
+  const char* kNames[] = {"test", "tests", "testing", "dev"};
+  if (const toml::table* extras = doc["project"]["optional-dependencies"].as_table())
+    for (const char* key : kNames)
+      if (const toml::array* list = (*extras)[key].as_array())
+        for (const auto& item : *list)
+          if (const auto* s = item.as_string()) AddTestRequirement(s->get(), out);
+  // PEP 735 dependency groups ({include-group = ...} entries are followed
+  // one level, within the same table).
+  if (const toml::table* groups = doc["dependency-groups"].as_table())
+    for (const char* key : kNames)
+      if (const toml::array* list = (*groups)[key].as_array())
+        for (const auto& item : *list) {
+          if (const auto* s = item.as_string()) AddTestRequirement(s->get(), out);
+          if (const auto* t = item.as_table())
+            if (const auto* inc = (*t)["include-group"].as_string())
+              if (const toml::array* sub = (*groups)[inc->get()].as_array())
+                for (const auto& i : *sub)
+                  if (const auto* s = i.as_string()) AddTestRequirement(s->get(), out);
+        }
+}
+
+// Lines of a small text file (at most 256 KiB), or none.
+std::vector<std::string> Lines(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec) || std::filesystem::file_size(file, ec) > (256u << 10))
+    return {};
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// tox.ini's [testenv] deps (continuation lines indented) and the
+// requirements files projects keep for their tests.
+void ReadTestFiles(const std::filesystem::path& root, BuildSystem* out) {
+  bool in_testenv = false, in_deps = false;
+  for (const std::string& line : Lines(root / "tox.ini")) {
+    if (!line.empty() && line[0] == '[') {
+      in_testenv = line.rfind("[testenv]", 0) == 0;
+      in_deps = false;
+      continue;
+    }
+    if (!in_testenv) continue;
+    bool indented = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (!indented) {
+      in_deps = line.rfind("deps", 0) == 0 && line.find('=') != std::string::npos;
+      if (in_deps) AddTestRequirement(line.substr(line.find('=') + 1), out);
+      continue;
+    }
+    if (in_deps) AddTestRequirement(line, out);
   }
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& dir : {root, root / "requirements"}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      bool txt = name.size() > 4 && name.substr(name.size() - 4) == ".txt";
+      bool test = name.find("test") != std::string::npos;
+      bool dev = name == "requirements-dev.txt" || name == "dev-requirements.txt";
+      bool in_req_dir = dir != root && name.rfind("test", 0) == 0;
+      bool at_root = dir == root && (name.rfind("requirements", 0) == 0 || name.rfind("test-requirements", 0) == 0 ||
+                                     name.rfind("test_requirements", 0) == 0 || dev);
+      if (txt && ((at_root && (test || dev)) || in_req_dir)) files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files)
+    for (const std::string& line : Lines(f)) AddTestRequirement(line, out);
 }
 
 }  // namespace
@@ -54,6 +133,7 @@ bool ReadBuildSystem(const std::filesystem::path& source_root, BuildSystem* out,
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
     Fallback(out);
+    ReadTestFiles(source_root, out);
     return true;
   }
   if (std::filesystem::file_size(file, ec) > (4u << 20)) {
@@ -70,12 +150,14 @@ bool ReadBuildSystem(const std::filesystem::path& source_root, BuildSystem* out,
     return false;
   }
   const toml::node* bs_node = doc.get("build-system");
+  ReadTestExtras(doc, out);
+  ReadTestFiles(source_root, out);
   if (!bs_node) {
+    std::vector<std::string> tests = std::move(out->test_requirements);
     Fallback(out);
-    ReadTestExtras(doc, out);
+    out->test_requirements = std::move(tests);
     return true;
   }
-  ReadTestExtras(doc, out);
   const toml::table* bs = bs_node->as_table();
   if (!bs) {
     *err = "pyproject.toml: build-system must be a table";

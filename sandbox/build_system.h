@@ -14,8 +14,13 @@ struct BuildSystem {
   std::string backend;                 // "module:object" or "module"
   std::vector<std::string> backend_path;  // relative to the source root
   bool from_pyproject = false;         // false: the PEP 517 fallback was used
-  // [project.optional-dependencies] test / tests / testing, for the prepare
-  // phase to fetch (best effort: malformed entries are skipped).
+  // Test requirements, read as data from everywhere projects declare them
+  // (DESIGN.md 5a): [project.optional-dependencies] and PEP 735
+  // [dependency-groups] named test, tests, testing or dev; tox.ini's
+  // [testenv] deps; requirements files for tests (requirements*test*.txt,
+  // test-requirements.txt, requirements/test*.txt, requirements-dev.txt).
+  // Options, paths, URLs and tox substitutions are skipped; at most 64,
+  // without duplicates. The prepare phase fetches each on its own.
   std::vector<std::string> test_requirements;
 };
 

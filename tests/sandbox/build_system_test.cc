@@ -69,3 +69,30 @@ TEST_CASE("ReadBuildSystem rejects invalid TOML and wrong types and an escaping 
     CHECK(err.find("leaves the source tree") != std::string::npos);
   }
 }
+
+TEST_CASE("test requirements are read as data from everywhere projects declare them") {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp.path() / "requirements");
+  Write(tmp.path() / "pyproject.toml",
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"
+        "[project]\nname = \"x\"\n[project.optional-dependencies]\ntest = [\"pytest>=7\", \"hypothesis\"]\n"
+        "docs = [\"sphinx\"]\n"
+        "[dependency-groups]\nlint = [\"ruff\"]\ndev = [{include-group = \"lint\"}, \"coverage[toml]\"]\n");
+  Write(tmp.path() / "tox.ini",
+        "[tox]\nenvlist = py3\n[testenv]\ndeps =\n    pytest\n    mock>=4  # for py2\n    -rrequirements/test.txt\n"
+        "    {env:EXTRA:}\ncommands = pytest\n[testenv:docs]\ndeps = sphinx\n");
+  Write(tmp.path() / "requirements" / "test.txt", "# tests\nfreezegun==1.2\n-e .\n");
+  Write(tmp.path() / "requirements-dev.txt", "black\n");
+  Write(tmp.path() / "requirements.txt", "requests\n");  // runtime: not a test list
+  BuildSystem bs;
+  std::string err;
+  REQUIRE(ReadBuildSystem(tmp.path(), &bs, &err));
+  CHECK(bs.test_requirements == std::vector<std::string>{"pytest>=7", "hypothesis", "ruff", "coverage[toml]",
+                                                         "pytest", "mock>=4", "freezegun==1.2", "black"});
+  // A setup.py project: no pyproject.toml, its tox.ini still read.
+  std::filesystem::remove(tmp.path() / "pyproject.toml");
+  REQUIRE(ReadBuildSystem(tmp.path(), &bs, &err));
+  CHECK_FALSE(bs.from_pyproject);
+  CHECK(std::find(bs.test_requirements.begin(), bs.test_requirements.end(), "mock>=4") !=
+        bs.test_requirements.end());
+}

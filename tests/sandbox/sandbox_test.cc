@@ -143,13 +143,14 @@ void JobsOn(const std::string& interpreter) {
   {
     INFO(req.summary << "\n" << req.log);
     CHECK(req.outcome == Outcome::kPassed);
-    CHECK(req.log.find("--find-links /wheelhouse demo_none") != std::string::npos);
+    CHECK(req.log.find("--find-links /wheelhouse --find-links /job/wheelhouse --find-links /job/built demo_none") !=
+          std::string::npos);
   }
   JobResult unres = Run(platform, tmp, "demo_req", PackageKind::kNeedsBuildRequirement, "-nowh");
   {
     INFO(unres.summary << "\n" << unres.log);
     CHECK(unres.outcome == Outcome::kBuildFailed);
-    CHECK(unres.summary.find("build requirements demo_none unresolvable offline") !=
+    CHECK(unres.summary.find("build requirements demo_none cannot be installed offline") !=
           std::string::npos);
     CHECK((unres.summary.find("No matching distribution") != std::string::npos ||
            unres.summary.find("Could not find a version") != std::string::npos));
@@ -377,4 +378,90 @@ TEST_CASE("a sandboxed job suspended mid-test resumes and passes; the pause is n
   }
   CHECK(count == 30);
   CHECK(largest_gap > 10.0);
+}
+
+namespace {
+
+JobResult RunEntries(const corral::Platform& platform, const TempDir& tmp, const std::string& name,
+                     const std::vector<corral::sandbox::testing::Entry>& entries) {
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / (name + "-1.0.tar.gz");
+  REQUIRE(WriteArchive(sdist, entries, &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = sdist.filename().string();
+  spec.project = name;
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / ("work-" + name);
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = SharedCache();
+  spec.timeout_s = 300;
+  return RunJob(spec);
+}
+
+// A test that fails unless `module` is the installed copy, and reads a
+// data file of the sdist next to itself.
+std::string InstalledCheck(const std::string& module, const std::string& data_rel) {
+  return "import os, unittest\nimport " + module + "\n\n"
+         "class Installed(unittest.TestCase):\n"
+         "    def test_imports_the_installed_wheel(self):\n"
+         "        self.assertIn('/job/env/', " + module + ".__file__)\n"
+         "    def test_data_file_is_there(self):\n"
+         "        here = os.path.dirname(os.path.abspath(__file__))\n"
+         "        with open(os.path.join(here, '" + data_rel + "')) as f:\n"
+         "            self.assertEqual(f.read().strip(), 'corral')\n";
+}
+
+}  // namespace
+
+TEST_CASE("the suite is found where the project keeps it and runs against the installed wheel") {
+  const char* py = "/root/.pyenv/versions/3.11.7/bin/python";
+  if (!std::filesystem::exists(py)) {
+    WARN("skipping: " << py << " is absent");
+    return;
+  }
+  corral::Platform platform;
+  std::string err;
+  REQUIRE(ProbeInterpreter(py, &platform, &err));
+  TempDir tmp;
+  using corral::sandbox::testing::Entry;
+  SECTION("a test file at the sdist's root, beside the data it reads") {
+    auto e = SdistEntries("demo_rootfile", PackageKind::kNoTests);
+    e.push_back(Entry("demo_rootfile-1.0/test_rootfile.py", InstalledCheck("demo_rootfile", "data/sample.txt")));
+    e.push_back(Entry("demo_rootfile-1.0/data/sample.txt", "corral\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_rootfile", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 2);
+    CHECK(r.log.find("tests: test files at the root of the sdist: test_rootfile.py") != std::string::npos);
+    CHECK(r.log.find("removed the in-tree package from the test tree (demo_rootfile)") != std::string::npos);
+    CHECK(r.log.find("imports demo_rootfile from /job/env/") != std::string::npos);
+  }
+  SECTION("the project's pytest testpaths name the folder") {
+    auto e = SdistEntries("demo_testing", PackageKind::kNoTests);
+    e.push_back(Entry("demo_testing-1.0/pytest.ini", "[pytest]\ntestpaths = testing\n"));
+    e.push_back(Entry("demo_testing-1.0/testing/test_it.py", InstalledCheck("demo_testing", "sample.txt")));
+    e.push_back(Entry("demo_testing-1.0/testing/sample.txt", "corral\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_testing", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 2);
+    CHECK(r.log.find("tests: testpaths in pytest.ini: testing") != std::string::npos);
+  }
+  SECTION("tests shipped inside the package run from the installed copy") {
+    auto e = SdistEntries("demo_inside", PackageKind::kNoTests);
+    e.push_back(Entry("demo_inside-1.0/demo_inside/tests/__init__.py", ""));
+    e.push_back(Entry("demo_inside-1.0/demo_inside/tests/test_inner.py",
+                      "import unittest\nimport demo_inside\n\nclass Inner(unittest.TestCase):\n"
+                      "    def test_from_the_wheel(self):\n"
+                      "        self.assertIn('/job/env/', __file__)\n"
+                      "        self.assertEqual(demo_inside.add(2, 2), 4)\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_inside", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 1);
+    CHECK(r.log.find("tests inside the package (run against the installed copy): demo_inside.tests") !=
+          std::string::npos);
+  }
 }
