@@ -209,6 +209,7 @@ def key_file(seed):
 
 # ---------------------------------------------------------------- checks
 RESULTS = []
+DOC = {}  # the parsed worked examples, for the live run
 
 
 def check(name, ok, detail=""):
@@ -245,6 +246,7 @@ def check_document(doc_path):
     with open(doc_path, encoding="utf-8") as f:
         text = f.read()
     ex, raw = parse_examples(text)
+    DOC.update(ex=ex, raw=raw)
     # RFC 8032 test 1, so our Ed25519 is known right before it judges the doc.
     seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
     check("ed25519: RFC 8032 test 1 public key", public_key(seed).hex() ==
@@ -596,6 +598,8 @@ def run_flow(base, platform, start):
         check("live: lease return of an unknown lease -> 200 {returned: [], unknown: [it]}",
               st == 200 and b == {"returned": [], "unknown": ["no-such-lease"]}, (st, b))
 
+    doc_examples_live(base)
+
     st, b = c.raw("GET", "/api/v1/tasks/" + t0["task_id"], headers={"Accept": "application/json"})
     results = b.get("results") if isinstance(b, dict) else None
     mine = [r for r in results or [] if r.get("volunteer_id") == c.key]
@@ -603,6 +607,23 @@ def run_flow(base, platform, start):
     st, b = c.raw("GET", "/api/v1/tasks/no-such-task")
     check("live: unknown task -> 404 unknown_task", not error_errors(st, b, 404, "unknown_task"), (st, b))
     check("live: run took under 60 s", time.time() - start < 60, "%.1f s" % (time.time() - start))
+
+
+def doc_examples_live(base):
+    """The document's enrolment body and result envelope, sent as they are
+    (in freshly signed requests), so that libsodium judges its signatures."""
+    ex, raw = DOC.get("ex", {}), DOC.get("raw", {})
+    if "keys" not in ex or "enrolment" not in ex or "dsse-envelope" not in raw:
+        check("live: the document's examples are available", False, "section (a) found none")
+        return
+    doc_client = Client(base, bytes.fromhex(ex["keys"]["machine_seed"]))
+    st, b = doc_client.signed("POST", "/api/v1/volunteers", ex["enrolment"]["body"].encode())
+    check("live: the doc's enrolment body (14.3) is accepted",
+          st == 200 and b == {"volunteer_id": ex["keys"]["machine_public"], "account": ex["keys"]["account_public"]}, (st, b))
+    # Its signature verifies, so the coordinator gets as far as the lease: L1 is not one.
+    st, b = doc_client.signed("POST", "/api/v1/results", raw["dsse-envelope"])
+    check("live: the doc's envelope (14.4) verifies; refused only as 409 not_leased",
+          not error_errors(st, b, 409, "not_leased"), (st, b))
 
 
 def main():
