@@ -877,10 +877,13 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
     verdict.credit_each = CreditForVerdict(seconds);
     if (single) {
       verdict.credit_each = CreditForSingle(votes[single_index].total_seconds, single_held);
-      verdict.evidence = "one result from a volunteer trusted on this platform after " +
+      // The rule SingleReplicaProbability applies, said in full.
+      verdict.evidence = "one result from a volunteer trusted on this platform: " +
                          std::to_string(options_.reputation.trust_after) +
-                         "+ consecutive results confirmed by others (adaptive replication; such "
-                         "tasks are re-checked at random)";
+                         "+ consecutive results there confirmed by others, at least " +
+                         std::to_string(options_.reputation.trust_min_validated) +
+                         " validated results in all and no unresolved contradictions (adaptive "
+                         "replication; such tasks are re-checked at random)";
     }
     verdict.wheel_content_digest = AgreedWheelDigest(votes, d.agreeing);
     for (size_t i : d.agreeing) {
