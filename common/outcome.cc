@@ -6,10 +6,11 @@
 namespace corral {
 namespace {
 
-constexpr std::array<std::pair<Outcome, std::string_view>, 10> kNames = {{
+constexpr std::array<std::pair<Outcome, std::string_view>, 11> kNames = {{
     {Outcome::kPassed, "passed"},
     {Outcome::kTestsFailed, "tests_failed"},
     {Outcome::kNoTests, "no_tests"},
+    {Outcome::kTestsUnrunnable, "tests_unrunnable"},
     {Outcome::kImportFailed, "import_failed"},
     {Outcome::kInstallFailed, "install_failed"},
     {Outcome::kBuildFailed, "build_failed"},
@@ -34,5 +35,7 @@ std::optional<Outcome> ParseOutcome(std::string_view name) {
 }
 
 bool IsSpurious(Outcome outcome) { return outcome == Outcome::kInfraError; }
+
+bool IsWorkingStatus(std::string_view s) { return s == "passed" || s == "no_tests" || s == "tests_unrunnable"; }
 
 }  // namespace corral

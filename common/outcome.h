@@ -13,6 +13,9 @@ enum class Outcome {
   kPassed,             // built, installed, imported, tests passed
   kTestsFailed,        // built, installed, imported; some test failed
   kNoTests,            // built, installed, imported; no test suite found
+  // built, installed, imported; a suite exists but none of it could run
+  // here (its test libraries are not on the index): a weak yes, like no_tests
+  kTestsUnrunnable,
   kImportFailed,       // built and installed; a top-level module did not import
   kInstallFailed,      // built; the wheel did not install
   kBuildFailed,        // the PEP 517 build did not produce a wheel
@@ -30,5 +33,9 @@ std::optional<Outcome> ParseOutcome(std::string_view name);
 // Deterministic outcomes can become verdicts; infra_error never does, and
 // timeout/resource_exhausted are retried before they count.
 bool IsSpurious(Outcome outcome);
+
+// Whether a cell's status word says the package works there: passed, and
+// the weak yeses no_tests and tests_unrunnable (built, installed, imported).
+bool IsWorkingStatus(std::string_view status);
 
 }  // namespace corral

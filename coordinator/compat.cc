@@ -7,6 +7,7 @@
 
 #include "common/pep440.h"
 #include "common/platform.h"
+#include "common/outcome.h"
 #include "coordinator/records.h"
 #include "coordinator/store.h"
 
@@ -14,7 +15,6 @@ namespace corral::coordinator {
 
 namespace {
 
-bool IsWorking(const std::string& s) { return s == "passed" || s == "no_tests"; }
 bool IsFailure(const std::string& s) {
   return s == "tests_failed" || s == "import_failed" || s == "install_failed" ||
          s == "build_failed" || s == "timeout" || s == "resource_exhausted";
@@ -44,7 +44,7 @@ RowAnswer AnswerRow(const MatrixRow& row, const CompatQuestion& q) {
         t.minor != q.minor || t.implementation != q.implementation)
       continue;
     a.evidence.push_back({row.version, platform, cell.status, cell.task_id, cell.agreeing});
-    if (IsWorking(cell.status) && !working) working = &cell;
+    if (IsWorkingStatus(cell.status) && !working) working = &cell;
     if (IsFailure(cell.status) && !failing) failing = &cell;
     if (cell.status == "unsupported") unsupported = true;
     if (cell.status == "pending") ++a.pending;
@@ -186,7 +186,7 @@ bool LoadCompatMatrix(const Store& store, const std::string& name,
         cell.status = "pending";
         cell.summary = "waiting for agreement";
       }
-      working_read = working_read || cell.status == "passed" || cell.status == "no_tests";
+      working_read = working_read || IsWorkingStatus(cell.status);
       r.row.cells[tag] = std::move(cell);
     }
     answered_read = answered_read || q.version.empty() || r.row.version == q.version;

@@ -7,7 +7,7 @@ namespace corral::coordinator {
 
 bool OutcomeHasWheel(Outcome o) {
   return o == Outcome::kPassed || o == Outcome::kTestsFailed || o == Outcome::kNoTests ||
-         o == Outcome::kImportFailed || o == Outcome::kInstallFailed;
+         o == Outcome::kTestsUnrunnable || o == Outcome::kImportFailed || o == Outcome::kInstallFailed;
 }
 
 Difference Compare(const Vote& a, const Vote& b) {

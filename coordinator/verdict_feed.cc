@@ -9,8 +9,6 @@
 
 namespace corral::coordinator {
 
-bool IsWorkingStatus(const std::string& s) { return s == "passed" || s == "no_tests"; }
-
 bool IsFailingStatus(const std::string& s) {
   return s == "tests_failed" || s == "import_failed" || s == "install_failed" ||
          s == "build_failed" || s == "timeout" || s == "resource_exhausted";

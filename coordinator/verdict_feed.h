@@ -8,6 +8,8 @@
 // out.
 #pragma once
 
+#include "common/outcome.h"  // IsWorkingStatus
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,8 +31,6 @@ struct FeedEntry {
   bool regression = false;  // status fails where previous_status worked
 };
 
-// "passed" and "no_tests": the package works there.
-bool IsWorkingStatus(const std::string& status);
 // The outcomes that blame the package: tests_failed, import_failed,
 // install_failed, build_failed, timeout, resource_exhausted.
 bool IsFailingStatus(const std::string& status);

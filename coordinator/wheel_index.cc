@@ -219,7 +219,7 @@ std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<
 
 bool OutcomePublishesWheel(Outcome outcome) {
   return outcome == Outcome::kPassed || outcome == Outcome::kTestsFailed ||
-         outcome == Outcome::kNoTests;
+         outcome == Outcome::kNoTests || outcome == Outcome::kTestsUnrunnable;
 }
 
 std::string WheelPath(const WheelRecord& wheel) { return wheel.sha256 + "/" + wheel.filename; }

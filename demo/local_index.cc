@@ -128,8 +128,12 @@ bool ReadCoreMetadata(const fs::path& file, bool is_wheel, const std::string& pr
   bool best = false;  // found the exact NAME-VERSION.dist-info
   archive_entry* e;
   int r;
-  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-    std::string path = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+  // ARCHIVE_WARN: a name that the C locale cannot show (non-ASCII); the
+  // UTF-8 name is read instead.
+  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const char* name = archive_entry_pathname_utf8(e);
+    if (!name) name = archive_entry_pathname(e);
+    std::string path = name ? name : "";
     size_t slash = path.find('/');
     if (slash == std::string::npos || path.find('/', slash + 1) != std::string::npos ||
         archive_entry_filetype(e) != AE_IFREG) {
@@ -176,7 +180,7 @@ bool ReadCoreMetadata(const fs::path& file, bool is_wheel, const std::string& pr
     best = exact;
     if (best) break;
   }
-  if (r != ARCHIVE_OK && r != ARCHIVE_EOF) return fail("listing entries");
+  if (r != ARCHIVE_OK && r != ARCHIVE_WARN && r != ARCHIVE_EOF) return fail("listing entries");
   archive_read_free(a);
   return true;
 }

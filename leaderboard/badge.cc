@@ -1,5 +1,7 @@
 #include "leaderboard/badge.h"
 
+#include "common/outcome.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -36,7 +38,7 @@ constexpr double kEnDashEm = 0.6362;
 constexpr double kWideEm = 0.9727;  // 'm'
 
 // Status words the badge sorts cells by (the same words as the matrix).
-bool Works(const std::string& s) { return s == "passed" || s == "no_tests"; }
+bool Works(const std::string& s) { return IsWorkingStatus(s); }
 bool Fails(const std::string& s) {
   return s == "tests_failed" || s == "import_failed" || s == "install_failed" ||
          s == "build_failed" || s == "timeout" || s == "resource_exhausted";

@@ -21,9 +21,10 @@ using Data = kainjow::mustache::data;
 using List = kainjow::mustache::list;
 
 // Statuses a cell can have, in legend order, with the words shown for them.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kStatuses = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kStatuses = {{
     {"passed", "passed"},
     {"no_tests", "no tests"},
+    {"tests_unrunnable", "tests could not run"},
     {"tests_failed", "tests failed"},
     {"import_failed", "import failed"},
     {"install_failed", "install failed"},

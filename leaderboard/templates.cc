@@ -33,7 +33,7 @@ small,.muted{color:#59636e;font-size:.8rem}
 .cell{white-space:nowrap;font-weight:600}
 .cell a{color:inherit}
 .s-passed{background:#dafbe1;color:#116329}
-.s-no_tests{background:#effbe8;color:#3d6b1f}
+.s-no_tests{background:#effbe8;color:#3d6b1f}.s-tests_unrunnable{background:#effbe8;color:#3d6b1f}
 .s-tests_failed,.s-timeout,.s-resource_exhausted{background:#ffebe9;color:#a40e26}
 .s-build_failed,.s-install_failed,.s-import_failed{background:#fff1e5;color:#953800}
 .s-unsupported,.s-pending,.s-none,.s-infra_error,.s-unknown{background:#eef1f4;color:#59636e}

@@ -98,7 +98,10 @@ void ExtractInThread(const std::filesystem::path& archive_path,
       stats->failure = ExtractFailure::kDamaged;
       return;
     }
-    const char* raw = archive_entry_pathname(entry);
+    // The UTF-8 name first: in a C locale (a daemon under systemd) the
+    // locale's form of a non-ASCII name is missing and the read says WARN.
+    const char* raw = archive_entry_pathname_utf8(entry);
+    if (!raw) raw = archive_entry_pathname(entry);
     std::string path = raw ? raw : "";
     if (++stats->entries > limits.max_entries) {
       *err = "archive " + name + " has more than " + std::to_string(limits.max_entries) +

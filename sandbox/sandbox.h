@@ -94,6 +94,9 @@ struct JobResult {
   std::string wheel_sha256, wheel_content_digest;
   int tests_passed = 0, tests_failed = 0, tests_errors = 0, tests_skipped = 0;
   std::vector<std::string> failing_tests; // sorted test ids ("tests.test_mod.TestX.test_y")
+  // Test modules that could not run here: a library they import is not on
+  // the index ("tests.test_x (needs pytest)"); never counted as failures.
+  std::vector<std::string> tests_not_run;
   double build_seconds = 0, test_seconds = 0, total_seconds = 0;
   std::string isolation;                  // e.g. "bwrap:net,pid,ipc,uts,user,cgroup;caps=none;..."
   // Added: where the time outside the package's own steps went.
