@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/protocol.h"
 #include "common/fs_util.h"
 #include "common/http_client.h"
 #include "common/http_server.h"
@@ -327,7 +328,7 @@ int main(int argc, char** argv) {
                      vol_opts.data_dir.c_str(), vol_opts.data_dir.c_str(), err.c_str());
         return 2;
       }
-      nlohmann::json s = nlohmann::json::parse(text, nullptr, false);
+      nlohmann::json s = ParseJsonOrDiscarded(text);
       if (!s.is_object()) {
         std::fprintf(stderr, "%s/status.json is not valid JSON\n", vol_opts.data_dir.c_str());
         return 2;
@@ -415,7 +416,7 @@ int main(int argc, char** argv) {
                       UrlEncode(lookup_os) + "&python=" + UrlEncode(lookup_python);
     if (!lookup_version.empty()) url += "&version=" + UrlEncode(lookup_version);
     HttpResult r = HttpClient().Get(url, {{"Accept", "application/json"}});
-    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json j = ParseJsonOrDiscarded(r.body);
     if (!r.error.empty()) {
       std::fprintf(stderr, "cannot reach the coordinator at %s: %s\n", base.c_str(), r.error.c_str());
       return 2;

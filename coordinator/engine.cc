@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "common/protocol.h"
 #include "common/crypto.h"
 #include "common/fs_util.h"
 #include "common/isolation.h"
@@ -80,7 +81,7 @@ bool Engine::Open(std::string* err) {
     // Active leases come back into the scheduler with their deadlines.
     store_.Scan(Cf::kLeases, "", "", [&](std::string_view, std::string_view value) {
       LeaseRecord l;
-      auto lj = nlohmann::json::parse(value, nullptr, false);
+      auto lj = ParseJsonOrDiscarded(value);
       if (FromJson(lj, &l) && l.state == "active")
         scheduler_->RestoreLease({l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at,
                                   l.deadline, l.prefix, l.single});
@@ -131,7 +132,7 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     }
     ResultRecord parsed;
     ResultPayload parsed_payload;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &parsed)) return true;
     std::string err;
     if (!ParseStoredResultEnvelope(parsed.envelope, &parsed_payload, &err)) {
       spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
@@ -289,7 +290,7 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial, cons
   std::map<std::string, FileRecord> before;  // by filename
   store_.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &f)) before[f.filename] = f;
+    if (FromJson(ParseJsonOrDiscarded(value), &f)) before[f.filename] = f;
     return true;
   });
   WriteSet w;
@@ -546,7 +547,7 @@ bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, i
   };
   store_.Scan(Cf::kFiles, "", "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f) || f.yanked) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &f) || f.yanked) return true;
     if (!release.empty() && (release[0].project != f.project || release[0].version != f.version))
       finish_release();
     release.push_back(std::move(f));
