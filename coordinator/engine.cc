@@ -774,7 +774,21 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   nlohmann::json j;
   ResultRecord existing;
   if (store_.GetJson(Cf::kResults, Key({p.task_id, p.lease_id}), &j) && FromJson(j, &existing)) {
-    if (existing.volunteer_id == volunteer_id) return Submit::kDuplicate;
+    if (existing.volunteer_id == volunteer_id) {
+      // The same signed payload again is a retry; a different one for the
+      // same lease would be silently lost, so it is refused by name.
+      auto payload_of = [](const std::string& text) {
+        nlohmann::json e = ParseJsonOrDiscarded(text);
+        return e.is_object() && e.contains("payload") && e["payload"].is_string()
+                   ? e["payload"].get<std::string>()
+                   : std::string();
+      };
+      std::string before = payload_of(existing.envelope);
+      if (!before.empty() && before == payload_of(envelope_text)) return Submit::kDuplicate;
+      *refusal = {"conflicting_result", "lease " + p.lease_id + " already has a different result from "
+                                        "this volunteer; one lease takes one result"};
+      return Submit::kRefused;
+    }
     *refusal = {"not_leased", "lease " + p.lease_id + " is not this volunteer's"};
     return Submit::kRefused;
   }

@@ -141,11 +141,14 @@ class Engine {
                               int64_t now);
 
   enum class Submit { kAccepted, kDuplicate, kRefused };
-  // Stores a verified result (its envelope verbatim, synced to the WAL) and
+  // Stores a verified result (`envelope_text` verbatim: the caller passes the
+  // envelope re-serialised from what it verified, synced to the WAL) and
   // runs the verifier; on a verdict, stores it and grants credit. Refuses
   // (storing nothing) a result for a lease that is not this volunteer's for
   // this task, for a decided task, or with the wrong input sha256. A second
-  // submission for the same lease is kDuplicate and changes nothing.
+  // submission for the same lease with the same signed payload is kDuplicate
+  // and changes nothing; with a different payload it is refused as
+  // "conflicting_result". Takes the engine's lock.
   Submit SubmitResult(const std::string& volunteer_id, const ResultPayload& payload,
                       const std::string& envelope_text, int64_t now, Refusal* refusal);
 
