@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   serve_cmd->add_option("--index", serve_opts.index_url, "PEP 691/503 simple index to follow, e.g. http://127.0.0.1:8081/simple/");
   serve_cmd->add_option("--platforms", serve_opts.platforms, "platform tags to create tasks for, besides those volunteers offer");
+  serve_cmd->add_option("--platform-accounts", serve_opts.platform_min_accounts,
+                        "a tag volunteers offer becomes a platform once machines of this many accounts offer it")
+      ->capture_default_str();
   serve_cmd->add_option("--sync-interval", serve_opts.sync_interval_s, "seconds between index syncs")->capture_default_str();
   serve_cmd->add_option("--lease-seconds", serve_opts.lease_seconds, "lease length before re-issue")->capture_default_str();
   serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");

@@ -122,7 +122,13 @@ bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* 
   r.Req("account_signature", &out->account_signature);
   r.Opt("platforms", &out->platforms);
   r.Opt("isolation", &out->isolation);
-  return r.Done(err);
+  if (!r.Done(err)) return false;
+  if (out->platforms.size() > kMaxPlatformsPerMachine) {
+    *err = "enrolment field 'platforms' lists " + std::to_string(out->platforms.size()) +
+           " tags; a machine offers at most " + std::to_string(kMaxPlatformsPerMachine);
+    return false;
+  }
+  return true;
 }
 
 bool ParseTaskSpec(const nlohmann::json& j, TaskSpec* out, std::string* err) {
@@ -148,6 +154,11 @@ bool ParseLeaseRequest(const nlohmann::json& j, LeaseRequest* out, std::string* 
   r.Opt("slots", &out->slots);
   r.Opt("isolation", &out->isolation);
   if (!r.Done(err)) return false;
+  if (out->platforms.size() > kMaxPlatformsPerMachine) {
+    *err = "lease request field 'platforms' lists " + std::to_string(out->platforms.size()) +
+           " tags; a machine offers at most " + std::to_string(kMaxPlatformsPerMachine);
+    return false;
+  }
   if (out->slots < 0 || out->slots > 256) {
     *err = "lease request field 'slots' must be between 0 and 256, got " + std::to_string(out->slots);
     return false;

@@ -145,6 +145,9 @@ bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* 
 bool ParseResultBatchRequest(const nlohmann::json& j, ResultBatchRequest* out, std::string* err);
 bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out, std::string* err);
 
+// The most platform tags one enrolment or lease request may list.
+inline constexpr size_t kMaxPlatformsPerMachine = 32;
+
 // Bounds every JSON text Corral reads (request bodies, DSSE envelopes and
 // their payloads, stored records): nlohmann's parser and dump() recurse, so
 // a value nested 100,000 deep overflows the stack. The depth and value count

@@ -38,6 +38,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.reputation.quota.max_in_flight = options_.max_in_flight;
   eo.reputation.quota.initial_per_day = options_.initial_daily_quota;
   eo.seed = options_.seed;
+  eo.platform_min_accounts = options_.platform_min_accounts;
   engine_ = std::make_unique<Engine>(eo);
   artifacts_ = std::make_unique<ArtifactStore>(options_.data_dir / "artifacts",
                                                options_.max_artifact_bytes);

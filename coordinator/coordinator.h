@@ -62,6 +62,7 @@ struct Options {
   int max_in_flight = 32;              // active leases per volunteer
   int64_t initial_daily_quota = 32;    // a new volunteer's tasks per day; grows with validated results
   uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
+  int platform_min_accounts = 2;       // accounts that must offer a tag before it is a platform (EngineOptions)
 };
 
 // What one sync pass did (Coordinator::SyncOnce).

@@ -495,6 +495,30 @@ bool Engine::AddPlatforms(const std::vector<std::string>& tags, int64_t now, std
   return CreateTasksForAllFiles(fresh, now, err);
 }
 
+std::vector<std::string> Engine::PlatformsOfferedWidely(const std::vector<std::string>& tags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::set<std::string>> accounts;  // new tag -> accounts offering it
+  for (const auto& t : tags)
+    if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end()) accounts[t];
+  if (accounts.empty()) return {};
+  store_.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
+    VolunteerRecord v;
+    if (!FromJson(ParseJsonOrDiscarded(value), &v)) return true;
+    for (const auto& t : v.platforms) {
+      auto it = accounts.find(t);
+      if (it != accounts.end()) it->second.insert(v.account);
+    }
+    return true;
+  });
+  std::vector<std::string> out;
+  for (const auto& [tag, who] : accounts) {
+    if (static_cast<int>(who.size()) >= options_.platform_min_accounts) out.push_back(tag);
+    else spdlog::info("platform {}: offered by {} account(s); a column once {} offer it", tag, who.size(),
+                      options_.platform_min_accounts);
+  }
+  return out;
+}
+
 bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, int64_t now,
                                     std::string* err) {
   // One pass over every known file, grouped by release; written in chunks so
@@ -627,7 +651,8 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
     }
   }
   std::string err;
-  if (!req.platforms.empty() && !AddPlatforms(req.platforms, now, &err))
+  std::vector<std::string> adopted = PlatformsOfferedWidely(req.platforms);
+  if (!adopted.empty() && !AddPlatforms(adopted, now, &err))
     spdlog::warn("enrolment of {}: adding its platforms: {}", req.machine_key.substr(0, 16), err);
   return true;
 }

@@ -51,6 +51,10 @@ struct EngineOptions {
   // "bwrap:net;seccomp=denylist": volunteers whose advertised level lacks
   // a feature get no work; "" takes any.
   std::string min_isolation;
+  // A tag volunteers offer becomes a platform (a column with tasks for every
+  // file) once machines of this many distinct accounts offer it, so that one
+  // enrolment cannot grow the store; operators add tags with `platforms`.
+  int platform_min_accounts = 2;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",
@@ -119,6 +123,11 @@ class Engine {
   // Adds tags to the platform set (invalid ones refused with *err); creates
   // tasks for every known file on each new tag.
   bool AddPlatforms(const std::vector<std::string>& tags, int64_t now, std::string* err);
+  // Of `tags`, those not yet platforms that enrolled machines of at least
+  // options.platform_min_accounts distinct accounts offer (a scan of the
+  // volunteers, done only when some tag is new). Records that do not parse
+  // are skipped. Takes the engine's lock.
+  std::vector<std::string> PlatformsOfferedWidely(const std::vector<std::string>& tags);
   std::vector<std::string> Platforms();
 
   // --- volunteers ---
