@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   HttpServerOptions serve_http;
   serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
   serve_http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;
+  serve_http.route_body_limit = coordinator::Coordinator::BodyLimitFor;
   serve_cmd->add_option("--http-threads", serve_http.threads,
                         "HTTP handler threads (results wait for a shared fsync, so more than the cores)")
       ->capture_default_str();

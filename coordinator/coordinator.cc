@@ -243,6 +243,12 @@ bool Coordinator::NeverWaitsForDisk(const HttpRequest& req) {
                                   req.path == "/api/v1/leases/return");
 }
 
+size_t Coordinator::BodyLimitFor(const std::string& method, const std::string& path) {
+  if (method == "PUT" && path.rfind("/api/v1/artifacts/", 0) == 0) return 0;
+  if (method == "POST" && (path == "/api/v1/results" || path == "/api/v1/results/batch")) return 4u << 20;
+  return 64u << 10;
+}
+
 const Store& Coordinator::store() const { return engine_->store(); }
 
 int Coordinator::ExpireLeases() { return engine_->ExpireLeases(Now()); }

@@ -104,6 +104,11 @@ class Coordinator {  // thread-safe
   // return: none of them syncs the WAL), for HttpServerOptions::answer_inline,
   // so that a lease never queues behind results waiting for their fsync.
   static bool NeverWaitsForDisk(const HttpRequest&);
+  // The most body bytes each route takes, for
+  // HttpServerOptions::route_body_limit: results (one or a batch) 4 MiB,
+  // artifact uploads 0 (the server's limit), everything else 64 KiB (an
+  // enrolment, a lease, a heartbeat). Pure, no locking.
+  static size_t BodyLimitFor(const std::string& method, const std::string& path);
   // Stops the background thread. Idempotent; also done by the destructor.
   void Stop();
 
