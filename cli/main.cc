@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/protocol.h"
 #include "common/fs_util.h"
 #include "common/http_client.h"
 #include "common/http_server.h"
@@ -131,12 +132,16 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   serve_cmd->add_option("--index", serve_opts.index_url, "PEP 691/503 simple index to follow, e.g. http://127.0.0.1:8081/simple/");
   serve_cmd->add_option("--platforms", serve_opts.platforms, "platform tags to create tasks for, besides those volunteers offer");
+  serve_cmd->add_option("--platform-accounts", serve_opts.platform_min_accounts,
+                        "a tag volunteers offer becomes a platform once machines of this many accounts offer it")
+      ->capture_default_str();
   serve_cmd->add_option("--sync-interval", serve_opts.sync_interval_s, "seconds between index syncs")->capture_default_str();
   serve_cmd->add_option("--lease-seconds", serve_opts.lease_seconds, "lease length before re-issue")->capture_default_str();
   serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");
   HttpServerOptions serve_http;
   serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
   serve_http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;
+  serve_http.route_body_limit = coordinator::Coordinator::BodyLimitFor;
   serve_cmd->add_option("--http-threads", serve_http.threads,
                         "HTTP handler threads (results wait for a shared fsync, so more than the cores)")
       ->capture_default_str();
@@ -329,7 +334,7 @@ int main(int argc, char** argv) {
                      vol_opts.data_dir.c_str(), vol_opts.data_dir.c_str(), err.c_str());
         return 2;
       }
-      nlohmann::json s = nlohmann::json::parse(text, nullptr, false);
+      nlohmann::json s = ParseJsonOrDiscarded(text);
       if (!s.is_object()) {
         std::fprintf(stderr, "%s/status.json is not valid JSON\n", vol_opts.data_dir.c_str());
         return 2;
@@ -417,7 +422,7 @@ int main(int argc, char** argv) {
                       UrlEncode(lookup_os) + "&python=" + UrlEncode(lookup_python);
     if (!lookup_version.empty()) url += "&version=" + UrlEncode(lookup_version);
     HttpResult r = HttpClient().Get(url, {{"Accept", "application/json"}});
-    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json j = ParseJsonOrDiscarded(r.body);
     if (!r.error.empty()) {
       std::fprintf(stderr, "cannot reach the coordinator at %s: %s\n", base.c_str(), r.error.c_str());
       return 2;

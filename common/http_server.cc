@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include "common/text.h"
+
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -93,7 +95,27 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(64 * 1024);
+    limit_ = options_.max_body_bytes;
     stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // The route is known once the headers are: its body limit applies before
+  // any of the body is read, so a request cannot make the server buffer
+  // more than its route takes.
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    if (options_.route_body_limit) {
+      const auto& h = parser_->get();
+      std::string target(h.target());
+      size_t route = options_.route_body_limit(std::string(h.method_string()),
+                                               UrlDecode(target.substr(0, target.find('?'))));
+      if (route > 0 && route < limit_) limit_ = route;
+      parser_->body_limit(limit_);
+      if (parser_->content_length() && *parser_->content_length() > limit_)
+        return OnRead(http::error::body_limit);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -107,8 +129,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep_alive = false;
     if (ec == http::error::body_limit) {
       response = HttpResponse::Error(413, "body_too_large",
-                                     "the request body exceeds " +
-                                         std::to_string(options_.max_body_bytes) + " bytes");
+                                     "the request body exceeds " + std::to_string(limit_) +
+                                         " bytes, the most this route takes");
     } else if (ec) {
       response = HttpResponse::Error(400, "bad_request", "could not parse the request: " + ec.message());
     } else {
@@ -127,6 +149,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       r.body = std::move(req.body());
       r.remote_addr = remote_addr_;
+      if (std::string bad = NotUtf8(r); !bad.empty()) {
+        // Handlers echo paths and names into JSON, whose serialiser throws
+        // on invalid UTF-8: refused here, once, for every route.
+        response = HttpResponse::Error(400, "bad_encoding", "the request's " + bad + " is not valid UTF-8");
+        return Write(std::move(response), keep_alive);
+      }
       if (r.method != "GET" && r.method != "HEAD" &&
           !(options_.answer_inline && options_.answer_inline(r))) {
         // May wait for the disk: on the handler pool, then back to this
@@ -143,6 +171,16 @@ class Session : public std::enable_shared_from_this<Session> {
       response = Call(r);
     }
     Write(std::move(response), keep_alive);
+  }
+
+  // What part of the request is not UTF-8 ("path", "query", "header x"), or "".
+  static std::string NotUtf8(const HttpRequest& r) {
+    if (!IsValidUtf8(r.method) || !IsValidUtf8(r.target) || !IsValidUtf8(r.path)) return "path";
+    for (const auto& [k, v] : r.query)
+      if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "query";
+    for (const auto& [k, v] : r.headers)
+      if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "header " + (IsValidUtf8(k) ? k : std::string("name"));
+    return "";
   }
 
   HttpResponse Call(const HttpRequest& r) {
@@ -185,6 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServerOptions& options_;
   asio::thread_pool& writers_;  // where requests other than GET and HEAD are handled
   std::string remote_addr_;  // the peer's address, read once per connection
+  size_t limit_ = 0;         // the body limit of the request being read
 };
 
 }  // namespace
@@ -203,7 +242,9 @@ HttpResponse HttpResponse::Json(int status, const nlohmann::json& body) {
   HttpResponse r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = body.dump();
+  // A detail that echoes client bytes (a cut key, a name) may not be UTF-8:
+  // replaced with U+FFFD rather than thrown, which would answer 500.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

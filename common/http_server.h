@@ -46,6 +46,8 @@ struct HttpResponse {
 
   const std::string& Content() const { return shared_body ? *shared_body : body; }
 
+  // Strings that are not UTF-8 are sent with U+FFFD in place of their bad
+  // bytes; never throws.
   static HttpResponse Json(int status, const nlohmann::json& body);
   // The protocol's error shape: {"error": code, "detail": human text}.
   static HttpResponse Error(int status, const std::string& code, const std::string& detail);
@@ -59,6 +61,12 @@ struct HttpServerOptions {
   int threads = 4;                          // handler threads for requests other than GET and HEAD
   int io_threads = 0;                       // I/O threads, which also answer GET and HEAD; 0: one per core
   size_t max_body_bytes = 64 << 20;         // larger bodies get 413
+  // The body limit of one route, asked once its headers are read and before
+  // any of its body is buffered: (method, percent-decoded path) -> bytes;
+  // 0 or unset: max_body_bytes (which always caps it). A larger body gets
+  // 413 "body_too_large" and the connection is closed. Called on I/O
+  // threads: it must not block.
+  std::function<size_t(const std::string& method, const std::string& path)> route_body_limit;
   int idle_timeout_s = 30;                  // keep-alive connections idle longer are closed
   // Requests other than GET and HEAD for which this returns true are answered
   // on the I/O thread too, ahead of the handler pool's queue: handlers that

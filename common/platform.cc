@@ -26,8 +26,11 @@ bool ParsePlatformTag(std::string_view tag, PlatformTag* out, std::string* err) 
   if (interp.size() < 4 || (interp.substr(0, 2) != "cp" && interp.substr(0, 2) != "pp"))
     return fail("the interpreter part must be cpXY or ppXY");
   std::string_view digits = interp.substr(2);
+  if (tag.size() > 64) return fail("longer than 64 characters");
   for (char c : digits)
     if (c < '0' || c > '9') return fail("the interpreter version must be digits");
+  if ((digits[0] != '2' && digits[0] != '3') || digits.size() > 3 || (digits.size() == 3 && digits[1] == '0'))
+    return fail("the interpreter must be Python 2 or 3 (cp27, cp312, pp310, ...)");
   PlatformTag t;
   t.implementation = std::string(interp.substr(0, 2));
   t.major = digits[0] - '0';
@@ -35,9 +38,26 @@ bool ParsePlatformTag(std::string_view tag, PlatformTag* out, std::string* err) 
   size_t us = plat.find('_');
   if (us == std::string_view::npos || us == 0 || us + 1 == plat.size())
     return fail("the platform part must be os_arch");
-  std::string_view os = plat.substr(0, us);
+  std::string_view os = plat.substr(0, us), arch = plat.substr(us + 1);
+  // PEP 425 platform tags of the OS families wheels are built for; anything
+  // else is a made-up tag that would only grow the store.
+  bool known_os = os == "linux" || os == "macosx" || os == "win" ||
+                  os.substr(0, 9) == "manylinux" || os.substr(0, 9) == "musllinux";
+  if (!known_os) return fail("the OS must be linux, manylinux*, musllinux*, macosx or win");
+  for (char c : plat)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+      return fail("the platform part may hold only a-z, 0-9 and '_'");
+  static constexpr std::string_view kArches[] = {"x86_64", "i686", "aarch64", "armv7l", "ppc64le",
+                                                  "ppc64", "s390x", "riscv64", "arm64", "amd64",
+                                                  "universal2", "x86", "intel", "universal"};
+  bool known_arch = false;
+  for (std::string_view a : kArches)
+    if (arch.size() >= a.size() && arch.substr(arch.size() - a.size()) == a &&
+        (arch.size() == a.size() || arch[arch.size() - a.size() - 1] == '_'))
+      known_arch = true;
+  if (!known_arch) return fail("unknown CPU architecture '" + std::string(arch) + "'");
   t.os = os == "win" ? "windows" : os == "macosx" ? "macos" : std::string(os);
-  t.arch = std::string(plat.substr(us + 1));
+  t.arch = std::string(arch);
   *out = t;
   return true;
 }

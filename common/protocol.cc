@@ -123,7 +123,13 @@ bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* 
   r.Req("account_signature", &out->account_signature);
   r.Opt("platforms", &out->platforms);
   r.Opt("isolation", &out->isolation);
-  return r.Done(err);
+  if (!r.Done(err)) return false;
+  if (out->platforms.size() > kMaxPlatformsPerMachine) {
+    *err = "enrolment field 'platforms' lists " + std::to_string(out->platforms.size()) +
+           " tags; a machine offers at most " + std::to_string(kMaxPlatformsPerMachine);
+    return false;
+  }
+  return true;
 }
 
 bool ParseTaskSpec(const nlohmann::json& j, TaskSpec* out, std::string* err) {
@@ -150,6 +156,11 @@ bool ParseLeaseRequest(const nlohmann::json& j, LeaseRequest* out, std::string* 
   r.Opt("slots", &out->slots);
   r.Opt("isolation", &out->isolation);
   if (!r.Done(err)) return false;
+  if (out->platforms.size() > kMaxPlatformsPerMachine) {
+    *err = "lease request field 'platforms' lists " + std::to_string(out->platforms.size()) +
+           " tags; a machine offers at most " + std::to_string(kMaxPlatformsPerMachine);
+    return false;
+  }
   if (out->slots < 0 || out->slots > 256) {
     *err = "lease request field 'slots' must be between 0 and 256, got " + std::to_string(out->slots);
     return false;
@@ -208,7 +219,7 @@ bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out,
 }
 
 bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* out, std::string* err) {
-  auto env = nlohmann::json::parse(envelope_text, nullptr, false);
+  nlohmann::json env = ParseJsonOrDiscarded(envelope_text);
   std::string body;
   nlohmann::json pj;
   if (!env.is_object() || !env.contains("payload") || !env["payload"].is_string() ||
@@ -328,13 +339,64 @@ bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out,
   return true;
 }
 
-bool ParseJson(const std::string& text, nlohmann::json* out, std::string* err) {
-  *out = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+bool JsonWithinBounds(std::string_view text, int max_depth, size_t max_values, std::string* err) {
+  int depth = 0;
+  size_t values = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          *err = "the JSON nests deeper than " + std::to_string(max_depth) + " levels (at byte " +
+                 std::to_string(i) + ")";
+          return false;
+        }
+        [[fallthrough]];
+      case ',':
+        if (++values > max_values) {
+          *err = "the JSON holds more than " + std::to_string(max_values) + " values";
+          return false;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return true;
+}
+
+bool ParseJson(std::string_view text, nlohmann::json* out, std::string* err, size_t max_bytes,
+               size_t max_values) {
+  *out = nlohmann::json(nlohmann::json::value_t::discarded);
+  if (text.size() > max_bytes) {
+    *err = "the JSON is " + std::to_string(text.size()) + " bytes; at most " + std::to_string(max_bytes);
+    return false;
+  }
+  if (!JsonWithinBounds(text, kMaxJsonDepth, max_values, err)) return false;
+  *out = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (out->is_discarded()) {
     *err = "the body is not valid JSON";
     return false;
   }
   return true;
+}
+
+nlohmann::json ParseJsonOrDiscarded(std::string_view text) {
+  nlohmann::json j;
+  std::string err;
+  ParseJson(text, &j, &err);
+  return j;
 }
 
 }  // namespace corral

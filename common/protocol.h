@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/outcome.h"
@@ -148,7 +149,34 @@ bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* 
 bool ParseResultBatchRequest(const nlohmann::json& j, ResultBatchRequest* out, std::string* err);
 bool ParseResultBatchResponse(const nlohmann::json& j, ResultBatchResponse* out, std::string* err);
 
-// Parses text as JSON without throwing; false with *err on a syntax error.
-bool ParseJson(const std::string& text, nlohmann::json* out, std::string* err);
+// The most platform tags one enrolment or lease request may list.
+inline constexpr size_t kMaxPlatformsPerMachine = 32;
+
+// Bounds every JSON text Corral reads (request bodies, DSSE envelopes and
+// their payloads, stored records): nlohmann's parser and dump() recurse, so
+// a value nested 100,000 deep overflows the stack. The depth and value count
+// are checked by a byte scan before any parsing starts.
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr size_t kMaxJsonBytes = 64u << 20;
+inline constexpr size_t kMaxJsonValues = 1u << 20;  // '[', '{' and ',' outside strings
+
+// True when `text` nests arrays/objects at most `max_depth` deep and holds at
+// most `max_values` values, counting brackets and commas outside strings (it
+// does not check that the text is JSON; the parser does). Sets *err otherwise.
+// Pure, no locking.
+bool JsonWithinBounds(std::string_view text, int max_depth, size_t max_values, std::string* err);
+
+// Parses text as JSON without throwing, within kMaxJsonDepth, `max_bytes`
+// and `max_values` (a caller whose input is already size-capped elsewhere,
+// such as an index's root page, passes larger ones). False with *err (naming
+// the bound or the syntax error) on text too large, too deep, with too many
+// values or not JSON; *out is then discarded. Pure, no locking.
+bool ParseJson(std::string_view text, nlohmann::json* out, std::string* err,
+               size_t max_bytes = kMaxJsonBytes, size_t max_values = kMaxJsonValues);
+
+// ParseJson for records read back from the store, whose readers skip what
+// does not parse: the value, or a discarded one (is_discarded()) when the
+// text is not JSON or breaks a bound. Never throws. Pure, no locking.
+nlohmann::json ParseJsonOrDiscarded(std::string_view text);
 
 }  // namespace corral

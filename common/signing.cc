@@ -86,7 +86,8 @@ std::string DsseKeyId(const nlohmann::json& envelope) {
 }
 
 bool DsseVerify(const nlohmann::json& envelope, const std::string& payload_type,
-                const std::string& public_hex, std::string* payload, std::string* err) {
+                const std::string& public_hex, std::string* payload, std::string* err,
+                nlohmann::json* verified) {
   if (!envelope.is_object() || !envelope.contains("payloadType") ||
       !envelope["payloadType"].is_string() || !envelope.contains("payload") ||
       !envelope["payload"].is_string() || DsseKeyId(envelope).empty()) {
@@ -110,6 +111,10 @@ bool DsseVerify(const nlohmann::json& envelope, const std::string& payload_type,
     std::string raw;
     if (Base64Decode(s["sig"].get<std::string>(), &raw) &&
         VerifySignature(public_hex, DssePae(payload_type, body), raw)) {
+      if (verified)
+        *verified = {{"payloadType", payload_type},
+                     {"payload", envelope["payload"]},
+                     {"signatures", nlohmann::json::array({{{"keyid", public_hex}, {"sig", s["sig"]}}})}};
       *payload = std::move(body);
       return true;
     }

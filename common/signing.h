@@ -55,9 +55,14 @@ nlohmann::json DsseSign(const std::string& payload_type, const std::string& payl
                         const SigningKey& key);
 
 // Checks that `envelope` is well formed, of `payload_type`, and signed by
-// `public_hex` (keyid must match). Fills *payload with the decoded bytes.
+// `public_hex` (keyid must match). Fills *payload with the decoded bytes and,
+// when `verified` is given, *verified with the envelope reduced to what was
+// checked (payloadType, payload, the one signature that verified): what a
+// receiver stores, never the fields nobody checked. False with *err (and
+// *payload, *verified untouched) otherwise. Pure, no locking.
 bool DsseVerify(const nlohmann::json& envelope, const std::string& payload_type,
-                const std::string& public_hex, std::string* payload, std::string* err);
+                const std::string& public_hex, std::string* payload, std::string* err,
+                nlohmann::json* verified = nullptr);
 
 // The keyid of an envelope's first signature, or "" when malformed.
 std::string DsseKeyId(const nlohmann::json& envelope);

@@ -38,7 +38,7 @@ int StatusForCode(const std::string& code) {
       code == "insufficient_isolation")
     return 403;
   if (code == "not_leased" || code == "lease_cancelled" || code == "lease_returned" ||
-      code == "task_decided" ||
+      code == "task_decided" || code == "conflicting_result" ||
       code == "already_enrolled")
     return 409;
   if (code == "too_large") return 413;
@@ -194,14 +194,17 @@ HttpResponse Api::StoreResult(const HttpRequest& req, bool* duplicate) {
     return Refuse("key_mismatch", "the envelope is signed by " + keyid.substr(0, 16) +
                                       "... but the request by " + auth.key.substr(0, 16) + "...");
   std::string payload_text;
-  if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err))
+  nlohmann::json verified;
+  if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err, &verified))
     return Refuse(err.find("does not verify") != std::string::npos ? "bad_signature" : "bad_payload", err);
   nlohmann::json payload_json;
   ResultPayload payload;
   if (!ParseJson(payload_text, &payload_json, &err) || !ParseResultPayload(payload_json, &payload, &err))
     return Refuse("bad_payload", err);
   Refusal refusal;
-  switch (engine_.SubmitResult(auth.key, payload, req.body, clock_(), &refusal)) {
+  // What is stored is what was checked, re-serialised: never the request's
+  // bytes, whose unchecked extra fields could be anything.
+  switch (engine_.SubmitResult(auth.key, payload, verified.dump(), clock_(), &refusal)) {
     case Engine::Submit::kAccepted:
       return HttpResponse::Json(200, {{"accepted", true}, {"duplicate", false}});
     case Engine::Submit::kDuplicate:
@@ -232,14 +235,14 @@ HttpResponse Api::StoreResultBatch(const HttpRequest& req, bool* duplicates) {
       item.detail = detail;
     };
     std::string keyid = DsseKeyId(envelope), payload_text;
-    nlohmann::json payload_json;
+    nlohmann::json payload_json, verified;
     ResultPayload payload;
     if (keyid.empty()) {
       refuse("bad_payload", "not a DSSE envelope with a signature");
     } else if (keyid != auth.key) {
       refuse("key_mismatch", "the envelope is signed by " + keyid.substr(0, 16) +
                                  "... but the request by " + auth.key.substr(0, 16) + "...");
-    } else if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err)) {
+    } else if (!DsseVerify(envelope, kResultPayloadType, auth.key, &payload_text, &err, &verified)) {
       refuse(err.find("does not verify") != std::string::npos ? "bad_signature" : "bad_payload", err);
     } else if (!ParseJson(payload_text, &payload_json, &err) ||
                !ParseResultPayload(payload_json, &payload, &err)) {
@@ -248,7 +251,7 @@ HttpResponse Api::StoreResultBatch(const HttpRequest& req, bool* duplicates) {
       item.task_id = payload.task_id;
       item.lease_id = payload.lease_id;
       Refusal refusal;
-      switch (engine_.SubmitResult(auth.key, payload, envelope.dump(), clock_(), &refusal)) {
+      switch (engine_.SubmitResult(auth.key, payload, verified.dump(), clock_(), &refusal)) {
         case Engine::Submit::kAccepted: item.status = "accepted"; break;
         case Engine::Submit::kDuplicate:
           item.status = "duplicate";

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "common/protocol.h"
 #include "common/pep440.h"
 #include "common/platform.h"
 #include "common/outcome.h"
@@ -201,7 +202,7 @@ bool LoadCompatMatrix(const Store& store, const std::string& name,
   if (answered) {
     store.Scan(Cf::kFiles, Key({name, answered->version, ""}), "", [&](std::string_view, std::string_view value) {
       FileRecord f;
-      if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f)) return true;
+      if (!FromJson(ParseJsonOrDiscarded(value), &f)) return true;
       if (answered->filename.empty() || f.kind == "sdist") {
         answered->filename = f.filename;
         answered->requires_python = f.requires_python;

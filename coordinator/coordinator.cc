@@ -40,6 +40,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.reputation.quota.max_in_flight = options_.max_in_flight;
   eo.reputation.quota.initial_per_day = options_.initial_daily_quota;
   eo.seed = options_.seed;
+  eo.platform_min_accounts = options_.platform_min_accounts;
   engine_ = std::make_unique<Engine>(eo);
   artifacts_ = std::make_unique<ArtifactStore>(options_.data_dir / "artifacts",
                                                options_.max_artifact_bytes);
@@ -242,6 +243,12 @@ HttpResponse Coordinator::Handle(const HttpRequest& req) { return api_->Handle(r
 bool Coordinator::NeverWaitsForDisk(const HttpRequest& req) {
   return req.method == "POST" && (req.path == "/api/v1/lease" || req.path == "/api/v1/heartbeat" ||
                                   req.path == "/api/v1/leases/return");
+}
+
+size_t Coordinator::BodyLimitFor(const std::string& method, const std::string& path) {
+  if (method == "PUT" && path.rfind("/api/v1/artifacts/", 0) == 0) return 0;
+  if (method == "POST" && (path == "/api/v1/results" || path == "/api/v1/results/batch")) return 4u << 20;
+  return 64u << 10;
 }
 
 const Store& Coordinator::store() const { return engine_->store(); }

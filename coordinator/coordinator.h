@@ -63,6 +63,7 @@ struct Options {
   int64_t machine_fault_retry_s = 600;  // an account's first wait before retrying a task its machine failed
   int64_t initial_daily_quota = 32;    // a new volunteer's tasks per day; grows with validated results
   uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
+  int platform_min_accounts = 2;       // accounts that must offer a tag before it is a platform (EngineOptions)
 };
 
 // What one sync pass did (Coordinator::SyncOnce).
@@ -104,6 +105,11 @@ class Coordinator {  // thread-safe
   // return: none of them syncs the WAL), for HttpServerOptions::answer_inline,
   // so that a lease never queues behind results waiting for their fsync.
   static bool NeverWaitsForDisk(const HttpRequest&);
+  // The most body bytes each route takes, for
+  // HttpServerOptions::route_body_limit: results (one or a batch) 4 MiB,
+  // artifact uploads 0 (the server's limit), everything else 64 KiB (an
+  // enrolment, a lease, a heartbeat). Pure, no locking.
+  static size_t BodyLimitFor(const std::string& method, const std::string& path);
   // Stops the background thread. Idempotent; also done by the destructor.
   void Stop();
 

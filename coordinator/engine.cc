@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "common/protocol.h"
 #include "common/crypto.h"
 #include "common/fs_util.h"
 #include "common/isolation.h"
@@ -81,7 +82,7 @@ bool Engine::Open(std::string* err) {
     // Active leases come back into the scheduler with their deadlines.
     store_.Scan(Cf::kLeases, "", "", [&](std::string_view, std::string_view value) {
       LeaseRecord l;
-      auto lj = nlohmann::json::parse(value, nullptr, false);
+      auto lj = ParseJsonOrDiscarded(value);
       if (FromJson(lj, &l) && l.state == "active")
         scheduler_->RestoreLease({l.lease_id, l.task_id, l.volunteer_id, l.account, l.issued_at,
                                   l.deadline, l.prefix, l.single});
@@ -132,7 +133,7 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     }
     ResultRecord parsed;
     ResultPayload parsed_payload;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &parsed)) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &parsed)) return true;
     std::string err;
     if (!ParseStoredResultEnvelope(parsed.envelope, &parsed_payload, &err)) {
       spdlog::error("stored result {} of task {} no longer parses: {}", parsed.lease_id, task_id, err);
@@ -290,7 +291,7 @@ bool Engine::IngestProject(const std::string& display_name, int64_t serial, cons
   std::map<std::string, FileRecord> before;  // by filename
   store_.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &f)) before[f.filename] = f;
+    if (FromJson(ParseJsonOrDiscarded(value), &f)) before[f.filename] = f;
     return true;
   });
   WriteSet w;
@@ -495,6 +496,30 @@ bool Engine::AddPlatforms(const std::vector<std::string>& tags, int64_t now, std
   return CreateTasksForAllFiles(fresh, now, err);
 }
 
+std::vector<std::string> Engine::PlatformsOfferedWidely(const std::vector<std::string>& tags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::set<std::string>> accounts;  // new tag -> accounts offering it
+  for (const auto& t : tags)
+    if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end()) accounts[t];
+  if (accounts.empty()) return {};
+  store_.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
+    VolunteerRecord v;
+    if (!FromJson(ParseJsonOrDiscarded(value), &v)) return true;
+    for (const auto& t : v.platforms) {
+      auto it = accounts.find(t);
+      if (it != accounts.end()) it->second.insert(v.account);
+    }
+    return true;
+  });
+  std::vector<std::string> out;
+  for (const auto& [tag, who] : accounts) {
+    if (static_cast<int>(who.size()) >= options_.platform_min_accounts) out.push_back(tag);
+    else spdlog::info("platform {}: offered by {} account(s); a column once {} offer it", tag, who.size(),
+                      options_.platform_min_accounts);
+  }
+  return out;
+}
+
 bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, int64_t now,
                                     std::string* err) {
   // One pass over every known file, grouped by release; written in chunks so
@@ -547,7 +572,7 @@ bool Engine::CreateTasksForAllFiles(const std::vector<std::string>& platforms, i
   };
   store_.Scan(Cf::kFiles, "", "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f) || f.yanked) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &f) || f.yanked) return true;
     if (!release.empty() && (release[0].project != f.project || release[0].version != f.version))
       finish_release();
     release.push_back(std::move(f));
@@ -627,7 +652,8 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
     }
   }
   std::string err;
-  if (!req.platforms.empty() && !AddPlatforms(req.platforms, now, &err))
+  std::vector<std::string> adopted = PlatformsOfferedWidely(req.platforms);
+  if (!adopted.empty() && !AddPlatforms(adopted, now, &err))
     spdlog::warn("enrolment of {}: adding its platforms: {}", req.machine_key.substr(0, 16), err);
   return true;
 }
@@ -775,7 +801,21 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   nlohmann::json j;
   ResultRecord existing;
   if (store_.GetJson(Cf::kResults, Key({p.task_id, p.lease_id}), &j) && FromJson(j, &existing)) {
-    if (existing.volunteer_id == volunteer_id) return Submit::kDuplicate;
+    if (existing.volunteer_id == volunteer_id) {
+      // The same signed payload again is a retry; a different one for the
+      // same lease would be silently lost, so it is refused by name.
+      auto payload_of = [](const std::string& text) {
+        nlohmann::json e = ParseJsonOrDiscarded(text);
+        return e.is_object() && e.contains("payload") && e["payload"].is_string()
+                   ? e["payload"].get<std::string>()
+                   : std::string();
+      };
+      std::string before = payload_of(existing.envelope);
+      if (!before.empty() && before == payload_of(envelope_text)) return Submit::kDuplicate;
+      *refusal = {"conflicting_result", "lease " + p.lease_id + " already has a different result from "
+                                        "this volunteer; one lease takes one result"};
+      return Submit::kRefused;
+    }
     *refusal = {"not_leased", "lease " + p.lease_id + " is not this volunteer's"};
     return Submit::kRefused;
   }

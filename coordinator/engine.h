@@ -57,6 +57,10 @@ struct EngineOptions {
   // The index tasks come from, told to volunteers with every task
   // (TaskSpec::index_url) for their prepare phase.
   std::string index_url;
+  // A tag volunteers offer becomes a platform (a column with tasks for every
+  // file) once machines of this many distinct accounts offer it, so that one
+  // enrolment cannot grow the store; operators add tags with `platforms`.
+  int platform_min_accounts = 2;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",
@@ -125,6 +129,11 @@ class Engine {
   // Adds tags to the platform set (invalid ones refused with *err); creates
   // tasks for every known file on each new tag.
   bool AddPlatforms(const std::vector<std::string>& tags, int64_t now, std::string* err);
+  // Of `tags`, those not yet platforms that enrolled machines of at least
+  // options.platform_min_accounts distinct accounts offer (a scan of the
+  // volunteers, done only when some tag is new). Records that do not parse
+  // are skipped. Takes the engine's lock.
+  std::vector<std::string> PlatformsOfferedWidely(const std::vector<std::string>& tags);
   std::vector<std::string> Platforms();
 
   // --- volunteers ---
@@ -147,11 +156,14 @@ class Engine {
                               int64_t now);
 
   enum class Submit { kAccepted, kDuplicate, kRefused };
-  // Stores a verified result (its envelope verbatim, synced to the WAL) and
+  // Stores a verified result (`envelope_text` verbatim: the caller passes the
+  // envelope re-serialised from what it verified, synced to the WAL) and
   // runs the verifier; on a verdict, stores it and grants credit. Refuses
   // (storing nothing) a result for a lease that is not this volunteer's for
   // this task, for a decided task, or with the wrong input sha256. A second
-  // submission for the same lease is kDuplicate and changes nothing.
+  // submission for the same lease with the same signed payload is kDuplicate
+  // and changes nothing; with a different payload it is refused as
+  // "conflicting_result". Takes the engine's lock.
   Submit SubmitResult(const std::string& volunteer_id, const ResultPayload& payload,
                       const std::string& envelope_text, int64_t now, Refusal* refusal);
 

@@ -432,7 +432,9 @@ bool IndexClient::FetchRoot(IndexRoot* out, std::string* err) const {
   if (format == Format::kJson) {
     nlohmann::json root;
     std::string perr;
-    ok = ParseJson(r.body, &root, &perr) && ParseIndexRoot(root, out, err);
+    // The root lists every project (PyPI: over 600,000): its size was capped
+    // by the client, the depth is checked as always.
+    ok = ParseJson(r.body, &root, &perr, r.body.size(), r.body.size()) && ParseIndexRoot(root, out, err);
     if (!perr.empty()) *err = perr + " although it says it is PEP 691 JSON";
   } else {
     ok = ParseIndexRootHtml(r.body, out, err);
@@ -466,7 +468,7 @@ bool IndexClient::FetchProject(const std::string& project, const std::string& et
   if (format == Format::kJson) {
     nlohmann::json page;
     std::string perr;
-    ok = ParseJson(r.body, &page, &perr) &&
+    ok = ParseJson(r.body, &page, &perr, r.body.size(), r.body.size()) &&
          ParseIndexProject(url, project, page, out, err, limits_);
     if (!perr.empty()) *err = perr + " although it says it is PEP 691 JSON";
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/protocol.h"
 #include "common/pep440.h"
 #include "common/platform.h"
 #include "coordinator/records.h"
@@ -41,7 +42,7 @@ bool LoadMatrix(const Store& store, const std::string& name,
   std::map<std::string, MatrixRow> rows;
   store.Scan(Cf::kFiles, Key({name, ""}), "", [&](std::string_view, std::string_view value) {
     FileRecord f;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &f)) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &f)) return true;
     MatrixRow& row = rows[f.version];
     row.version = f.version;
     // The row shows the sdist when there is one (the usual input).

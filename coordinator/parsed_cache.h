@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/protocol.h"
 #include "coordinator/records.h"
 #include "coordinator/store.h"
 
@@ -35,7 +36,7 @@ class ParsedRecordCache {
         return true;
       }
     }
-    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    nlohmann::json j = ParseJsonOrDiscarded(bytes);
     if (j.is_discarded()) {
       spdlog::error("store: the record '{}' is not valid JSON", key);
       return false;

@@ -66,7 +66,7 @@ struct LeaseRecord {
 struct ResultRecord {
   std::string task_id, lease_id, volunteer_id, account;
   int64_t received_at = 0;
-  std::string envelope;  // JSON text exactly as submitted
+  std::string envelope;  // JSON text as verified: re-serialised, only the checked fields
   std::string prefix;    // the sender's network prefix (from its lease)
   // A known-answer check (known_answer.h): it never votes; whether it
   // matched the settled verdict.

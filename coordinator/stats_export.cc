@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/protocol.h"
 #include "common/crypto.h"
 #include "common/fs_util.h"
 #include "common/platform.h"
@@ -108,13 +109,13 @@ StatsExport BuildStatsExport(const Store& store, int64_t now) {
   std::vector<Account> accounts;
   store.Scan(Cf::kAccounts, "", "", [&](std::string_view, std::string_view value) {
     Account a;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &a.rec)) accounts.push_back(std::move(a));
+    if (FromJson(ParseJsonOrDiscarded(value), &a.rec)) accounts.push_back(std::move(a));
     return true;
   });
   std::vector<VolunteerRecord> volunteers;
   store.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
     VolunteerRecord v;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &v)) volunteers.push_back(std::move(v));
+    if (FromJson(ParseJsonOrDiscarded(value), &v)) volunteers.push_back(std::move(v));
     return true;
   });
   // Ids by creation time, then key: stable from one export to the next.

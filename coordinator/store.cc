@@ -16,6 +16,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/protocol.h"
+
 namespace corral::coordinator {
 
 namespace {
@@ -216,7 +218,7 @@ bool Store::Get(Cf cf, std::string_view key, std::string* value) const {
 bool Store::GetJson(Cf cf, std::string_view key, nlohmann::json* value) const {
   std::string v;
   if (!Get(cf, key, &v)) return false;
-  auto j = nlohmann::json::parse(v, nullptr, false);
+  auto j = ParseJsonOrDiscarded(v);
   if (j.is_discarded()) {
     spdlog::error("store: the {} record '{}' is not valid JSON", kCfNames[static_cast<int>(cf)],
                   std::string(key));

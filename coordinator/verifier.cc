@@ -23,6 +23,7 @@
 #include <ctime>
 
 #include "coordinator/credit.h"
+#include "common/protocol.h"
 #include "coordinator/engine.h"
 
 namespace corral::coordinator {
@@ -77,7 +78,7 @@ void Engine::LoadVerifierState() {
   rng_.seed(options_.seed ? options_.seed : std::random_device{}());
   store_.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
     VolunteerRecord v;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &v) && v.suspended)
+    if (FromJson(ParseJsonOrDiscarded(value), &v) && v.suspended)
       suspended_.insert(v.volunteer_id);
     return true;
   });
@@ -86,7 +87,7 @@ void Engine::LoadVerifierState() {
     VerdictRecord v;
     nlohmann::json j;
     TaskRecord t;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &v) && IsSettledVerdict(v) &&
+    if (FromJson(ParseJsonOrDiscarded(value), &v) && IsSettledVerdict(v) &&
         store_.GetJson(Cf::kTasks, key, &j) && FromJson(j, &t))
       known_answers_.Add(t.platform, t.task_id);
     return ++scanned < kKnownAnswerScan;
@@ -415,7 +416,7 @@ void Engine::Suspend(const std::string& id, int64_t now) {
     for (const auto& t : tasks)
       store_.Scan(Cf::kResults, Key({t, ""}), "", [&](std::string_view, std::string_view value) {
         ResultRecord r;
-        if (FromJson(nlohmann::json::parse(value, nullptr, false), &r) &&
+        if (FromJson(ParseJsonOrDiscarded(value), &r) &&
             r.volunteer_id == volunteer_id && !r.known_answer)
           out[t].push_back(r.lease_id);
         return true;

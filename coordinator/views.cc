@@ -1,5 +1,7 @@
 #include "coordinator/views.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -25,7 +27,7 @@ nlohmann::json ProjectsListJson(const Store& store, const Counters& c) {
   nlohmann::json projects = nlohmann::json::array();
   store.Scan(Cf::kProjects, "", "", [&](std::string_view, std::string_view value) {
     ProjectRecord p;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &p))
+    if (FromJson(ParseJsonOrDiscarded(value), &p))
       projects.push_back({{"project", p.name},
                           {"versions", p.versions.size()},
                           {"verdicts", p.verdicts},
@@ -71,8 +73,13 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
     ResultRecord r;
     ResultPayload p;
     std::string err;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r) || !ParseStoredResultEnvelope(r.envelope, &p, &err))
+    if (!FromJson(ParseJsonOrDiscarded(value), &r) || !ParseStoredResultEnvelope(r.envelope, &p, &err)) {
+      // A record this version cannot read (written before results were
+      // bounded) is left out of the page, not fatal to it.
+      spdlog::warn("task {}: skipping a stored result that cannot be read back: {}", task_id,
+                   err.empty() ? "not a result record" : err);
       return true;
+    }
     VolunteerRecord vol;
     nlohmann::json vj;
     if (store.GetJson(Cf::kVolunteers, r.volunteer_id, &vj)) FromJson(vj, &vol);
@@ -117,7 +124,7 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
          {"known_answer_check", r.known_answer},
          {"volunteer_suspended", vol.suspended},  // its result no longer votes
          {"received_at", r.received_at},
-         {"envelope", nlohmann::json::parse(r.envelope, nullptr, false)}});
+         {"envelope", ParseJsonOrDiscarded(r.envelope)}});
     return true;
   });
   std::string status = has_verdict ? v.status : "pending";
@@ -186,7 +193,7 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
   std::map<std::string, Row> vols;
   store.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
     VolunteerRecord v;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &v)) {
+    if (FromJson(ParseJsonOrDiscarded(value), &v)) {
       Row& r = vols[v.volunteer_id];
       r.v = v;
       if (window == "all") {
@@ -201,7 +208,7 @@ nlohmann::json LeaderboardJson(const Store& store, const std::string& window, in
     store.Scan(Cf::kCreditLog, "", OrderedHex(static_cast<uint64_t>(std::max<int64_t>(since, 0))),
                [&](std::string_view, std::string_view value) {
                  CreditEntry c;
-                 if (!FromJson(nlohmann::json::parse(value, nullptr, false), &c)) return true;
+                 if (!FromJson(ParseJsonOrDiscarded(value), &c)) return true;
                  auto it = vols.find(c.volunteer_id);
                  if (it == vols.end()) return true;
                  // A suspended volunteer's grants up to its suspension were clawed back.
@@ -332,7 +339,7 @@ nlohmann::json RecentResults(const Store& store, const std::string& volunteer_id
       ResultRecord r;
       ResultPayload p;
       std::string err;
-      if (FromJson(nlohmann::json::parse(value, nullptr, false), &r) && r.volunteer_id == volunteer_id &&
+      if (FromJson(ParseJsonOrDiscarded(value), &r) && r.volunteer_id == volunteer_id &&
           ParseStoredResultEnvelope(r.envelope, &p, &err)) {
         // Sealed until the verdict, as on the task page.
         outcome = decided ? std::string(OutcomeName(p.outcome)) : "pending";

@@ -420,7 +420,7 @@ std::vector<WheelRecord> WheelIndex::Wheels(const std::string& project) const {
   std::vector<WheelRecord> out;
   store_.Scan(Cf::kWheels, Key({project, ""}), "", [&](std::string_view, std::string_view value) {
     WheelRecord r;
-    if (FromJson(nlohmann::json::parse(value, nullptr, false), &r)) out.push_back(std::move(r));
+    if (FromJson(ParseJsonOrDiscarded(value), &r)) out.push_back(std::move(r));
     return true;
   });
   std::stable_sort(out.begin(), out.end(), [](const WheelRecord& a, const WheelRecord& b) {
@@ -444,7 +444,7 @@ int UnpublishTask(const Store& store, const std::string& task_id, WriteSet* writ
   int touched = 0;
   store.Scan(Cf::kWheels, Key({task.project, ""}), "", [&](std::string_view key, std::string_view value) {
     WheelRecord r;
-    if (!FromJson(nlohmann::json::parse(value, nullptr, false), &r)) return true;
+    if (!FromJson(ParseJsonOrDiscarded(value), &r)) return true;
     auto it = std::remove_if(r.attestations.begin(), r.attestations.end(),
                              [&](const WheelAttestation& a) { return a.task_id == task_id; });
     if (it == r.attestations.end()) return true;

@@ -42,7 +42,16 @@ TEST_CASE("platform tags parse and print as PEP 425 short forms") {
   REQUIRE(ParsePlatformTag("pp39-linux_x86_64", &t, &err));
   CHECK(t.implementation == "pp");
 
-  for (const char* bad : {"", "cp311", "xx311-linux_x86_64", "cp3a-linux_x86_64", "cp311-linux", "cp311-_x"}) {
+  for (const char* good : {"cp312-manylinux_2_17_x86_64", "cp311-macosx_11_0_arm64", "cp313-musllinux_1_2_aarch64",
+                           "cp311-win_amd64", "pp310-linux_x86_64"}) {
+    CAPTURE(good);
+    REQUIRE(ParsePlatformTag(good, &t, &err));
+    CHECK(t.ToString() == good);
+  }
+  // Made-up tags (issue 18: 2,000 of them in one enrolment grew the store).
+  for (const char* bad : {"", "cp311", "xx311-linux_x86_64", "cp3a-linux_x86_64", "cp311-linux", "cp311-_x",
+                          "cp30-linux_fake0", "cp41-linux_x86_64", "cp11-linux_x86_64", "cp3111-linux_x86_64",
+                          "cp311-plan9_x86_64", "cp311-linux_x86_64!", "cp311-linux_X86_64"}) {
     CAPTURE(bad);
     CHECK_FALSE(ParsePlatformTag(bad, &t, &err));
     CHECK(err.find("PEP 425") != std::string::npos);

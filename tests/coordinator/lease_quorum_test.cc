@@ -319,7 +319,7 @@ TEST_CASE("requires-python: an excluded platform gets an unsupported verdict and
   CHECK(progress.pending == 1);
 }
 
-TEST_CASE("platforms: a tag offered at enrolment creates tasks for every known file") {
+TEST_CASE("platforms: a tag offered at enrolment by two accounts creates tasks for every known file") {
   TestIndex index;
   index.SetProject("alpha", {{"alpha-1.0.tar.gz", "alpha one", ""}});
   index.SetProject("beta", {{"beta-1.0.tar.gz", "beta one", ""}});
@@ -329,6 +329,13 @@ TEST_CASE("platforms: a tag offered at enrolment creates tasks for every known f
   auto acct = std::shared_ptr<SigningKey>(SigningKey::Generate());
   auto pypy = MakeVolunteer(acct, "p", "pypy-box", {"pp39-linux_x86_64"});
   REQUIRE(Enrol(*tc.c, pypy, tc.now).status == 200);
+  // One account's machines are not enough: one enrolment must not grow the store.
+  auto pypy2 = MakeVolunteer(acct, "p", "pypy-box-2", {"pp39-linux_x86_64"});
+  REQUIRE(Enrol(*tc.c, pypy2, tc.now).status == 200);
+  CHECK(tc.c->GetProgress().tasks == 0);
+  auto other = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "q", "q-box",
+                             {"pp39-linux_x86_64"});
+  REQUIRE(Enrol(*tc.c, other, tc.now).status == 200);
   CHECK(tc.c->GetProgress().tasks == 2);
   CHECK(Lease(*tc.c, pypy, tc.now, 5).size() == 2);
   CHECK(Get(*tc.c, "/api/v1/projects/alpha")["platforms"] == nlohmann::json{"pp39-linux_x86_64"});

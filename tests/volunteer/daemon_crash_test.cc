@@ -206,7 +206,9 @@ class Network {
                                      "--listen", "127.0.0.1:" + std::to_string(coordinator_port_),
                                      "--lease-seconds", std::to_string(lease_seconds_),
                                      // every volunteer of the test is on 127.0.0.1
-                                     "--one-network"};
+                                     "--one-network",
+                                     // and most tests have one account, whose tags are the platforms
+                                     "--platform-accounts", "1"};
     if (!index_url_.empty()) args.insert(args.end(), {"--index", index_url_});
     coordinator_ = Spawn(args, dir_ / "coordinator.log");
     INFO(Tail(dir_ / "coordinator.log"));

@@ -1,0 +1,264 @@
+// Issue 18, "the coordinator survives anything a client sends": each input
+// that once killed or bloated the coordinator is sent to a real one, which
+// answers 4xx with a named error code and keeps serving.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "common/http_client.h"
+#include "coordinator/records.h"
+#include "coordinator/static_export.h"
+#include "coordinator/store.h"
+#include "coordinator_test_support.h"
+
+using namespace corral;
+using namespace corral::testing;
+
+namespace {
+
+const std::string kTag = "cp311-linux_x86_64";
+
+// `envelope` (a JSON object's text) with one more field, an array nested
+// `depth` levels deep.
+std::string WithNestedField(const std::string& envelope, int depth) {
+  return envelope.substr(0, envelope.rfind('}')) + ",\"x\":" + std::string(depth, '[') +
+         std::string(depth, ']') + "}";
+}
+
+// A store over one project, two volunteers of two accounts holding a lease
+// each on its one task.
+struct Net {
+  Net() : tc(WithAlpha(), {kTag}) {
+    REQUIRE(tc.Sync());
+    alice = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "alice", "alice-box", {kTag});
+    bob = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "bob", "bob-box", {kTag});
+    REQUIRE(Enrol(*tc.c, alice, tc.now).status == 200);
+    REQUIRE(Enrol(*tc.c, bob, tc.now).status == 200);
+    auto a = Lease(*tc.c, alice, tc.now), b = Lease(*tc.c, bob, tc.now);
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    alice_task = a[0];
+    bob_task = b[0];
+  }
+  TestIndex& WithAlpha() {
+    index.SetProject("alpha", {{"alpha-1.0.tar.gz", "alpha one", ""}});
+    return index;
+  }
+  std::string Good(const TestVolunteer& v, const TaskSpec& t, Outcome o = Outcome::kPassed) {
+    return Envelope(PayloadFor(t, v, o), *v.machine);
+  }
+  // The coordinator still answers, and still takes a good result.
+  void ExpectAlive() {
+    CHECK(tc.c->Handle(Request("GET", "/api/v1/projects")).status == 200);
+    CHECK(Get(*tc.c, "/api/v1/tasks/" + alice_task.task_id)["task_id"] == alice_task.task_id);
+  }
+  TestIndex index;
+  TestCoordinator tc;
+  TestVolunteer alice, bob;
+  TaskSpec alice_task, bob_task;
+};
+
+void ExpectRefused(const HttpResponse& r, int status, const std::string& code) {
+  INFO(r.body.substr(0, 300));
+  CHECK(r.status == status);
+  CHECK(Body(r)["error"] == code);
+  CHECK(Body(r)["detail"].is_string());
+}
+
+// Sends `bytes` to 127.0.0.1:port as they are (no client would send them)
+// and returns what the server answers before it closes or 10 s pass.
+std::string RawExchange(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::string StatusLine(const std::string& response) { return response.substr(0, response.find("\r\n")); }
+
+}  // namespace
+
+TEST_CASE("hostile input: an envelope nested 100,000 deep is refused; the coordinator stays up") {
+  Net n;
+  std::string deep = WithNestedField(n.Good(n.alice, n.alice_task), 100'000);
+  SECTION("POST /api/v1/results") {
+    HttpResponse r = Submit(*n.tc.c, n.alice, deep, n.tc.now);
+    ExpectRefused(r, 422, "bad_payload");
+    CHECK(Body(r)["detail"].get<std::string>().find("deeper than 64") != std::string::npos);
+  }
+  SECTION("POST /api/v1/results/batch, with no lease needed") {
+    std::string body = "{\"results\":[" + deep + "]}";
+    ExpectRefused(n.tc.c->Handle(Signed(*n.alice.machine, "POST", "/api/v1/results/batch", body, n.tc.now)),
+                  422, "bad_payload");
+  }
+  SECTION("a payload nested deep inside a well-formed envelope") {
+    ResultPayload p = PayloadFor(n.alice_task, n.alice, Outcome::kPassed);
+    std::string payload = WithNestedField(nlohmann::json(p).dump(), 100'000);
+    std::string env = DsseSign(kResultPayloadType, payload, *n.alice.machine).dump();
+    ExpectRefused(Submit(*n.tc.c, n.alice, env, n.tc.now), 422, "bad_payload");
+  }
+  n.ExpectAlive();
+  CHECK(Submit(*n.tc.c, n.alice, n.Good(n.alice, n.alice_task), n.tc.now).status == 200);
+}
+
+TEST_CASE("hostile input: only the checked fields of an envelope are stored") {
+  Net n;
+  // Within the bounds, an extra field is no reason to refuse a result; it is
+  // not stored either.
+  std::string extra = WithNestedField(n.Good(n.alice, n.alice_task), 10);
+  REQUIRE(Submit(*n.tc.c, n.alice, extra, n.tc.now).status == 200);
+  REQUIRE(Submit(*n.tc.c, n.bob, n.Good(n.bob, n.bob_task), n.tc.now).status == 200);
+  nlohmann::json task = Get(*n.tc.c, "/api/v1/tasks/" + n.alice_task.task_id);
+  REQUIRE(task["status"] == "passed");
+  REQUIRE(task["results"].size() == 2);
+  for (const auto& r : task["results"]) {
+    CHECK(r["envelope"].is_object());
+    CHECK_FALSE(r["envelope"].contains("x"));
+    CHECK(r["envelope"]["signatures"].size() == 1);
+  }
+}
+
+TEST_CASE("hostile input: a stored record nested deep is skipped by the task pages and export-static") {
+  Net n;
+  REQUIRE(Submit(*n.tc.c, n.alice, n.Good(n.alice, n.alice_task), n.tc.now).status == 200);
+  REQUIRE(Submit(*n.tc.c, n.bob, n.Good(n.bob, n.bob_task), n.tc.now).status == 200);
+  const std::string id = n.alice_task.task_id;
+  REQUIRE(Get(*n.tc.c, "/api/v1/tasks/" + id)["status"] == "passed");
+
+  // The record a coordinator before this fix stored verbatim from the
+  // request: planted in the store directly, as an older version left it.
+  coordinator::ResultRecord planted{id, "ffffffffffffffff", n.alice.id(), n.alice.account->public_hex(),
+                                    n.tc.now, WithNestedField(n.Good(n.alice, n.alice_task), 100'000)};
+  coordinator::WriteSet w;
+  w.PutJson(coordinator::Cf::kResults, coordinator::Key({id, planted.lease_id}), nlohmann::json(planted));
+  std::string err;
+  REQUIRE(const_cast<coordinator::Store&>(n.tc.c->store()).Write(w, true, &err));
+
+  HttpResponse api = n.tc.c->Handle(Request("GET", "/api/v1/tasks/" + id));
+  CHECK(api.status == 200);
+  CHECK(Body(api)["results"].size() == 2);  // the planted one left out
+  CHECK(n.tc.c->Handle(Request("GET", "/tasks/" + id)).status == 200);
+  CHECK(n.tc.c->Handle(Request("GET", "/projects/alpha")).status == 200);
+
+  TempDir out;
+  coordinator::StaticExportOptions o;
+  o.data_dir = n.tc.dir.path;
+  o.out_dir = out.path / "site";
+  coordinator::StaticExportStats st;
+  CHECK(coordinator::ExportStatic(o, &st, &err));
+  INFO(err);
+  CHECK(st.html_pages >= 3);
+  n.ExpectAlive();
+}
+
+TEST_CASE("hostile input: one enrolment cannot grow the store with made-up platforms") {
+  Net n;
+  const int64_t tasks = n.tc.c->GetProgress().tasks;
+  REQUIRE(tasks == 1);
+  auto mallory = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "m", "m-box", {});
+  SECTION("2,000 tags in one enrolment") {
+    for (int i = 0; i < 2000; ++i) mallory.platforms.push_back("cp30-linux_fake" + std::to_string(i));
+    ExpectRefused(Enrol(*n.tc.c, mallory, n.tc.now), 422, "bad_payload");
+  }
+  SECTION("a made-up tag") {
+    for (const char* bad : {"cp30-linux_fake0", "cp41-linux_x86_64", "xx311-linux_x86_64", "cp311-plan9_x86_64"}) {
+      mallory.platforms = {bad};
+      CAPTURE(bad);
+      ExpectRefused(Enrol(*n.tc.c, mallory, n.tc.now), 422, "bad_payload");
+    }
+  }
+  SECTION("32 well-formed tags no other account offers") {
+    for (int i = 0; i < 32; ++i) mallory.platforms.push_back("cp3" + std::to_string(13 + i) + "-linux_x86_64");
+    REQUIRE(Enrol(*n.tc.c, mallory, n.tc.now).status == 200);
+    // A second machine of the same account changes nothing either.
+    auto mallory2 = MakeVolunteer(mallory.account, "m", "m-box-2", mallory.platforms);
+    REQUIRE(Enrol(*n.tc.c, mallory2, n.tc.now).status == 200);
+    CHECK(Get(*n.tc.c, "/api/v1/projects/alpha")["platforms"] == nlohmann::json{kTag});
+  }
+  CHECK(n.tc.c->GetProgress().tasks == tasks);
+  n.ExpectAlive();
+}
+
+TEST_CASE("hostile input: a second, different result for one lease is refused; the same one is a duplicate") {
+  Net n;
+  std::string first = n.Good(n.alice, n.alice_task, Outcome::kPassed);
+  REQUIRE(Submit(*n.tc.c, n.alice, first, n.tc.now).status == 200);
+  ExpectRefused(Submit(*n.tc.c, n.alice, n.Good(n.alice, n.alice_task, Outcome::kTestsFailed), n.tc.now),
+                409, "conflicting_result");
+  HttpResponse again = Submit(*n.tc.c, n.alice, first, n.tc.now);
+  CHECK(again.status == 200);
+  CHECK(Body(again)["duplicate"] == true);
+  nlohmann::json task = Get(*n.tc.c, "/api/v1/tasks/" + n.alice_task.task_id);
+  CHECK(task["results"].size() == 1);
+}
+
+TEST_CASE("hostile input: bodies over their route's limit and bytes that are not UTF-8 get 4xx over HTTP") {
+  Net n;
+  HttpServerOptions so;
+  so.route_body_limit = coordinator::Coordinator::BodyLimitFor;
+  HttpServer server([&](const HttpRequest& r) { return n.tc.c->Handle(r); }, so);
+  std::string err;
+  REQUIRE(server.Start("127.0.0.1", 0, &err));
+  const int port = server.port();
+  const std::string host = "Host: 127.0.0.1\r\nConnection: close\r\n";
+
+  SECTION("a lease announcing 1 MiB is refused before its body is sent") {
+    // Only the headers go out: the answer must come without the body.
+    std::string r = RawExchange(port, "POST /api/v1/lease HTTP/1.1\r\n" + host +
+                                          "Content-Length: 1048576\r\n\r\n");
+    CHECK(StatusLine(r) == "HTTP/1.1 413 Payload Too Large");
+    CHECK(r.find("body_too_large") != std::string::npos);
+  }
+  SECTION("a result announcing 64 MiB is refused before its body is sent") {
+    std::string r = RawExchange(port, "POST /api/v1/results HTTP/1.1\r\n" + host +
+                                          "Content-Length: 67108864\r\n\r\n");
+    CHECK(StatusLine(r) == "HTTP/1.1 413 Payload Too Large");
+  }
+  SECTION("an enrolment announcing 100 KiB, just over its route's 64 KiB") {
+    std::string r = RawExchange(port, "POST /api/v1/volunteers HTTP/1.1\r\n" + host +
+                                          "Content-Length: 102400\r\n\r\n");
+    CHECK(StatusLine(r) == "HTTP/1.1 413 Payload Too Large");
+  }
+  SECTION("a result of 100 KiB, within its route's 4 MiB, is read and judged") {
+    std::string body = n.Good(n.alice, n.alice_task);
+    body.insert(body.size() - 1, ",\"pad\":\"" + std::string(100 << 10, 'a') + "\"");
+    HttpClient client;
+    std::string url = "http://127.0.0.1:" + std::to_string(port);
+    Headers headers;
+    for (auto& kv : SignRequest(*n.alice.machine, "POST", "/api/v1/results", body, n.tc.now)) headers.push_back(kv);
+    HttpResult r = client.Post(url + "/api/v1/results", body, headers);
+    INFO(r.body);
+    CHECK(r.status == 200);
+  }
+  SECTION("invalid UTF-8 in the path, the query or a header") {
+    for (const std::string& req :
+         {"GET /api/v1/tasks/%ff%fe HTTP/1.1\r\n" + host + "\r\n",
+          "GET /projects/\xff HTTP/1.1\r\n" + host + "\r\n",
+          "GET /api/v1/leaderboard?window=%c3%28 HTTP/1.1\r\n" + host + "\r\n",
+          "POST /api/v1/lease HTTP/1.1\r\n" + host + "Corral-Key: \xc3\x28\r\nContent-Length: 2\r\n\r\n{}"}) {
+      CAPTURE(req);
+      std::string r = RawExchange(port, req);
+      CHECK(StatusLine(r).substr(0, 10) == "HTTP/1.1 4");
+      CHECK(r.find("\"error\"") != std::string::npos);
+    }
+  }
+  // Still serving.
+  HttpClient client;
+  CHECK(client.Get("http://127.0.0.1:" + std::to_string(port) + "/api/v1/projects").ok());
+  server.Stop();
+}
