@@ -449,6 +449,29 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(r.tests_passed == 2);
     CHECK(r.log.find("tests: testpaths in pytest.ini: testing") != std::string::npos);
   }
+  SECTION("a suite whose test library is not on the index is tests_unrunnable, never tests_failed") {
+    auto e = SdistEntries("demo_unrun", PackageKind::kNoTests);
+    e.push_back(Entry("demo_unrun-1.0/tests/test_needs_lib.py",
+                      "import corral_absent_testlib\n\ndef test_x():\n    assert True\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_unrun", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kTestsUnrunnable);
+    CHECK(r.summary.find("needs corral_absent_testlib") != std::string::npos);
+    CHECK(r.tests_failed + r.tests_errors == 0);
+    // Beside a module that runs: that one counts, the other is named as not run.
+    auto m = SdistEntries("demo_mixed", PackageKind::kNoTests);
+    m.push_back(Entry("demo_mixed-1.0/tests/test_needs_lib.py",
+                      "import corral_absent_testlib\n\ndef test_x():\n    assert True\n"));
+    m.push_back(Entry("demo_mixed-1.0/tests/test_plain.py",
+                      "import unittest\nimport demo_mixed\n\nclass P(unittest.TestCase):\n"
+                      "    def test_add(self):\n        self.assertEqual(demo_mixed.add(1, 1), 2)\n"));
+    JobResult mixed = RunEntries(platform, tmp, "demo_mixed", m);
+    INFO(mixed.summary << "\n" << mixed.log);
+    CHECK(mixed.outcome == Outcome::kPassed);
+    CHECK(mixed.tests_passed == 1);
+    CHECK(mixed.tests_not_run.size() == 1);
+    CHECK(mixed.summary.find("not run: ") != std::string::npos);
+  }
   SECTION("tests shipped inside the package run from the installed copy") {
     auto e = SdistEntries("demo_inside", PackageKind::kNoTests);
     e.push_back(Entry("demo_inside-1.0/demo_inside/tests/__init__.py", ""));
