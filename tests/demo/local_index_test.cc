@@ -1,6 +1,9 @@
 #include "demo/local_index.h"
 
 #include <catch2/catch.hpp>
+#include <clocale>
+#include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -320,4 +323,31 @@ TEST_CASE("yanking, new releases and removals bump serials, which survive a rest
     CHECK(restarted.Project("corral-demo-cext")->serial == start + 1);
     CHECK(restarted.Project("corral-demo-pure")->serial == pure_serial);
   }
+}
+
+TEST_CASE("an sdist with a non-ASCII file name is published under the C locale") {
+  std::setlocale(LC_ALL, "C");
+  ScratchDir dir;
+  fs::path sdist = dir.path() / "uni-1.0.tar.gz";
+  // As Python's tarfile writes sdists: pax headers carrying UTF-8 names,
+  // here before PKG-INFO (the real wheel 0.45.1 sdist's test data is so).
+  std::ofstream(dir.path() / "make.py")
+      << "import io, sys, tarfile\n"
+         "t = tarfile.open(sys.argv[1], 'w:gz', format=tarfile.PAX_FORMAT)\n"
+         "for name, data in [(u'uni-1.0/tests/\\u00e5\\u00e4\\u00f6_\\u65e5\\u672c.py', b'X = 1\\n'),\n"
+         "                   ('uni-1.0/PKG-INFO', b'Metadata-Version: 2.1\\nName: uni\\nVersion: 1.0\\nRequires-Python: >=3.8\\n')]:\n"
+         "    info = tarfile.TarInfo(name)\n"
+         "    info.size = len(data)\n"
+         "    t.addfile(info, io.BytesIO(data))\n"
+         "t.close()\n";
+  std::string cmd = "python3 " + (dir.path() / "make.py").string() + " " + sdist.string();
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  fs::remove(dir.path() / "make.py");
+  LocalIndex index;
+  std::string err;
+  INFO(err);
+  REQUIRE(index.Load(dir.path(), &err));
+  REQUIRE(index.Project("uni"));
+  REQUIRE(index.Project("uni")->files.size() == 1);
+  CHECK(index.Project("uni")->files[0].requires_python == ">=3.8");  // PKG-INFO, read past the name
 }
