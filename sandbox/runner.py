@@ -60,10 +60,6 @@ class Job(object):
 
     def __init__(self, spec):
         self.spec = spec
-        # The build env starts as the read-only template (enough when the
-        # backend needs nothing installed) and becomes a private copy the
-        # first time pip must install into it.
-        self.build_env = spec.get("build_env_template") or BUILD_ENV
         self.result = {
             "version": RESULT_VERSION,
             "mode": spec.get("mode"),
