@@ -2,6 +2,8 @@
 
 #include "common/crypto.h"
 
+#include <algorithm>
+
 namespace corral {
 
 namespace {
@@ -94,6 +96,69 @@ void to_json(nlohmann::json& j, const LeaseReturnResponse& v) {
   j = {{"returned", v.returned}, {"unknown", v.unknown}};
 }
 
+void to_json(nlohmann::json& j, const TestEvidence& v) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : v.first_failures) failures.push_back({{"id", f.id}, {"text", f.text}});
+  j = {{"runner", v.runner},
+       {"command", v.command},
+       {"found_by", v.found_by},
+       {"degraded", v.degraded},
+       {"requirements", v.requirements},
+       {"requirements_missing", v.requirements_missing},
+       {"not_run", v.not_run},
+       {"flaky", v.flaky},
+       {"first_failures", std::move(failures)}};
+}
+
+bool ParseTestEvidence(const nlohmann::json& j, TestEvidence* out, std::string* err) {
+  *out = TestEvidence{};
+  Reader r(j, "result field 'test_run':");
+  nlohmann::json failures = nlohmann::json::array();
+  r.Opt("runner", &out->runner);
+  r.Opt("command", &out->command);
+  r.Opt("found_by", &out->found_by);
+  r.Opt("degraded", &out->degraded);
+  r.Opt("requirements", &out->requirements);
+  r.Opt("requirements_missing", &out->requirements_missing);
+  r.Opt("not_run", &out->not_run);
+  r.Opt("flaky", &out->flaky);
+  r.Opt("first_failures", &failures);
+  if (!r.Done(err)) return false;
+  auto too_long = [](const std::string& s) { return s.size() > kMaxTestEvidenceText; };
+  for (const auto* list : {&out->requirements, &out->requirements_missing, &out->not_run, &out->flaky}) {
+    if (list->size() > kMaxTestEvidenceItems || std::any_of(list->begin(), list->end(), too_long)) {
+      *err = "result field 'test_run' has a list longer than " + std::to_string(kMaxTestEvidenceItems) +
+             " entries or an entry longer than " + std::to_string(kMaxTestEvidenceText) + " bytes";
+      return false;
+    }
+  }
+  if (too_long(out->runner) || too_long(out->command) || too_long(out->found_by) ||
+      too_long(out->degraded)) {
+    *err = "result field 'test_run' has a text longer than " + std::to_string(kMaxTestEvidenceText) +
+           " bytes";
+    return false;
+  }
+  if (!failures.is_array() || failures.size() > kMaxFirstFailures) {
+    *err = "result field 'test_run.first_failures' must be an array of at most " +
+           std::to_string(kMaxFirstFailures) + " {id, text} objects";
+    return false;
+  }
+  for (const auto& f : failures) {
+    TestFailure tf;
+    Reader fr(f, "result field 'test_run.first_failures' entry");
+    fr.Req("id", &tf.id);
+    fr.Opt("text", &tf.text);
+    if (!fr.Done(err)) return false;
+    if (too_long(tf.id) || too_long(tf.text)) {
+      *err = "result field 'test_run.first_failures' has an entry longer than " +
+             std::to_string(kMaxTestEvidenceText) + " bytes";
+      return false;
+    }
+    out->first_failures.push_back(std::move(tf));
+  }
+  return true;
+}
+
 void to_json(nlohmann::json& j, const ResultPayload& v) {
   j = {{"task_id", v.task_id},
        {"lease_id", v.lease_id},
@@ -112,6 +177,10 @@ void to_json(nlohmann::json& j, const ResultPayload& v) {
        {"isolation", v.isolation},
        {"client_version", v.client_version},
        {"finished_at", v.finished_at}};
+  const TestEvidence& t = v.test_run;
+  if (!t.runner.empty() || !t.command.empty() || !t.found_by.empty() || !t.requirements.empty() ||
+      !t.requirements_missing.empty() || !t.not_run.empty())
+    j["test_run"] = t;  // absent when no suite was looked for (older clients send none either)
 }
 
 bool ParseEnrolRequest(const nlohmann::json& j, EnrolRequest* out, std::string* err) {
@@ -231,10 +300,12 @@ bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* 
 }
 
 bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err) {
+  *out = ResultPayload{};
   Reader r(j, "result");
   std::string outcome;
   nlohmann::json platform = nlohmann::json::object(), durations = nlohmann::json::object(),
-                 wheel = nlohmann::json::object(), tests = nlohmann::json::object();
+                 wheel = nlohmann::json::object(), tests = nlohmann::json::object(),
+                 test_run = nlohmann::json::object();
   r.Req("task_id", &out->task_id);
   r.Req("lease_id", &out->lease_id);
   r.Req("volunteer_id", &out->volunteer_id);
@@ -246,6 +317,7 @@ bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string
   r.Opt("wheel", &wheel);
   r.Opt("tests", &tests);
   r.Opt("failing_tests", &out->failing_tests);
+  r.Opt("test_run", &test_run);
   r.Opt("log_sha256", &out->log_sha256);
   r.Opt("commands", &out->commands);
   r.Opt("environment", &out->environment);
@@ -258,6 +330,7 @@ bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string
     *err = "result field 'outcome' has the unknown value '" + outcome + "'";
     return false;
   }
+  if (!ParseTestEvidence(test_run, &out->test_run, err)) return false;
   out->outcome = *parsed;
   try {
     if (!platform.is_object()) throw std::runtime_error("platform");

@@ -100,6 +100,30 @@ struct ResultBatchResponse {
   std::vector<ResultBatchItem> results;  // one per envelope, in the request's order
 };
 
+// How a test suite ran, for the verdict page: what a maintainer needs to
+// trust the verdict or reproduce it. Optional in a result (absent: empty).
+// Bounds, checked by ParseResultPayload: each list at most
+// kMaxTestEvidenceItems entries, each string at most kMaxTestEvidenceText
+// bytes, at most kMaxFirstFailures failures.
+struct TestFailure {
+  std::string id;    // "classname.name", as in failing_tests
+  std::string text;  // the failure's message and traceback, cut to kMaxTestEvidenceText
+};
+struct TestEvidence {
+  std::string runner;     // "pytest", "unittest" or "" (no suite ran)
+  std::string command;    // the command line that ran the suite (cd DIR && ...)
+  std::string found_by;   // where the test list came from ("testpaths in pyproject.toml", ...)
+  std::string degraded;   // what was changed from the project's own configuration, and why
+  std::vector<std::string> requirements;          // test requirements asked for
+  std::vector<std::string> requirements_missing;  // those the index could not give
+  std::vector<std::string> not_run;  // test modules set aside: "tests.test_x (needs lib)"
+  std::vector<std::string> flaky;    // failed, then passed when run again; not in failing_tests
+  std::vector<TestFailure> first_failures;  // the first failing tests, with their tracebacks
+};
+constexpr size_t kMaxTestEvidenceItems = 500;
+constexpr size_t kMaxTestEvidenceText = 4096;
+constexpr size_t kMaxFirstFailures = 5;
+
 // What a volunteer attests for one replica; the payload of a DSSE envelope.
 struct ResultPayload {
   std::string task_id;
@@ -112,7 +136,8 @@ struct ResultPayload {
   double build_seconds = 0, test_seconds = 0, total_seconds = 0;
   std::string wheel_filename, wheel_sha256, wheel_content_digest;
   int tests_passed = 0, tests_failed = 0, tests_errors = 0, tests_skipped = 0;
-  std::vector<std::string> failing_tests;  // sorted ids
+  std::vector<std::string> failing_tests;  // sorted ids; flaky tests are not failing
+  TestEvidence test_run;                   // JSON "test_run"
   std::string log_sha256;                  // artifact uploaded with PUT
   std::vector<std::string> commands;       // what ran, in order
   std::map<std::string, std::string> environment;
@@ -129,6 +154,7 @@ void to_json(nlohmann::json& j, const HeartbeatRequest& v);
 void to_json(nlohmann::json& j, const HeartbeatResponse& v);
 void to_json(nlohmann::json& j, const LeaseReturnRequest& v);
 void to_json(nlohmann::json& j, const LeaseReturnResponse& v);
+void to_json(nlohmann::json& j, const TestEvidence& v);
 void to_json(nlohmann::json& j, const ResultPayload& v);
 void to_json(nlohmann::json& j, const ResultBatchRequest& v);
 void to_json(nlohmann::json& j, const ResultBatchResponse& v);
@@ -143,6 +169,9 @@ bool ParseHeartbeatResponse(const nlohmann::json& j, HeartbeatResponse* out, std
 bool ParseLeaseReturnRequest(const nlohmann::json& j, LeaseReturnRequest* out, std::string* err);
 bool ParseLeaseReturnResponse(const nlohmann::json& j, LeaseReturnResponse* out, std::string* err);
 bool ParseResultPayload(const nlohmann::json& j, ResultPayload* out, std::string* err);
+// A result's "test_run" object (an absent field is an empty object); false
+// with *err when a field has the wrong type or is over the bounds above.
+bool ParseTestEvidence(const nlohmann::json& j, TestEvidence* out, std::string* err);
 // The result payload inside a stored DSSE envelope (its JSON text), without
 // checking the signature (it was checked when the result was accepted).
 bool ParseStoredResultEnvelope(const std::string& envelope_text, ResultPayload* out, std::string* err);

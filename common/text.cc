@@ -15,4 +15,11 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+std::string CutUtf8(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return std::string(s.substr(0, end));
+}
+
 }  // namespace corral

@@ -111,6 +111,7 @@ bool TaskJson(const Store& store, const std::string& task_id, const std::string&
          {"tests", {{"passed", p.tests_passed}, {"failed", p.tests_failed}, {"errors", p.tests_errors},
                     {"skipped", p.tests_skipped}}},
          {"failing_tests", p.failing_tests},
+         {"test_run", p.test_run},
          {"durations", {{"build_s", p.build_seconds}, {"test_s", p.test_seconds}, {"total_s", p.total_seconds}}},
          {"wheel", {{"filename", p.wheel_filename}, {"sha256", p.wheel_sha256},
                     {"content_digest", p.wheel_content_digest}}},

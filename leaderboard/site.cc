@@ -549,6 +549,41 @@ std::string RenderTask(const json& task) {
       List failing = StringList(Field(r, "failing_tests"));
       row.set("has_failing", Bool(!failing.empty()));
       row.set("failing_tests", failing);
+      // How the suite ran: what a maintainer needs to trust the verdict.
+      const json& run = Field(r, "test_run");
+      List not_run = StringList(Field(run, "not_run")), flaky = StringList(Field(run, "flaky"));
+      row.set("tests_not_run", std::to_string(not_run.size()));
+      row.set("tests_flaky", std::to_string(flaky.size()));
+      std::string suite_command = Text(run, "command"), found_by = Text(run, "found_by"),
+                  degraded = Text(run, "degraded"), runner = Text(run, "runner");
+      List requirements = StringList(Field(run, "requirements")),
+           missing = StringList(Field(run, "requirements_missing"));
+      List first_failures;
+      const json& ff = Field(run, "first_failures");
+      if (ff.is_array())
+        for (const json& f : ff) {
+          Data one;
+          one.set("id", Text(f, "id"));
+          one.set("text", Text(f, "text"));
+          first_failures.push_back(one);
+        }
+      row.set("has_test_run", Bool(!suite_command.empty() || !found_by.empty()));
+      row.set("suite_runner", runner.empty() ? "none" : runner);
+      row.set("suite_command", suite_command);
+      row.set("has_found_by", Bool(!found_by.empty()));
+      row.set("found_by", found_by);
+      row.set("has_degraded", Bool(!degraded.empty()));
+      row.set("degraded", degraded);
+      row.set("has_test_requirements", Bool(!requirements.empty()));
+      row.set("test_requirements", requirements);
+      row.set("has_requirements_missing", Bool(!missing.empty()));
+      row.set("requirements_missing", missing);
+      row.set("has_not_run", Bool(!not_run.empty()));
+      row.set("not_run", not_run);
+      row.set("has_flaky", Bool(!flaky.empty()));
+      row.set("flaky", flaky);
+      row.set("has_first_failures", Bool(!first_failures.empty()));
+      row.set("first_failures", first_failures);
       List commands = StringList(Field(r, "commands"));
       row.set("has_commands", Bool(!commands.empty()));
       row.set("commands", commands);

@@ -194,15 +194,33 @@ const char kTaskTemplate[] = R"tpl(<h1>{{project}} {{version}} on {{platform_lab
 <dt>Account</dt><dd>{{#has_account_path}}<a href="/accounts/{{account_path}}">{{account}}</a>{{/has_account_path}}{{^has_account_path}}{{account}}{{/has_account_path}}</dd>
 <dt>Outcome</dt><dd><span class="cell s-{{status_class}}">{{status_text}}</span></dd>
 {{#has_summary}}<dt>Summary</dt><dd>{{summary}}</dd>{{/has_summary}}
-{{#has_tests}}<dt>Tests</dt><dd>{{tests_passed}} passed, {{tests_failed}} failed, {{tests_errors}} errors, {{tests_skipped}} skipped</dd>{{/has_tests}}
+{{#has_tests}}<dt>Tests</dt><dd>{{tests_passed}} passed, {{tests_failed}} failed, {{tests_errors}} errors, {{tests_skipped}} skipped, {{tests_not_run}} not run, {{tests_flaky}} flaky</dd>{{/has_tests}}
 {{#has_durations}}<dt>Durations</dt><dd>build {{build_s}}, tests {{test_s}}, total {{total_s}}</dd>{{/has_durations}}
 {{#has_wheel}}<dt>Wheel</dt><dd>{{wheel_filename}}<br/><small>sha256 <code>{{wheel_sha256}}</code></small><br/><small>content digest <code>{{wheel_content_digest}}</code></small></dd>{{/has_wheel}}
 <dt>Isolation</dt><dd>{{isolation}}</dd>
 <dt>Log</dt><dd>{{#has_log}}<a class="log" href="/api/v1/artifacts/{{log_path}}">log ({{log_short}})</a>{{/has_log}}{{^has_log}}<span class="muted">none uploaded</span>{{/has_log}}</dd>
 {{#has_received}}<dt>Received</dt><dd>{{received_at}}</dd>{{/has_received}}
 </dl>
+{{#has_test_run}}<h3>How the suite ran</h3>
+<dl class="facts suite">
+<dt>Runner</dt><dd>{{suite_runner}}</dd>
+<dt>Command</dt><dd><pre class="suite-command"><code>{{suite_command}}</code></pre></dd>
+{{#has_found_by}}<dt>Test list from</dt><dd>{{found_by}}</dd>{{/has_found_by}}
+{{#has_degraded}}<dt>Degraded</dt><dd class="degraded">{{degraded}}</dd>{{/has_degraded}}
+{{#has_test_requirements}}<dt>Test requirements</dt><dd>{{#test_requirements}}<code>{{.}}</code> {{/test_requirements}}</dd>{{/has_test_requirements}}
+{{#has_requirements_missing}}<dt>Not on the index</dt><dd>{{#requirements_missing}}<code>{{.}}</code> {{/requirements_missing}}</dd>{{/has_requirements_missing}}
+</dl>{{/has_test_run}}
 {{#has_failing}}<h3>Failing tests</h3>
 <ul class="failing">{{#failing_tests}}<li><code>{{.}}</code></li>{{/failing_tests}}</ul>{{/has_failing}}
+{{#has_first_failures}}<h3>First failures</h3>
+{{#first_failures}}<details class="traceback" open="open"><summary><code>{{id}}</code></summary><pre><code>{{text}}</code></pre></details>
+{{/first_failures}}{{/has_first_failures}}
+{{#has_flaky}}<h3>Flaky tests</h3>
+<p class="muted">Failed, then passed when run again: not counted as failures, and not compared between replicas.</p>
+<ul class="flaky">{{#flaky}}<li><code>{{.}}</code></li>{{/flaky}}</ul>{{/has_flaky}}
+{{#has_not_run}}<h3>Not run here</h3>
+<p class="muted">These test modules import a library the index does not have: the harness's gap, not a failure of the package.</p>
+<ul class="not-run">{{#not_run}}<li><code>{{.}}</code></li>{{/not_run}}</ul>{{/has_not_run}}
 {{#has_commands}}<h3>Commands</h3>
 <pre class="commands">{{#commands}}<code>{{.}}</code>
 {{/commands}}</pre>{{/has_commands}}

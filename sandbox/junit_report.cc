@@ -1,5 +1,6 @@
 #include "sandbox/junit_report.h"
 
+#include "common/text.h"
 #include "sandbox/sandbox_policy.h"
 
 #include <pugixml.hpp>
@@ -12,16 +13,42 @@ namespace corral::sandbox {
 
 namespace {
 
-void Walk(const pugi::xml_node& node, JUnitSummary* out) {
+// The failure's message and traceback, the head and the tail kept when it
+// is longer than kMaxTestEvidenceText (the tail has the assertion).
+std::string FailureText(const pugi::xml_node& bad) {
+  std::string message = bad.attribute("message").as_string();
+  std::string body = bad.text().as_string();
+  std::string text = body.find(message) != std::string::npos || message.empty()
+                         ? body
+                         : message + (body.empty() ? "" : "\n" + body);
+  const size_t max = kMaxTestEvidenceText;
+  if (text.size() <= max) return CutUtf8(text, max);
+  std::string head = CutUtf8(text.substr(0, max / 4), max / 4);
+  size_t from = text.size() - (max - head.size() - 16);
+  while (from < text.size() && (static_cast<unsigned char>(text[from]) & 0xC0) == 0x80) ++from;
+  return head + "\n[...]\n" + text.substr(from);
+}
+
+// Suites nest a few levels in real reports; deeper ones are not read (the
+// file is untrusted, and the walk is recursive).
+constexpr int kMaxSuiteDepth = 32;
+
+void Walk(const pugi::xml_node& node, JUnitSummary* out, int depth = 0) {
   for (pugi::xml_node child : node.children()) {
     std::string_view tag = child.name();
     if (tag == "testsuite" || tag == "testsuites") {
-      Walk(child, out);
+      if (depth < kMaxSuiteDepth) Walk(child, out, depth + 1);
     } else if (tag == "testcase") {
       std::string cls = child.attribute("classname").as_string();
       std::string name = child.attribute("name").as_string();
       std::string id = cls.empty() ? name : cls + "." + name;
-      if (child.child("failure")) {
+      pugi::xml_node bad = child.child("failure") ? child.child("failure") : child.child("error");
+      if (bad && out->first_failures.size() < kMaxFirstFailures)
+        out->first_failures.push_back({CutUtf8(id, kMaxTestEvidenceText), FailureText(bad)});
+      if (child.attribute("flaky").as_bool() && !bad) {
+        ++out->flaky;
+        out->flaky_ids.push_back(id);
+      } else if (child.child("failure")) {
         ++out->failed;
         out->failing.push_back(id);
       } else if (child.child("error")) {
@@ -48,8 +75,10 @@ bool ParseJUnitText(const std::string& xml, JUnitSummary* out, std::string* err)
     return false;
   }
   Walk(doc, out);
-  std::sort(out->failing.begin(), out->failing.end());
-  out->failing.erase(std::unique(out->failing.begin(), out->failing.end()), out->failing.end());
+  for (auto* ids : {&out->failing, &out->flaky_ids}) {
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+  }
   return true;
 }
 

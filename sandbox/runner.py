@@ -6,7 +6,7 @@
 #   python runner.py /job/.corral/job.json          one job, or a venv template
 #   python runner.py _hook HOOK OUT BACKEND PATHS    a PEP 517 hook (build env)
 #   python runner.py _import OUT MODULE...           import check (test env)
-#   python runner.py _unittest JUNIT START_DIR       unittest with JUnit XML
+#   python runner.py _unittest JUNIT START_DIR [IDS] unittest with JUnit XML (IDS: re-run those)
 #
 # It must run unchanged on CPython 2.7, 3.6..3.13 and PyPy: no f-strings, no
 # subprocess.run, no pathlib, no pipes module (gone in 3.13).
@@ -824,7 +824,7 @@ def _toml_testpaths(text):
     return re.findall(r"[\"']([^\"']+)[\"']", t.group(1))
 
 
-def pytest_testpaths(src):
+def configured_testpaths(src):
     """(where the project's pytest configuration is, its testpaths), in
     pytest's own order of precedence; (None, []) when there is none."""
     for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest")):
@@ -868,7 +868,7 @@ def find_suite(src, modules):
     to the sdist root], [installed test packages to run with --pyargs]).
     The project's pytest testpaths first, then the usual layouts, then test
     files at the root."""
-    where, paths = pytest_testpaths(src)
+    where, paths = configured_testpaths(src)
     found = [p for p in paths if os.path.exists(os.path.join(src, p)) and has_test_files(os.path.join(src, p))]
     if found:
         return "testpaths in %s" % where, found, []
@@ -971,10 +971,11 @@ def tests(job):
                                       stdout=devnull, stderr=devnull) == 0
     if have_pytest:
         job.result["tests"]["runner"] = "pytest"
-        base = [ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-rfE", "--junitxml=" + junit,
+        plugin_env = plugin_env_for_pytest()
+        base = [ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", PYTEST_PLUGIN, "-rfE",
                 "--continue-on-collection-errors"]
         targets = paths + (["--pyargs"] + pyargs if pyargs else [])
-        rc, tail = job.run(base + targets, cwd=run_dir)
+        rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
         if rc == 4 and ("unrecognized arguments" in tail or "no such option" in tail
                         or "error: " in tail):
             # addopts naming a plugin the index could not give (coverage,
@@ -983,10 +984,14 @@ def tests(job):
                    "run again without them" % last_line(tail, ["unrecognized arguments", "error:"])
             _out("[corral] %s\n" % note)
             job.result["tests"]["degraded"] = note
-            rc, tail = job.run(base + ["-o", "addopts="] + targets, cwd=run_dir)
+            base += ["-o", "addopts="]
+            rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
+        job.result["tests"]["command"] = job.result["commands"][-1]
+        rerun = ("pytest", (base + targets, plugin_env))
     else:
         job.result["tests"]["runner"] = "unittest"
         rc, tail = 0, ""
+        starts = []
         for target in paths + pyargs:
             start = target
             if target in pyargs:
@@ -995,23 +1000,151 @@ def tests(job):
                 start = "."
             elif not os.path.exists(os.path.join(run_dir, target, "__init__.py")):
                 open(os.path.join(run_dir, target, "__init__.py"), "w").close()
+            starts.append(start)
             rc1, tail = job.run([ENV_PY, RUNNER, "_unittest", junit, start], cwd=run_dir)
             rc = rc or rc1
             if len(paths + pyargs) > 1:
                 os.rename(junit, junit + ".%d" % (paths + pyargs).index(target))
         if len(paths + pyargs) > 1:
             merge_junit(junit, [junit + ".%d" % i for i in range(len(paths + pyargs))])
+        job.result["tests"]["command"] = " && ".join(job.result["commands"][-len(starts):])
+        rerun = ("unittest", starts)
     notrun = set_aside_unrunnable(junit, modules)
     if notrun:
         job.result["tests"]["notrun"] = notrun
         _out("[corral] not run here, their test libraries are not on the index: %s\n"
              % ", ".join("%s (needs %s)" % (n["test"], n["missing"]) for n in notrun))
+    rc = rerun_failures(job, junit, rerun, run_dir, rc)
     seconds = _now() - t0
     job.result["test_seconds"] = round(seconds, 3)
     job.result["tests"]["rc"] = rc
     job.result["tests"]["junit"] = junit if os.path.isfile(junit) else ""
     job.result["tests"]["tail"] = last_line(tail)
     job.step("tests", seconds, rc == 0)
+
+
+# Failing tests are run once more; a test that passes then is flaky: it is
+# reported as such and never makes the verdict tests_failed (replicas
+# compare the failures that are not flaky). Past this many failures the
+# suite is broken, not flaky, and the re-run would only double its time.
+MAX_RERUN = 100
+PYTEST_PLUGIN = "corral_pytest_plugin"
+
+
+def plugin_env_for_pytest():
+    """The environment of a pytest run that loads this file as a plugin
+    (a copy under a name no project uses), which records the failed node
+    ids and, on the re-run, keeps only them."""
+    plugins = JOB + "/plugins"
+    if not os.path.isdir(plugins):
+        os.makedirs(plugins)
+    shutil.copyfile(RUNNER, os.path.join(plugins, PYTEST_PLUGIN + ".py"))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = plugins + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["CORRAL_FAILED_OUT"] = JOB + "/reports/failed-nodeids.txt"
+    if os.path.exists(env["CORRAL_FAILED_OUT"]):
+        os.remove(env["CORRAL_FAILED_OUT"])
+    return env
+
+
+def pytest_runtest_logreport(report):
+    """pytest hook (this file loaded as a plugin): remembers a failed test."""
+    out = os.environ.get("CORRAL_FAILED_OUT")
+    if out and report.failed and not os.environ.get("CORRAL_RERUN_ONLY"):
+        import io
+        with io.open(out, "a", encoding="utf-8") as f:
+            f.write(_text(report.nodeid) + u"\n")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """pytest hook (this file loaded as a plugin): on the re-run, only the
+    tests that failed the first time."""
+    only = os.environ.get("CORRAL_RERUN_ONLY")
+    if not only:
+        return
+    import io
+    with io.open(only, encoding="utf-8") as f:
+        wanted = set(line.rstrip(u"\n") for line in f if line.strip())
+    keep = [i for i in items if _text(i.nodeid) in wanted]
+    drop = [i for i in items if _text(i.nodeid) not in wanted]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+def junit_cases(path):
+    """{test id: "pass" | "failure" | "error" | "skipped"} of a JUnit report,
+    ids as the C++ side forms them ("classname.name")."""
+    import xml.etree.ElementTree as ET
+    cases = {}
+    try:
+        tree = ET.parse(path)
+    except Exception:
+        return cases, None
+    for case in tree.iter("testcase"):
+        cls, name = case.get("classname") or "", case.get("name") or ""
+        test_id = cls + "." + name if cls else name
+        status = "pass"
+        for tag in ("failure", "error", "skipped"):
+            if case.find(tag) is not None:
+                status = tag
+                break
+        if cases.get(test_id, "pass") == "pass":
+            cases[test_id] = status
+    return cases, tree
+
+
+def rerun_failures(job, junit, rerun, run_dir, rc):
+    """Runs the failing tests once more; marks those that pass then as
+    flaky in the JUnit report (flaky="true", no failure element) and in
+    result["tests"]["flaky"]. Returns the suite's status, 0 when every
+    failure was flaky."""
+    first, tree = junit_cases(junit)
+    failing = sorted(t for t, s in first.items() if s in ("failure", "error"))
+    if not failing or rerun is None or tree is None:
+        return rc
+    if len(failing) > MAX_RERUN:
+        _out("[corral] %d tests failed: more than %d, so they are not run again (none is taken as "
+             "flaky)\n" % (len(failing), MAX_RERUN))
+        return rc
+    job.header("tests", "running the %d failing test(s) once more, to tell flaky ones" % len(failing))
+    again = junit + ".rerun"
+    kind, what = rerun
+    if kind == "pytest":
+        argv, env = what
+        ids = env["CORRAL_FAILED_OUT"]  # the node ids the first run saw fail
+        if not os.path.exists(ids):
+            return rc
+        env = dict(env)
+        env["CORRAL_RERUN_ONLY"] = ids
+        job.run(argv + ["--junitxml=" + again], cwd=run_dir, env=env)
+    else:
+        if len(what) != 1:
+            _out("[corral] the failing tests are not run again: the suite has several start folders\n")
+            return rc
+        ids = JOB + "/reports/rerun-ids.txt"
+        with open(ids, "w") as f:
+            f.write("\n".join(t for t in failing if " " not in t) + "\n")
+        job.run([ENV_PY, RUNNER, "_unittest", again, what[0], ids], cwd=run_dir)
+    second, _ = junit_cases(again)
+    flaky = sorted(t for t in failing if second.get(t) == "pass")
+    job.result["tests"]["rerun"] = {"tests": len(failing), "passed": len(flaky),
+                                    "command": job.result["commands"][-1]}
+    if not flaky:
+        _out("[corral] every failing test failed again: none is flaky\n")
+        return rc
+    for case in tree.iter("testcase"):
+        cls, name = case.get("classname") or "", case.get("name") or ""
+        if (cls + "." + name if cls else name) in flaky:
+            for bad in case.findall("failure") + case.findall("error"):
+                case.remove(bad)
+            case.set("flaky", "true")
+    tree.write(junit)
+    job.result["tests"]["flaky"] = flaky
+    _out("[corral] flaky (failed, then passed when run again): %s\n" % ", ".join(flaky))
+    if len(flaky) == len(failing) and rc == 1:
+        return 0  # pytest's and unittest's status for "tests failed": they all passed again
+    return rc
 
 
 def set_aside_unrunnable(junit, modules):
@@ -1142,7 +1275,11 @@ def unittest_main(argv):
                 kind = "failure" if issubclass(err[0], test.failureException) else "error"
                 self._add(test, kind, self._exc_info_to_string(err, test))
 
-    suite = unittest.TestLoader().discover(start, top_level_dir=top)
+    if len(argv) > 2:  # the re-run of the tests that failed: their ids, one a line
+        with open(argv[2]) as f:
+            suite = unittest.TestLoader().loadTestsFromNames([l.strip() for l in f if l.strip()])
+    else:
+        suite = unittest.TestLoader().discover(start, top_level_dir=top)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=JUnitResult)
     result = runner.run(suite)
     write_junit(junit, records)

@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/http_client.h"
+#include "common/text.h"
 #include "sandbox/archive_extract.h"
 #include "sandbox/build_system.h"
 #include "sandbox/cgroup_limits.h"
@@ -359,7 +360,7 @@ std::optional<JobResult> PrepareRound(const JobSpec& spec, const std::filesystem
       return Finish(std::move(*r), Outcome::kInstallFailed,
                     (kind == "runtime" ? "dependency " : "build requirement of a dependency ") + detail,
                     t0);
-    if (kind == "test") r->test_requirements_missing.push_back(req + (offers.empty() ? "" : " (" + offers + ")"));
+    if (kind == "test") r->test_run.requirements_missing.push_back(req + (offers.empty() ? "" : " (" + offers + ")"));
   }
   if (fetch_failed)
     return Finish(std::move(*r), Outcome::kInfraError,
@@ -505,7 +506,7 @@ JobResult RunJob(const JobSpec& spec) {
   job["test_requires"] = test_reqs;
   job["online"] = proxy != nullptr;
   job["fetched"] = nlohmann::json::array();
-  r.test_requirements = test_reqs;
+  r.test_run.requirements = test_reqs;
   nlohmann::json needs = nlohmann::json::array();
   if (kind == InputKind::kSdist && proxy && !build_reqs.empty())
     needs.push_back({{"kind", "build"}, {"reqs", build_reqs}});
@@ -554,10 +555,10 @@ JobResult RunJob(const JobSpec& spec) {
     Header(&r, "prepare: " + std::to_string(r.prepare_rounds) + " round(s), " +
                    std::to_string(r.files_fetched) + " file(s) fetched from the index, " +
                    std::to_string(r.files_from_cache) + " from this volunteer's cache; test requirements " +
-                   nlohmann::json(r.test_requirements).dump() +
-                   (r.test_requirements_missing.empty()
+                   nlohmann::json(r.test_run.requirements).dump() +
+                   (r.test_run.requirements_missing.empty()
                         ? ""
-                        : ", not on the index: " + nlohmann::json(r.test_requirements_missing).dump()));
+                        : ", not on the index: " + nlohmann::json(r.test_run.requirements_missing).dump()));
   if (run.result.is_object() && run.result.contains("steps") && run.result["steps"].is_array())
     for (const auto& step : run.result["steps"])
       if (step.is_object() && step.value("name", nlohmann::json()).is_string())
@@ -657,7 +658,11 @@ JobResult RunJob(const JobSpec& spec) {
     return Finish(std::move(r), *parsed, summary, t0);
   }
   const auto& tests = result.value("tests", nlohmann::json::object());
-  r.test_runner = tests.value("runner", "");
+  r.test_run.runner = tests.value("runner", "");
+  if (r.test_run.runner == "none") r.test_run.runner.clear();
+  r.test_run.command = CutUtf8(tests.value("command", ""), kMaxTestEvidenceText);
+  r.test_run.found_by = CutUtf8(tests.value("found_by", ""), kMaxTestEvidenceText);
+  r.test_run.degraded = CutUtf8(tests.value("degraded", ""), kMaxTestEvidenceText);
   int rc = tests.contains("rc") && tests["rc"].is_number_integer() ? tests["rc"].get<int>() : -1;
   std::filesystem::path junit = work / "reports" / "junit.xml";
   JUnitSummary js;
@@ -671,7 +676,7 @@ JobResult RunJob(const JobSpec& spec) {
     if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
     std::string tail = tests.value("tail", "");
     return Finish(std::move(r), Outcome::kTestsFailed,
-                  "the test runner (" + r.test_runner + ") exited with status " +
+                  "the test runner (" + r.test_run.runner + ") exited with status " +
                       std::to_string(rc) + " without a report: " + tail,
                   t0);
   }
@@ -680,53 +685,58 @@ JobResult RunJob(const JobSpec& spec) {
   std::vector<std::string> not_run;
   for (const auto& n : tests.value("notrun", nlohmann::json::array()))
     if (n.is_object())
-      not_run.push_back(n.value("test", "?") + " (needs " + n.value("missing", "?") + ")");
-  r.tests_not_run = not_run;
+      not_run.push_back(CutUtf8(n.value("test", "?") + " (needs " + n.value("missing", "?") + ")",
+                                kMaxTestEvidenceText));
+  if (not_run.size() > kMaxTestEvidenceItems) not_run.resize(kMaxTestEvidenceItems);
+  r.test_run.not_run = not_run;
   r.tests_passed = js.passed;
   r.tests_failed = js.failed;
   r.tests_errors = js.errors;
   r.tests_skipped = js.skipped;
   r.failing_tests = js.failing;
+  r.test_run.flaky = js.flaky_ids;
+  if (r.test_run.flaky.size() > kMaxTestEvidenceItems) r.test_run.flaky.resize(kMaxTestEvidenceItems);
+  r.test_run.first_failures = js.first_failures;
   if (js.failed + js.errors > 0 || rc != 0) {
     std::string evidence = limit_evidence("tests");
     if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
   }
-  if (js.failed + js.errors > 0) {
+  // Summaries name at most three tests.
+  auto first_three = [](const std::vector<std::string>& items) {
     std::string s;
-    for (size_t i = 0; i < js.failing.size() && i < 3; ++i)
-      s += (i ? ", " : "") + js.failing[i];
-    if (js.failing.size() > 3) s += " and " + std::to_string(js.failing.size() - 3) + " more";
+    for (size_t i = 0; i < items.size() && i < 3; ++i) s += (i ? ", " : "") + items[i];
+    if (items.size() > 3) s += " and " + std::to_string(items.size() - 3) + " more";
+    return s;
+  };
+  if (js.failed + js.errors > 0)
     return Finish(std::move(r), Outcome::kTestsFailed,
-                  s + (js.failing.size() == 1 ? " failed" : " failed") + " (" +
-                      std::to_string(js.failed + js.errors) + " of " +
-                      std::to_string(js.total()) + " tests)",
+                  first_three(js.failing) + " failed (" + std::to_string(js.failed + js.errors) + " of " +
+                      std::to_string(js.total()) + " tests" +
+                      (js.flaky ? "; " + std::to_string(js.flaky) + " more failed once, then passed: flaky" : "") +
+                      ")",
                   t0);
-  }
-  std::string not_run_note;
-  for (size_t i = 0; i < not_run.size() && i < 3; ++i) not_run_note += (i ? ", " : "") + not_run[i];
-  if (not_run.size() > 3) not_run_note += " and " + std::to_string(not_run.size() - 3) + " more";
+  std::string not_run_note = first_three(not_run);
   if (!not_run.empty() && js.total() == js.skipped)
     return Finish(std::move(r), Outcome::kTestsUnrunnable,
                   "none of the suite could run here: " + not_run_note +
                       "; the index does not have what its modules import",
                   t0);
-  if (js.total() == 0 || (r.test_runner == "pytest" && rc == 5))
+  if (js.total() == 0 || (r.test_run.runner == "pytest" && rc == 5))
     return Finish(std::move(r), Outcome::kNoTests, "the test suite collected no tests", t0);
+  // A passing suite's summary names what did not count.
+  std::string passed = std::to_string(js.passed) + " tests passed" +
+                       (js.skipped ? ", " + std::to_string(js.skipped) + " skipped" : "") +
+                       (js.flaky ? "; flaky (failed, then passed when run again): " + first_three(js.flaky_ids)
+                                 : "") +
+                       (not_run.empty() ? "" : "; not run: " + not_run_note);
   if (!not_run.empty())  // the runner's failing status was the set-aside modules'
-    return Finish(std::move(r), Outcome::kPassed,
-                  std::to_string(js.passed) + " tests passed" +
-                      (js.skipped ? ", " + std::to_string(js.skipped) + " skipped" : "") + "; not run: " +
-                      not_run_note,
-                  t0);
+    return Finish(std::move(r), Outcome::kPassed, passed, t0);
   if (rc != 0)
     return Finish(std::move(r), Outcome::kTestsFailed,
                   "the test runner exited with status " + std::to_string(rc) + ": " +
                       tests.value("tail", ""),
                   t0);
-  return Finish(std::move(r), Outcome::kPassed,
-                std::to_string(js.passed) + " tests passed" +
-                    (js.skipped ? ", " + std::to_string(js.skipped) + " skipped" : ""),
-                t0);
+  return Finish(std::move(r), Outcome::kPassed, passed, t0);
 }
 
 bool MeasureIsolation(const Platform& platform, const std::filesystem::path& scratch_dir,

@@ -14,6 +14,7 @@
 
 #include "common/outcome.h"
 #include "common/platform.h"
+#include "common/protocol.h"
 #include "sandbox/archive_extract.h"
 
 namespace corral::sandbox {
@@ -93,22 +94,22 @@ struct JobResult {
   std::filesystem::path wheel;            // built wheel inside work_dir, empty if none
   std::string wheel_sha256, wheel_content_digest;
   int tests_passed = 0, tests_failed = 0, tests_errors = 0, tests_skipped = 0;
-  std::vector<std::string> failing_tests; // sorted test ids ("tests.test_mod.TestX.test_y")
-  // Test modules that could not run here: a library they import is not on
-  // the index ("tests.test_x (needs pytest)"); never counted as failures.
-  std::vector<std::string> tests_not_run;
+  std::vector<std::string> failing_tests; // sorted test ids ("tests.test_mod.TestX.test_y"); not flaky ones
+  // How the suite ran: runner, command, where the list came from, what was
+  // degraded, test requirements (asked for / missing), modules not run
+  // here because a library they import is not on the index (never counted
+  // as failures), flaky tests (failed, passed when run again: not
+  // failures), the first failures with tracebacks.
+  TestEvidence test_run;
   double build_seconds = 0, test_seconds = 0, total_seconds = 0;
   std::string isolation;                  // e.g. "bwrap:net,pid,ipc,uts,user,cgroup;caps=none;..."
   // Added: where the time outside the package's own steps went.
   double env_seconds = 0;       // copying the venv template(s) into work_dir
   double template_seconds = 0;  // creating the template; 0 when it was reused
-  std::string test_runner;      // "pytest", "unittest" or "" (no tests ran)
   // The prepare phase: its rounds, what it fetched, what could not be had.
   int prepare_rounds = 0;
   double prepare_seconds = 0;
   int files_from_cache = 0, files_fetched = 0;
-  std::vector<std::string> test_requirements;          // the list that was asked for
-  std::vector<std::string> test_requirements_missing;  // what the index could not give
   // Wall time of each sandboxed run ("prepare round 1", "offline run 1",
   // ...) and of the runner's steps in the last offline run ("build",
   // "install", "import", "tests"), in order.

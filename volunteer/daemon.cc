@@ -607,6 +607,7 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     r.tests_errors = job.tests_errors;
     r.tests_skipped = job.tests_skipped;
     r.failing_tests = job.failing_tests;
+    r.test_run = job.test_run;
     r.commands = job.commands;
     r.environment = job.environment;
     r.isolation = job.isolation;

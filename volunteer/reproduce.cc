@@ -125,6 +125,8 @@ int Reproduce(const ReproduceOptions& o) {
   std::printf("== outcome here: %s%s\n", std::string(OutcomeName(job.outcome)).c_str(),
               job.summary.empty() ? "" : (" - " + job.summary).c_str());
   for (const auto& t : job.failing_tests) std::printf("   failing: %s\n", t.c_str());
+  for (const auto& t : job.test_run.flaky) std::printf("   flaky (failed, then passed when run again): %s\n", t.c_str());
+  if (!job.test_run.command.empty()) std::printf("   the suite ran as: %s\n", job.test_run.command.c_str());
   std::printf("   isolation: %s\n   work folder kept at %s\n", job.isolation.c_str(), spec.work_dir.c_str());
   bool same = verdict == OutcomeName(job.outcome);
   std::printf("%s\n", same ? "Reproduced: the same outcome as the network's verdict."

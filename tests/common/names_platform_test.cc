@@ -99,6 +99,35 @@ TEST_CASE("result payloads round-trip and strict parsing names the bad field") {
   CHECK(back.platform.python_version == "3.11.7");
   CHECK(back.tests_failed == 1);
 
+  // How the suite ran travels with the result, within bounds.
+  r.test_run.runner = "pytest";
+  r.test_run.command = "cd /job/testrun && python -m pytest tests";
+  r.test_run.flaky = {"tests.test_b.test_retry"};
+  r.test_run.first_failures = {{"tests.test_a.T.test_x", "Traceback ...\nAssertionError"}};
+  nlohmann::json with_run = r;
+  ResultPayload run_back;
+  REQUIRE(ParseResultPayload(with_run, &run_back, &err));
+  CHECK(run_back.test_run.command == r.test_run.command);
+  CHECK(run_back.test_run.flaky == r.test_run.flaky);
+  REQUIRE(run_back.test_run.first_failures.size() == 1);
+  CHECK(run_back.test_run.first_failures[0].text == "Traceback ...\nAssertionError");
+  nlohmann::json no_run = with_run;
+  no_run.erase("test_run");  // older clients send none
+  REQUIRE(ParseResultPayload(no_run, &run_back, &err));
+  CHECK(run_back.test_run.command.empty());
+  nlohmann::json long_list = with_run;
+  long_list["test_run"]["flaky"] = std::vector<std::string>(kMaxTestEvidenceItems + 1, "t");
+  CHECK_FALSE(ParseResultPayload(long_list, &run_back, &err));
+  CHECK(err.find("test_run") != std::string::npos);
+  nlohmann::json many = with_run;
+  many["test_run"]["first_failures"] =
+      std::vector<nlohmann::json>(kMaxFirstFailures + 1, {{"id", "t"}, {"text", "x"}});
+  CHECK_FALSE(ParseResultPayload(many, &run_back, &err));
+  nlohmann::json wrong = with_run;
+  wrong["test_run"]["command"] = 7;
+  CHECK_FALSE(ParseResultPayload(wrong, &run_back, &err));
+  CHECK(err.find("command") != std::string::npos);
+
   j["outcome"] = "excellent";
   CHECK_FALSE(ParseResultPayload(j, &back, &err));
   CHECK(err.find("outcome") != std::string::npos);

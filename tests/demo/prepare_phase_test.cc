@@ -173,7 +173,7 @@ TEST_CASE("the prepare phase fetches build requirements through the proxy; the b
     CHECK(with_socket == ok.prepare_rounds);
     // Build requirements, then (after the build) the test requirements: no more.
     CHECK(ok.prepare_rounds == 2);
-    CHECK(ok.test_requirements_missing == std::vector<std::string>{"pytest (none)"});
+    CHECK(ok.test_run.requirements_missing == std::vector<std::string>{"pytest (none)"});
     CHECK(bwrap_runs == 2 * ok.prepare_rounds);
     CHECK(ok.commands[1].find("/run/corral/index.sock") == std::string::npos);
     // The job's own proxy logged the page and the file it passed on.

@@ -81,7 +81,7 @@ void JobsOn(const std::string& interpreter) {
     CHECK(pass.tests_skipped == 1);
     CHECK(pass.tests_failed + pass.tests_errors == 0);
     CHECK(pass.failing_tests.empty());
-    CHECK(pass.test_runner == "unittest");
+    CHECK(pass.test_run.runner == "unittest");
     CHECK(pass.wheel.filename() == "demo_pass-1.0-py2.py3-none-any.whl");
     CHECK(std::filesystem::exists(pass.wheel));
     CHECK(pass.wheel_sha256.size() == 64);
@@ -469,8 +469,52 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     INFO(mixed.summary << "\n" << mixed.log);
     CHECK(mixed.outcome == Outcome::kPassed);
     CHECK(mixed.tests_passed == 1);
-    CHECK(mixed.tests_not_run.size() == 1);
+    CHECK(mixed.test_run.not_run.size() == 1);
     CHECK(mixed.summary.find("not run: ") != std::string::npos);
+  }
+  SECTION("a failing test is run once more: passing then is flaky, failing again is a failure") {
+    // test_once fails on its first run only (it leaves a mark beside
+    // itself); test_always fails every time, with a traceback to show.
+    auto e = SdistEntries("demo_flaky", PackageKind::kNoTests);
+    e.push_back(Entry("demo_flaky-1.0/tests/test_flaky.py",
+                      "import os, unittest\nimport demo_flaky\n\n"
+                      "MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ran-once')\n\n"
+                      "class Flaky(unittest.TestCase):\n"
+                      "    def test_once(self):\n"
+                      "        if not os.path.exists(MARK):\n"
+                      "            open(MARK, 'w').close()\n"
+                      "            self.fail('first run fails')\n"
+                      "    def test_steady(self):\n"
+                      "        self.assertEqual(demo_flaky.add(1, 2), 3)\n"));
+    JobResult flaky = RunEntries(platform, tmp, "demo_flaky", e);
+    {
+      INFO(flaky.summary << "\n" << flaky.log);
+      CHECK(flaky.outcome == Outcome::kPassed);
+      CHECK(flaky.failing_tests.empty());
+      CHECK(flaky.test_run.flaky == std::vector<std::string>{"tests.test_flaky.Flaky.test_once"});
+      CHECK(flaky.tests_passed == 1);
+      CHECK(flaky.summary.find("flaky (failed, then passed when run again): tests.test_flaky.Flaky.test_once") !=
+            std::string::npos);
+      CHECK(flaky.test_run.command.find("_unittest") != std::string::npos);
+      CHECK(flaky.test_run.found_by == "the tests/ folder");
+      CHECK(flaky.test_run.first_failures.empty());
+    }
+    auto f = SdistEntries("demo_steadyfail", PackageKind::kNoTests);
+    f.push_back(Entry("demo_steadyfail-1.0/tests/test_bad.py",
+                      "import unittest\nimport demo_steadyfail\n\n"
+                      "class Bad(unittest.TestCase):\n"
+                      "    def test_always(self):\n"
+                      "        self.assertEqual(demo_steadyfail.add(2, 2), 5, 'corral-marker: two and two')\n"));
+    JobResult fail = RunEntries(platform, tmp, "demo_steadyfail", f);
+    INFO(fail.summary << "\n" << fail.log);
+    CHECK(fail.outcome == Outcome::kTestsFailed);
+    CHECK(fail.failing_tests == std::vector<std::string>{"tests.test_bad.Bad.test_always"});
+    CHECK(fail.test_run.flaky.empty());
+    CHECK(fail.log.find("running the 1 failing test(s) once more") != std::string::npos);
+    REQUIRE(fail.test_run.first_failures.size() == 1);
+    CHECK(fail.test_run.first_failures[0].id == "tests.test_bad.Bad.test_always");
+    CHECK(fail.test_run.first_failures[0].text.find("Traceback") != std::string::npos);
+    CHECK(fail.test_run.first_failures[0].text.find("corral-marker: two and two") != std::string::npos);
   }
   SECTION("tests shipped inside the package run from the installed copy") {
     auto e = SdistEntries("demo_inside", PackageKind::kNoTests);

@@ -250,7 +250,7 @@ TEST_CASE("Home with an answer: the sentence, its styling, the newest version, t
 }
 
 json Task() {
-  return json::parse(R"({
+  return json::parse(R"js({
     "task_id": "9f2c", "project": "corral-demo-pure", "version": "1.0.0",
     "filename": "corral_demo_pure-1.0.0.tar.gz", "sha256": "ab12", "platform": "cp311-linux_x86_64",
     "status": "tests_failed", "summary": "1 of 12 tests failed",
@@ -260,6 +260,13 @@ json Task() {
        "outcome": "tests_failed", "summary": "1 of 12 tests failed",
        "tests": {"passed": 11, "failed": 1, "errors": 0, "skipped": 2},
        "failing_tests": ["tests/test_core.py::test_divide"],
+       "test_run": {"runner": "pytest", "command": "cd /job/testrun && python -m pytest tests",
+                    "found_by": "testpaths in pyproject.toml",
+                    "degraded": "the project's pytest addopts need a plugin that is not installed",
+                    "requirements": ["pytest", "hypothesis"], "requirements_missing": ["hypothesis (none)"],
+                    "not_run": ["tests.test_prop (needs hypothesis)"], "flaky": ["tests.test_net.test_retry"],
+                    "first_failures": [{"id": "tests/test_core.py::test_divide",
+                                        "text": "Traceback: ZeroDivisionError <in test>"}]},
        "durations": {"build_s": 3.21, "test_s": 1.5, "total_s": 5},
        "wheel": {"filename": "corral_demo_pure-1.0.0-py3-none-any.whl", "sha256": "cd34",
                  "content_digest": "ef56"},
@@ -269,7 +276,7 @@ json Task() {
        "platform": {"implementation": "cpython", "python_version": "3.11.7", "libc": "glibc 2.36"},
        "isolation": "bwrap+seccomp", "agrees": true, "received_at": "2024-05-01T12:00:00Z"},
       {"volunteer_id": "v-bob", "volunteer_name": "bob-desktop", "account": "bob",
-       "outcome": "passed", "agrees": false}]})");
+       "outcome": "passed", "agrees": false}]})js");
 }
 
 TEST_CASE("Task page: verdict, reproduce command, each result with its log link") {
@@ -292,7 +299,18 @@ TEST_CASE("Task page: verdict, reproduce command, each result with its log link"
   CHECK(Text(first.select_node(".//ul[@class='failing']/li").node()) ==
         "tests/test_core.py::test_divide");
   std::string text = Text(first);
-  CHECK(text.find("11 passed, 1 failed, 0 errors, 2 skipped") != std::string::npos);
+  CHECK(text.find("11 passed, 1 failed, 0 errors, 2 skipped, 1 not run, 1 flaky") != std::string::npos);
+  // How the suite ran: the evidence a maintainer checks.
+  CHECK(Text(first.select_node(".//pre[@class='suite-command']").node()) ==
+        "cd /job/testrun && python -m pytest tests");
+  CHECK(text.find("testpaths in pyproject.toml") != std::string::npos);
+  CHECK(Text(first.select_node(".//dd[@class='degraded']").node()).find("addopts") != std::string::npos);
+  CHECK(text.find("hypothesis (none)") != std::string::npos);
+  CHECK(Text(first.select_node(".//ul[@class='flaky']/li").node()) == "tests.test_net.test_retry");
+  CHECK(Text(first.select_node(".//ul[@class='not-run']/li").node()) == "tests.test_prop (needs hypothesis)");
+  pugi::xml_node tb = first.select_node(".//details[@class='traceback']").node();
+  CHECK(Text(tb.child("summary")) == "tests/test_core.py::test_divide");
+  CHECK(Text(tb.child("pre")) == "Traceback: ZeroDivisionError <in test>");
   CHECK(text.find("build 3.2 s, tests 1.5 s, total 5.0 s") != std::string::npos);
   CHECK(text.find("corral_demo_pure-1.0.0-py3-none-any.whl") != std::string::npos);
   CHECK(text.find("ef56") != std::string::npos);
