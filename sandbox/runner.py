@@ -811,54 +811,62 @@ def _read_ini(path, section):
         return None
 
 
-def _toml_testpaths(text):
-    """testpaths of [tool.pytest.ini_options] in a pyproject.toml, read
-    without a TOML library (the base interpreter may have none)."""
+def _toml_pytest_option(text, key):
+    """An option of [tool.pytest.ini_options] in a pyproject.toml as a list
+    of strings, read without a TOML library (the base interpreter may have
+    none): None when the section is absent, [] when the option is."""
     import re
     m = re.search(r"^\[tool\.pytest\.ini_options\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
     if not m:
         return None
-    t = re.search(r"^testpaths\s*=\s*(\[.*?\]|\"[^\"]*\"|'[^']*')", m.group(1), re.M | re.S)
+    t = re.search(r"^%s\s*=\s*(\[.*?\]|\"[^\"]*\"|'[^']*')" % key, m.group(1), re.M | re.S)
     if not t:
         return []
     return re.findall(r"[\"']([^\"']+)[\"']", t.group(1))
 
 
-def configured_testpaths(src):
-    """(where the project's pytest configuration is, its testpaths), in
-    pytest's own order of precedence; (None, []) when there is none."""
+def configured_pytest(src):
+    """(where the project's pytest configuration is, its testpaths, its
+    python_files patterns), in pytest's own order of precedence; (None,
+    [], []) when there is none."""
     for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest")):
         path = os.path.join(src, name)
         if os.path.isfile(path):
             cfg = _read_ini(path, section)
             if cfg is not None:
-                return name, (cfg.get("testpaths") or "").split()
+                return name, (cfg.get("testpaths") or "").split(), (cfg.get("python_files") or "").split()
     path = os.path.join(src, "pyproject.toml")
     if os.path.isfile(path):
         with open(path) as f:
-            paths = _toml_testpaths(f.read())
+            text = f.read()
+        paths = _toml_pytest_option(text, "testpaths")
         if paths is not None:
-            return "pyproject.toml", paths
+            return "pyproject.toml", paths, _toml_pytest_option(text, "python_files") or []
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         path = os.path.join(src, name)
         if os.path.isfile(path):
             cfg = _read_ini(path, section)
             if cfg is not None:
-                return name, (cfg.get("testpaths") or "").split()
-    return None, []
+                return name, (cfg.get("testpaths") or "").split(), (cfg.get("python_files") or "").split()
+    return None, [], []
 
 
-def is_test_file(f):
+def is_test_file(f, patterns=None):
+    """Whether pytest (with the project's python_files patterns, when it
+    has some) or unittest would collect file f."""
+    if patterns:
+        import fnmatch
+        return any(fnmatch.fnmatch(f, p) for p in patterns)
     return f.endswith(".py") and (f.startswith("test_") or f.startswith("tests.") or f == "tests.py"
                                   or f.endswith("_test.py") or f.startswith("test"))
 
 
-def has_test_files(d):
+def has_test_files(d, patterns=None):
     if os.path.isfile(d):
-        return is_test_file(os.path.basename(d))
+        return is_test_file(os.path.basename(d), patterns)
     for root, dirs, files in os.walk(d):
         for f in files:
-            if is_test_file(f):
+            if is_test_file(f, patterns):
                 return True
     return False
 
@@ -868,26 +876,27 @@ def find_suite(src, modules):
     to the sdist root], [installed test packages to run with --pyargs]).
     The project's pytest testpaths first, then the usual layouts, then test
     files at the root."""
-    where, paths = configured_testpaths(src)
-    found = [p for p in paths if os.path.exists(os.path.join(src, p)) and has_test_files(os.path.join(src, p))]
+    where, paths, patterns = configured_pytest(src)
+    found = [p for p in paths if os.path.exists(os.path.join(src, p))
+             and has_test_files(os.path.join(src, p), patterns)]
     if found:
         return "testpaths in %s" % where, found, []
     roots = sorted(set(m.split(".")[0] for m in modules))
     for name in ("tests", "test", "testing", "src/tests", "src/test"):
-        if os.path.isdir(os.path.join(src, name)) and has_test_files(os.path.join(src, name)):
+        if os.path.isdir(os.path.join(src, name)) and has_test_files(os.path.join(src, name), patterns):
             return "the %s/ folder" % name, [name], []
     inside = []
     for root in roots:
         for sub in ("tests", "test"):
             for base in ("", "src/"):
                 d = os.path.join(src, base + root, sub)
-                if os.path.isdir(d) and has_test_files(d):
+                if os.path.isdir(d) and has_test_files(d, patterns):
                     inside.append("%s.%s" % (root, sub))
     if inside:
         return "tests inside the package (run against the installed copy)", [], sorted(set(inside))
     files = sorted(f for f in os.listdir(src)
-                   if os.path.isfile(os.path.join(src, f)) and (f.startswith("test_") or f.endswith("_test.py"))
-                   and f.endswith(".py"))
+                   if os.path.isfile(os.path.join(src, f)) and f.endswith(".py")
+                   and (is_test_file(f, patterns) if patterns else (f.startswith("test_") or f.endswith("_test.py"))))
     if files:
         return "test files at the root of the sdist", files, []
     return None, [], []
@@ -927,6 +936,7 @@ def tests(job):
     src = job.spec.get("source") or ""
     modules = job.result.get("modules") or []
     how, paths, pyargs = find_suite(src, modules) if src else (None, [], [])
+    patterns = configured_pytest(src)[2] if src else []
     job.header("tests", ("%s: %s" % (how, " ".join(paths + pyargs))) if how else "no test suite found")
     job.result["tests"]["found_by"] = how or ""
     if not how:
@@ -969,6 +979,11 @@ def tests(job):
     with open(os.devnull, "w") as devnull:
         have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd=JOB + "/home",
                                       stdout=devnull, stderr=devnull) == 0
+    # The fidelity steps' cost is measured apart from the suite's own run:
+    # "tests: setup" (discovery, the tree, test requirements), "tests:
+    # suite" (with the retry without addopts), "tests: re-run".
+    job.step("tests: setup", _now() - t0, True)
+    t_suite = _now()
     if have_pytest:
         job.result["tests"]["runner"] = "pytest"
         plugin_env = plugin_env_for_pytest()
@@ -991,7 +1006,11 @@ def tests(job):
     else:
         job.result["tests"]["runner"] = "unittest"
         rc, tail = 0, ""
-        starts = []
+        starts, ran = [], []
+        unittest_env = None
+        if patterns and patterns[0].endswith(".py"):
+            unittest_env = dict(os.environ)
+            unittest_env["CORRAL_TEST_PATTERN"] = patterns[0]
         for target in paths + pyargs:
             start = target
             if target in pyargs:
@@ -1001,20 +1020,25 @@ def tests(job):
             elif not os.path.exists(os.path.join(run_dir, target, "__init__.py")):
                 open(os.path.join(run_dir, target, "__init__.py"), "w").close()
             starts.append(start)
-            rc1, tail = job.run([ENV_PY, RUNNER, "_unittest", junit, start], cwd=run_dir)
+            rc1, tail = job.run([ENV_PY, RUNNER, "_unittest", junit, start], cwd=run_dir, env=unittest_env)
+            ran.append(job.result["commands"][-1])
             rc = rc or rc1
             if len(paths + pyargs) > 1:
                 os.rename(junit, junit + ".%d" % (paths + pyargs).index(target))
         if len(paths + pyargs) > 1:
             merge_junit(junit, [junit + ".%d" % i for i in range(len(paths + pyargs))])
-        job.result["tests"]["command"] = " && ".join(job.result["commands"][-len(starts):])
+        job.result["tests"]["command"] = " && ".join(ran)
         rerun = ("unittest", starts)
     notrun = set_aside_unrunnable(junit, modules)
     if notrun:
         job.result["tests"]["notrun"] = notrun
         _out("[corral] not run here, their test libraries are not on the index: %s\n"
              % ", ".join("%s (needs %s)" % (n["test"], n["missing"]) for n in notrun))
+    job.step("tests: suite", _now() - t_suite, rc == 0)
+    t_rerun = _now()
     rc = rerun_failures(job, junit, rerun, run_dir, rc)
+    if "rerun" in job.result["tests"]:
+        job.step("tests: re-run", _now() - t_rerun, rc == 0)
     seconds = _now() - t0
     job.result["test_seconds"] = round(seconds, 3)
     job.result["tests"]["rc"] = rc
@@ -1279,7 +1303,9 @@ def unittest_main(argv):
         with open(argv[2]) as f:
             suite = unittest.TestLoader().loadTestsFromNames([l.strip() for l in f if l.strip()])
     else:
-        suite = unittest.TestLoader().discover(start, top_level_dir=top)
+        # The project's pytest python_files pattern, when it names one.
+        pattern = os.environ.get("CORRAL_TEST_PATTERN") or "test*.py"
+        suite = unittest.TestLoader().discover(start, pattern=pattern, top_level_dir=top)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=JUnitResult)
     result = runner.run(suite)
     write_junit(junit, records)

@@ -380,6 +380,21 @@ void CheckSiteInBrowser(const DemoRun& run) {
     for (const auto& r : task["results"])
       if (r.value("outcome", "") == "tests_failed")
         for (const auto& t : r["failing_tests"]) CHECK(text.find(t.get<std::string>()) != std::string::npos);
+    // How the suite ran, from the volunteer's signed result: the command,
+    // where the test list came from, the first failure's traceback.
+    bool shown_run = false;
+    for (const auto& r : task["results"]) {
+      const auto& tr = r.value("test_run", nlohmann::json::object());
+      if (r.value("outcome", "") != "tests_failed" || tr.value("command", "").empty()) continue;
+      shown_run = true;
+      CHECK(text.find("How the suite ran") != std::string::npos);
+      CHECK(page.find("suite-command") != std::string::npos);
+      CHECK(text.find(tr.value("found_by", "?")) != std::string::npos);
+      ENSURE(!tr["first_failures"].empty());
+      CHECK(text.find(tr["first_failures"][0].value("id", "?")) != std::string::npos);
+      CHECK(page.find("class=\"traceback\"") != std::string::npos);
+    }
+    CHECK(shown_run);
     browser.Screenshot(url, shots, "task", kDesktop);
     browser.Screenshot(url, shots, "task", kPhone);
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "sandbox/cgroup_limits.h"
@@ -449,6 +450,17 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(r.tests_passed == 2);
     CHECK(r.log.find("tests: testpaths in pytest.ini: testing") != std::string::npos);
   }
+  SECTION("the project's python_files patterns name its test modules") {
+    auto e = SdistEntries("demo_checks", PackageKind::kNoTests);
+    e.push_back(Entry("demo_checks-1.0/setup.cfg", "[tool:pytest]\ntestpaths = checks\npython_files = check_*.py\n"));
+    e.push_back(Entry("demo_checks-1.0/checks/check_it.py", InstalledCheck("demo_checks", "sample.txt")));
+    e.push_back(Entry("demo_checks-1.0/checks/sample.txt", "corral\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_checks", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 2);
+    CHECK(r.test_run.found_by == "testpaths in setup.cfg");
+  }
   SECTION("a suite whose test library is not on the index is tests_unrunnable, never tests_failed") {
     auto e = SdistEntries("demo_unrun", PackageKind::kNoTests);
     e.push_back(Entry("demo_unrun-1.0/tests/test_needs_lib.py",
@@ -511,6 +523,12 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(fail.failing_tests == std::vector<std::string>{"tests.test_bad.Bad.test_always"});
     CHECK(fail.test_run.flaky.empty());
     CHECK(fail.log.find("running the 1 failing test(s) once more") != std::string::npos);
+    // The fidelity steps are timed apart from the suite's own run.
+    std::set<std::string> phases;
+    for (const auto& [name, seconds] : fail.phases) phases.insert(name);
+    CHECK(phases.count("tests: setup") == 1);
+    CHECK(phases.count("tests: suite") == 1);
+    CHECK(phases.count("tests: re-run") == 1);
     REQUIRE(fail.test_run.first_failures.size() == 1);
     CHECK(fail.test_run.first_failures[0].id == "tests.test_bad.Bad.test_always");
     CHECK(fail.test_run.first_failures[0].text.find("Traceback") != std::string::npos);
