@@ -871,11 +871,28 @@ def has_test_files(d, patterns=None):
     return False
 
 
-def find_suite(src, modules):
+def wheel_packages(wheel):
+    """The dotted names of the packages a wheel installs (folders holding
+    .py files), so tests are run from the installed copy only when the
+    wheel ships them."""
+    names = set()
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            for n in z.namelist():
+                if n.endswith(".py") and "/" in n and ".dist-info/" not in n and ".data/" not in n:
+                    names.add(n.rsplit("/", 1)[0].replace("/", "."))
+    except Exception:
+        pass
+    return names
+
+
+def find_suite(src, modules, shipped=None):
     """Where the project's tests are: (source of the answer, [paths relative
     to the sdist root], [installed test packages to run with --pyargs]).
     The project's pytest testpaths first, then the usual layouts, then test
-    files at the root."""
+    files at the root, then test modules anywhere in the installed package
+    (unittest discovery's reach). `shipped`: the packages the wheel
+    installs; tests inside the package count only when it ships them."""
     where, paths, patterns = configured_pytest(src)
     found = [p for p in paths if os.path.exists(os.path.join(src, p))
              and has_test_files(os.path.join(src, p), patterns)]
@@ -890,7 +907,8 @@ def find_suite(src, modules):
         for sub in ("tests", "test"):
             for base in ("", "src/"):
                 d = os.path.join(src, base + root, sub)
-                if os.path.isdir(d) and has_test_files(d, patterns):
+                if os.path.isdir(d) and has_test_files(d, patterns) and \
+                        (shipped is None or "%s.%s" % (root, sub) in shipped):
                     inside.append("%s.%s" % (root, sub))
     if inside:
         return "tests inside the package (run against the installed copy)", [], sorted(set(inside))
@@ -899,6 +917,23 @@ def find_suite(src, modules):
                    and (is_test_file(f, patterns) if patterns else (f.startswith("test_") or f.endswith("_test.py"))))
     if files:
         return "test files at the root of the sdist", files, []
+    # Last, unittest discovery's reach: test modules anywhere in a package
+    # the wheel installs (pkg/test_x.py, pkg/sub/tests/...).
+    anywhere = []
+    for root in roots:
+        for base in ("", "src/"):
+            d = os.path.join(src, base + root)
+            if not os.path.isdir(d):
+                continue
+            for where_, dirs, names in os.walk(d):
+                dirs.sort()
+                rel = os.path.relpath(where_, os.path.join(src, base)).replace(os.sep, ".")
+                if (shipped is None or rel in shipped) and \
+                        any(n.startswith("test") and n.endswith(".py") for n in names):
+                    anywhere.append(root)
+                    break
+    if anywhere:
+        return "test modules inside the package (run against the installed copy)", [], sorted(set(anywhere))
     return None, [], []
 
 
@@ -935,7 +970,8 @@ def tests(job):
     t0 = _now()
     src = job.spec.get("source") or ""
     modules = job.result.get("modules") or []
-    how, paths, pyargs = find_suite(src, modules) if src else (None, [], [])
+    shipped = wheel_packages(job.result["wheel"]) if job.result.get("wheel") else None
+    how, paths, pyargs = find_suite(src, modules, shipped) if src else (None, [], [])
     patterns = configured_pytest(src)[2] if src else []
     job.header("tests", ("%s: %s" % (how, " ".join(paths + pyargs))) if how else "no test suite found")
     job.result["tests"]["found_by"] = how or ""

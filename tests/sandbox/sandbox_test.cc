@@ -534,6 +534,20 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(fail.test_run.first_failures[0].text.find("Traceback") != std::string::npos);
     CHECK(fail.test_run.first_failures[0].text.find("corral-marker: two and two") != std::string::npos);
   }
+  SECTION("test modules anywhere in the installed package are found last, as unittest discovery would") {
+    auto e = SdistEntries("demo_anywhere", PackageKind::kNoTests);
+    e.push_back(Entry("demo_anywhere-1.0/demo_anywhere/checks/__init__.py", ""));
+    e.push_back(Entry("demo_anywhere-1.0/demo_anywhere/checks/test_deep.py",
+                      "import unittest\nimport demo_anywhere\n\nclass Deep(unittest.TestCase):\n"
+                      "    def test_installed(self):\n"
+                      "        self.assertIn('/job/env/', __file__)\n"
+                      "        self.assertEqual(demo_anywhere.add(1, 1), 2)\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_anywhere", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 1);
+    CHECK(r.test_run.found_by == "test modules inside the package (run against the installed copy)");
+  }
   SECTION("tests shipped inside the package run from the installed copy") {
     auto e = SdistEntries("demo_inside", PackageKind::kNoTests);
     e.push_back(Entry("demo_inside-1.0/demo_inside/tests/__init__.py", ""));
