@@ -819,10 +819,11 @@ def _toml_pytest_option(text, key):
     m = re.search(r"^\[tool\.pytest\.ini_options\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
     if not m:
         return None
-    t = re.search(r"^%s\s*=\s*(\[.*?\]|\"[^\"]*\"|'[^']*')" % key, m.group(1), re.M | re.S)
+    t = re.search(r"^%s\s*=\s*(\[(?:\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|[^\]\"'])*\]|\"[^\"]*\"|'[^']*')" % key,
+                  m.group(1), re.M | re.S)
     if not t:
         return []
-    return re.findall(r"[\"']([^\"']+)[\"']", t.group(1))
+    return [a or b for a, b in re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'', t.group(1))]
 
 
 def configured_pytest(src):
@@ -912,11 +913,15 @@ def find_suite(src, modules, shipped=None):
                     inside.append("%s.%s" % (root, sub))
     if inside:
         return "tests inside the package (run against the installed copy)", [], sorted(set(inside))
-    files = sorted(f for f in os.listdir(src)
-                   if os.path.isfile(os.path.join(src, f)) and f.endswith(".py")
-                   and (is_test_file(f, patterns) if patterns else (f.startswith("test_") or f.endswith("_test.py"))))
-    if files:
-        return "test files at the root of the sdist", files, []
+    for base in ("", "src"):
+        folder = os.path.join(src, base)
+        if not os.path.isdir(folder):
+            continue
+        files = sorted(os.path.join(base, f) if base else f for f in os.listdir(folder)
+                       if os.path.isfile(os.path.join(folder, f)) and f.endswith(".py")
+                       and (is_test_file(f, patterns) if patterns else (f.startswith("test_") or f.endswith("_test.py"))))
+        if files:
+            return "test files at the root of the sdist" if not base else "test files in src/", files, []
     # Last, unittest discovery's reach: test modules anywhere in a package
     # the wheel installs (pkg/test_x.py, pkg/sub/tests/...).
     anywhere = []
@@ -952,6 +957,29 @@ def hide_in_tree_package(run_dir, modules):
                     os.remove(p)
                     hidden.append(os.path.join(base, name))
     return hidden
+
+
+def link_installed_tests(job, run_dir, pyargs, hidden):
+    """pytest targets for tests shipped inside the package: where the
+    in-tree package was, a link to the installed copy, so the tests run the
+    installed files while the sdist's other files (scripts, data, the
+    project's conftest.py and configuration) are where they expect them.
+    A package the tree did not hold is run with --pyargs."""
+    targets, rest = [], []
+    for dotted in pyargs:
+        root, _, sub = dotted.partition(".")
+        where = [h for h in hidden if os.path.basename(h) == root]
+        installed = installed_path(job, root)
+        if not where or not os.path.isdir(installed):
+            rest.append(dotted)
+            continue
+        link = os.path.join(run_dir, where[0])
+        if not os.path.islink(link):
+            os.symlink(installed, link)
+            _out("[corral] %s is a link to the installed copy (%s): the tests inside the package run from "
+                 "the installed files\n" % (where[0], installed))
+        targets.append(os.path.join(where[0], sub.replace(".", os.sep)) if sub else where[0])
+    return targets + (["--pyargs"] + rest if rest else [])
 
 
 def wheelhouses(job):
@@ -1004,9 +1032,12 @@ def tests(job):
         job.run(argv + ["pytest"])
     # Each test requirement on its own: one that cannot be had does not
     # keep the others out.
+    missing = []  # test requirements that could not be installed
     for req in job.spec.get("test_requires") or []:
         if wheelhouses(job):
-            job.run(argv + [req])
+            rc_req, _ = job.run(argv + [req])
+            if rc_req != 0:
+                missing.append(req)
     if modules:
         # Which file each top-level module comes from, for the log.
         job.run([ENV_PY, "-c", "import importlib, sys\nfor m in sys.argv[1:]:\n"
@@ -1025,18 +1056,19 @@ def tests(job):
         plugin_env = plugin_env_for_pytest()
         base = [ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", PYTEST_PLUGIN, "-rfE",
                 "--continue-on-collection-errors"]
-        targets = paths + (["--pyargs"] + pyargs if pyargs else [])
+        targets = paths + link_installed_tests(job, run_dir, pyargs, hidden)
         rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
-        if rc == 4 and ("unrecognized arguments" in tail or "no such option" in tail
-                        or "error: " in tail):
-            # addopts naming a plugin the index could not give (coverage,
-            # xdist, timeout...): once more without the project's addopts.
-            note = "the project's pytest addopts need a plugin that is not installed (%s); " \
-                   "run again without them" % last_line(tail, ["unrecognized arguments", "error:"])
+        notes = []
+        for _ in range(3):
+            more, note = pytest_degrade(rc, tail, src, base)
+            if not more:
+                break
             _out("[corral] %s\n" % note)
-            job.result["tests"]["degraded"] = note
-            base += ["-o", "addopts="]
+            notes.append(note)
+            base += more
             rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
+        if notes:
+            job.result["tests"]["degraded"] = "; ".join(notes)
         job.result["tests"]["command"] = job.result["commands"][-1]
         rerun = ("pytest", (base + targets, plugin_env))
     else:
@@ -1052,9 +1084,11 @@ def tests(job):
             if target in pyargs:
                 start = installed_path(job, target)
             elif os.path.isfile(os.path.join(run_dir, target)):
-                start = "."
+                start = os.path.dirname(target) or "."
             elif not os.path.exists(os.path.join(run_dir, target, "__init__.py")):
                 open(os.path.join(run_dir, target, "__init__.py"), "w").close()
+            if start in starts:
+                continue  # discovery of that folder already ran every file in it
             starts.append(start)
             rc1, tail = job.run([ENV_PY, RUNNER, "_unittest", junit, start], cwd=run_dir, env=unittest_env)
             ran.append(job.result["commands"][-1])
@@ -1065,7 +1099,7 @@ def tests(job):
             merge_junit(junit, [junit + ".%d" % i for i in range(len(paths + pyargs))])
         job.result["tests"]["command"] = " && ".join(ran)
         rerun = ("unittest", starts)
-    notrun = set_aside_unrunnable(junit, modules)
+    notrun = set_aside_unrunnable(junit, modules, missing, run_dir)
     if notrun:
         job.result["tests"]["notrun"] = notrun
         _out("[corral] not run here, their test libraries are not on the index: %s\n"
@@ -1081,6 +1115,54 @@ def tests(job):
     job.result["tests"]["junit"] = junit if os.path.isfile(junit) else ""
     job.result["tests"]["tail"] = last_line(tail)
     job.step("tests", seconds, rc == 0)
+
+
+def pytest_degrade(rc, tail, src, base):
+    """When pytest could not even start because the project's configuration
+    needs something the index could not give, the options that run the
+    suite without it: ([extra argv], note), or ([], "") when nothing is to
+    be degraded. Warning filters such as "error" stay; only an entry that
+    names a class of a missing module is dropped."""
+    import re
+    if rc not in (1, 3, 4):
+        return [], ""
+    if "addopts=" not in base and ("unrecognized arguments" in tail or "no such option" in tail) and rc == 4:
+        # addopts naming a plugin the index could not give (coverage,
+        # xdist, timeout...): without the project's addopts.
+        return ["-o", "addopts="], ("the project's pytest addopts need a plugin that is not installed (%s); "
+                                    "run again without them" % last_line(tail, ["unrecognized arguments",
+                                                                               "no such option"]))
+    m = re.search(r"No module named '?([A-Za-z0-9_.]+)'?", tail)
+    if "while parsing the following warning configuration" in tail and m:
+        gone = m.group(1).split(".")[0]
+        filters = configured_filterwarnings(src)
+        kept = [f for f in filters if gone not in f]
+        if ("-o" in base and any(a.startswith("filterwarnings=") for a in base)):
+            return [], ""
+        return ["-o", "filterwarnings=" + "\n".join(kept)], (
+            "the project's warning filters name a class of '%s', which is not installed; run again without "
+            "that filter (the others stay: %s)" % (gone, ", ".join(kept) or "none"))
+    if "PytestConfigWarning: Unknown config option" in tail and "ignore::pytest.PytestConfigWarning" not in base:
+        option = last_line(tail, ["Unknown config option"])
+        return ["-W", "ignore::pytest.PytestConfigWarning"], (
+            "the project's pytest configuration has an option of a plugin that is not installed (%s), an "
+            "error under its warning filters; run again with that warning ignored" % option)
+    return [], ""
+
+
+def configured_filterwarnings(src):
+    """The project's pytest filterwarnings entries, from the file that holds
+    its pytest configuration."""
+    where = configured_pytest(src)[0]
+    if not where:
+        return []
+    path = os.path.join(src, where)
+    if where == "pyproject.toml":
+        with open(path) as f:
+            return _toml_pytest_option(f.read(), "filterwarnings") or []
+    cfg = _read_ini(path, {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest",
+                           "setup.cfg": "tool:pytest"}[where]) or {}
+    return [line.strip() for line in (cfg.get("filterwarnings") or "").splitlines() if line.strip()]
 
 
 # Failing tests are run once more; a test that passes then is flaky: it is
@@ -1184,7 +1266,7 @@ def rerun_failures(job, junit, rerun, run_dir, rc):
             return rc
         ids = JOB + "/reports/rerun-ids.txt"
         with open(ids, "w") as f:
-            f.write("\n".join(t for t in failing if " " not in t) + "\n")
+            f.write("\n".join(t for t in failing if " " not in t and "_FailedTest" not in t) + "\n")
         job.run([ENV_PY, RUNNER, "_unittest", again, what[0], ids], cwd=run_dir)
     second, _ = junit_cases(again)
     flaky = sorted(t for t in failing if second.get(t) == "pass")
@@ -1207,17 +1289,75 @@ def rerun_failures(job, junit, rerun, run_dir, rc):
     return rc
 
 
-def set_aside_unrunnable(junit, modules):
+def _requirement_module(req):
+    """The import name a requirement most likely gives ("pytest-asyncio" ->
+    "pytest_asyncio"), for telling which test module needs it."""
+    import re
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+    return m.group(1).lower().replace("-", "_").replace(".", "_") if m else ""
+
+
+FIND_SPEC = """import sys
+try:
+    from importlib.util import find_spec
+except ImportError:  # Python 2.7
+    import imp
+    def find_spec(n):
+        try:
+            imp.find_module(n)
+            return True
+        except ImportError:
+            return None
+for n in sys.argv[1:]:
+    if find_spec(n) is None:
+        print(n)
+"""
+
+
+def _module_imports(run_dir, dotted, names, own):
+    """What the test module `dotted` (a path under run_dir) imports that
+    the test environment lacks: the first of `names` it imports, else the
+    first top-level import that cannot be found there (not the project's
+    own); None when it lacks nothing."""
+    import re
+    if not run_dir or not dotted:
+        return None
+    path = os.path.join(run_dir, dotted.replace(".", os.sep) + ".py")
+    if not os.path.isfile(path):
+        path = os.path.join(run_dir, dotted)
+    try:
+        with open(path, "rb") as f:
+            text = _text(f.read())
+    except (IOError, OSError):
+        return None
+    for n in names:
+        if n and re.search(r"^\s*(from\s+%s[\s.]|import\s+%s\b)" % (re.escape(n), re.escape(n)), text, re.M):
+            return n
+    imported = sorted(set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M)) - own)
+    if not imported:
+        return None
+    try:
+        out = subprocess.check_output([ENV_PY, "-c", FIND_SPEC] + imported, cwd=JOB + "/home")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    lacking = _text(out).split()
+    return lacking[0] if lacking else None
+
+
+def set_aside_unrunnable(junit, modules, missing_reqs=(), run_dir=None):
     """Takes out of the JUnit report the test modules that could not even be
-    imported because a third-party library is missing (a loader or
-    collection error saying "No module named X", X not the project's own):
-    the harness's gap, not the package's failure. Returns them as
-    [{"test", "missing"}]."""
+    imported because a third-party library is missing: a loader or
+    collection error saying "No module named X", X not the project's own,
+    or any collection error of a module that imports a test requirement the
+    index could not give (its fallback broke without it); and tests that
+    failed only because no async test plugin is installed. The harness's
+    gap, not the package's failure. Returns them as [{"test", "missing"}]."""
     import re
     import xml.etree.ElementTree as ET
     if not os.path.isfile(junit):
         return []
     own = set(m.split(".")[0] for m in modules)
+    absent = [_requirement_module(r) for r in missing_reqs]
     try:
         tree = ET.parse(junit)
     except Exception:
@@ -1231,15 +1371,31 @@ def set_aside_unrunnable(junit, modules):
             if bad is None:
                 continue
             text = (bad.get("message") or "") + "\n" + (bad.text or "")
-            loader = ("_FailedTest" in (case.get("classname") or "") or "collection failure" in text
-                      or "ImportError while importing test module" in text)
-            m = re.search(r"No module named '?([A-Za-z0-9_.]+)'?", text)
-            if not loader or not m or m.group(1).split(".")[0] in own:
-                continue
             name = case.get("name") or ""
             cls = case.get("classname") or ""
-            notrun.append({"test": name if "_FailedTest" in cls or not cls else cls + "." + name,
-                           "missing": m.group(1).split(".")[0]})
+            test = name if "_FailedTest" in cls or not cls else cls + "." + name
+            if "async def functions are not natively supported" in text:
+                notrun.append({"test": test, "missing": "an async test plugin (pytest-asyncio, anyio, ...)"})
+                suite.remove(case)
+                continue
+            loader = ("_FailedTest" in cls or "collection failure" in text
+                      or "ImportError while importing test module" in text)
+            if not loader:
+                continue
+            m = re.search(r"No module named '?([A-Za-z0-9_.]+)'?", text)
+            gone = m.group(1).split(".")[0] if m else None
+            if gone in own:
+                continue
+            if not gone:
+                # The module: unittest's loader error names it in the test id
+                # ("unittest.loader._FailedTest.tests.test_x"), pytest's in the name.
+                dotted = name if not cls else cls
+                if "_FailedTest" in cls:
+                    dotted = (cls.split("_FailedTest", 1)[1].lstrip(".") + "." + name).lstrip(".")
+                gone = _module_imports(run_dir, dotted, absent, own)
+            if not gone:
+                continue
+            notrun.append({"test": test, "missing": gone})
             suite.remove(case)
     if notrun:
         tree.write(junit)
@@ -1285,7 +1441,9 @@ def unittest_main(argv):
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(RUNNER):
         del sys.path[0]
     top = os.getcwd()
-    if os.path.isabs(start) and not os.path.abspath(start).startswith(top + os.sep):
+    if not os.path.isabs(start) and start != "." and not os.path.exists(os.path.join(start, "__init__.py")):
+        top = os.path.abspath(start)  # a plain folder of test files (src/): its files import from it
+    elif os.path.isabs(start) and not os.path.abspath(start).startswith(top + os.sep):
         # Tests inside the installed package: discovered from the folder
         # that holds the package, so its imports are the installed ones.
         top = os.path.abspath(start)

@@ -675,6 +675,14 @@ JobResult RunJob(const JobSpec& spec) {
     std::string evidence = limit_evidence("tests");
     if (!evidence.empty()) return Finish(std::move(r), Outcome::kResourceExhausted, evidence, t0);
     std::string tail = tests.value("tail", "");
+    // pytest's "usage error" and "internal error": the suite never started
+    // (the project's configuration needs a plugin this index lacks, even
+    // after the runner degraded what it could). Not evidence against the
+    // package: a weak yes, like no_tests.
+    if (r.test_run.runner == "pytest" && (rc == 3 || rc == 4))
+      return Finish(std::move(r), Outcome::kTestsUnrunnable,
+                    "the test suite could not start here (pytest status " + std::to_string(rc) + "): " + tail,
+                    t0);
     return Finish(std::move(r), Outcome::kTestsFailed,
                   "the test runner (" + r.test_run.runner + ") exited with status " +
                       std::to_string(rc) + " without a report: " + tail,
@@ -708,6 +716,9 @@ JobResult RunJob(const JobSpec& spec) {
     if (items.size() > 3) s += " and " + std::to_string(items.size() - 3) + " more";
     return s;
   };
+  if (r.test_run.runner == "pytest" && rc == 3)  // INTERNALERROR: the run broke, not a test
+    return Finish(std::move(r), Outcome::kTestsUnrunnable,
+                  "the test suite could not run here (pytest internal error): " + tests.value("tail", ""), t0);
   if (js.failed + js.errors > 0)
     return Finish(std::move(r), Outcome::kTestsFailed,
                   first_three(js.failing) + " failed (" + std::to_string(js.failed + js.errors) + " of " +
@@ -720,6 +731,11 @@ JobResult RunJob(const JobSpec& spec) {
     return Finish(std::move(r), Outcome::kTestsUnrunnable,
                   "none of the suite could run here: " + not_run_note +
                       "; the index does not have what its modules import",
+                  t0);
+  if (js.total() == 0 && r.test_run.runner == "pytest" && (rc == 3 || rc == 4))
+    return Finish(std::move(r), Outcome::kTestsUnrunnable,
+                  "the test suite could not start here (pytest status " + std::to_string(rc) +
+                      "): " + tests.value("tail", ""),
                   t0);
   if (js.total() == 0 || (r.test_run.runner == "pytest" && rc == 5))
     return Finish(std::move(r), Outcome::kNoTests, "the test suite collected no tests", t0);

@@ -548,6 +548,33 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(r.tests_passed == 1);
     CHECK(r.test_run.found_by == "test modules inside the package (run against the installed copy)");
   }
+  SECTION("a module whose optional import of a missing library breaks it is not run, never a failure") {
+    // Its fallback for a missing library breaks at import (a NameError,
+    // no "No module named"): still the harness's gap.
+    auto e = SdistEntries("demo_optional", PackageKind::kNoTests);
+    e.push_back(Entry("demo_optional-1.0/tests/test_fuzzed.py",
+                      "import unittest\ntry:\n    from corral_absent_testlib import given\nexcept ImportError:\n"
+                      "    pass\n\nclass Fuzzed(unittest.TestCase):\n    @given(1)\n"
+                      "    def test_x(self):\n        pass\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_optional", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kTestsUnrunnable);
+    CHECK(r.summary.find("needs corral_absent_testlib") != std::string::npos);
+  }
+  SECTION("test files in src/ beside a single-module project") {
+    auto e = SdistEntries("demo_srcfile", PackageKind::kNoTests);
+    e.push_back(Entry("demo_srcfile-1.0/src/test_srcfile.py",
+                      "import unittest\nimport demo_srcfile\nimport _srcfile_helper\n\n"
+                      "class S(unittest.TestCase):\n    def test_installed(self):\n"
+                      "        self.assertIn('/job/env/', demo_srcfile.__file__)\n"
+                      "        self.assertEqual(_srcfile_helper.VALUE, 7)\n"));
+    e.push_back(Entry("demo_srcfile-1.0/src/_srcfile_helper.py", "VALUE = 7\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_srcfile", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 1);
+    CHECK(r.test_run.found_by == "test files in src/");
+  }
   SECTION("tests shipped inside the package run from the installed copy") {
     auto e = SdistEntries("demo_inside", PackageKind::kNoTests);
     e.push_back(Entry("demo_inside-1.0/demo_inside/tests/__init__.py", ""));
