@@ -73,11 +73,11 @@ fs::path DefaultDataDir(const std::string& what) {
   return base / "corral" / what;
 }
 
-// "127.0.0.1:8080" -> host, port. False with *err on a malformed address.
+// "127.0.0.1:8787" -> host, port. False with *err on a malformed address.
 bool SplitHostPort(const std::string& s, std::string* host, int* port, std::string* err) {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    *err = "--listen needs HOST:PORT, for example 127.0.0.1:8080, got '" + s + "'";
+    *err = "--listen needs HOST:PORT, for example 127.0.0.1:8787, got '" + s + "'";
     return false;
   }
   *host = s.substr(0, colon);
@@ -126,12 +126,12 @@ int main(int argc, char** argv) {
   // corral serve
   auto* serve_cmd = app.add_subcommand("serve", "run the coordinator and its site");
   coordinator::Options serve_opts;
-  std::string listen = "127.0.0.1:8080";
+  std::string listen = "127.0.0.1:" + std::to_string(kDefaultPort);
   serve_opts.data_dir = DefaultDataDir("coordinator");
   serve_cmd->add_option("--data", serve_opts.data_dir, "data folder (RocksDB, artifacts)")->capture_default_str();
   serve_cmd->add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   serve_cmd->add_option("--index", serve_opts.index_url, "PEP 691/503 simple index to follow, e.g. http://127.0.0.1:8081/simple/");
-  serve_cmd->add_option("--platforms", serve_opts.platforms, "platform tags to create tasks for, besides those volunteers offer");
+  serve_cmd->add_option("--platforms", serve_opts.platforms, "the only platform tags to create tasks for (default: those volunteers of --platform-accounts accounts offer)");
   serve_cmd->add_option("--platform-accounts", serve_opts.platform_min_accounts,
                         "a tag volunteers offer becomes a platform once machines of this many accounts offer it")
       ->capture_default_str();
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   auto* vol_cmd = app.add_subcommand("volunteer", "run the volunteer daemon");
   volunteer::DaemonOptions vol_opts;
   vol_opts.data_dir = DefaultDataDir("volunteer");
-  vol_cmd->add_option("--coordinator", vol_opts.coordinator_url, "the coordinator's URL, e.g. http://127.0.0.1:8080");
+  vol_cmd->add_option("--coordinator", vol_opts.coordinator_url, "the coordinator's URL, e.g. " + std::string(kDefaultCoordinator));
   vol_cmd->add_option("--data", vol_opts.data_dir, "data folder (keys, cache, journal)")->capture_default_str();
   vol_cmd->add_option("--account", vol_opts.account_key, "account key file from `corral account create`");
   vol_cmd->add_option("--name", vol_opts.machine_name, "this machine's name on the leaderboard");
@@ -169,6 +169,8 @@ int main(int argc, char** argv) {
   vol_cmd->add_option("--config", vol_config, "configuration file (see packaging/volunteer.toml); flags override it");
   vol_cmd->add_option("--skip-interpreter", vol_opts.skip_interpreters, "never use these (path or tag); repeatable");
   vol_cmd->add_option("--cache-size-mb", vol_opts.cache_size_mb, "download cache cap (inputs and fetched requirements), MB (0: none)")->capture_default_str();
+  vol_cmd->add_option("--source-address", vol_opts.source_address,
+                      "local IP address every connection goes out from (multi-homed hosts); default: the system's choice");
   vol_cmd->add_option("--index-host", vol_opts.extra_index_hosts, "a host (host[:port]) besides the index's and the task file's that the prepare phase may fetch files from; repeatable");
   vol_cmd->add_option("--nice", vol_opts.nice, "CPU niceness of the daemon and its sandboxes")->check(CLI::Range(0, 19))->capture_default_str();
   vol_cmd->add_option("--ionice", vol_opts.ionice, "I/O class: idle, best-effort or none")->check(CLI::IsMember({"idle", "best-effort", "none"}));
@@ -209,7 +211,9 @@ int main(int argc, char** argv) {
   account_create->add_option("--dir", account_dir, "folder for the key file")->capture_default_str();
 
   // corral index DIR
-  auto* index_cmd = app.add_subcommand("index", "serve a folder of sdists and wheels as a PEP 691/503 index");
+  auto* index_cmd = app.add_subcommand("index", "serve a folder of sdists and wheels as a PEP 691/503 index; "
+                                                "files added to or removed from the folder are published within a "
+                                                "second (SIGHUP rescans too)");
   fs::path index_dir;
   std::string index_listen = "127.0.0.1:8081";
   bool index_demo = false;
@@ -220,7 +224,7 @@ int main(int argc, char** argv) {
   // corral lookup PROJECT --os OS --python X.Y
   auto* lookup_cmd = app.add_subcommand("lookup", "does PROJECT work on OS with Python X.Y? answered in words");
   std::string lookup_project, lookup_os = "linux", lookup_python, lookup_version;
-  std::string lookup_coordinator = "http://127.0.0.1:8787";
+  std::string lookup_coordinator = kDefaultCoordinator;
   lookup_cmd->add_option("PROJECT", lookup_project)->required();
   lookup_cmd->add_option("--os", lookup_os, "linux, windows or macos")->capture_default_str();
   lookup_cmd->add_option("--python", lookup_python, "Python version as X.Y, e.g. 3.11")->required();
@@ -230,7 +234,7 @@ int main(int argc, char** argv) {
   // corral reproduce TASK_ID --coordinator URL
   auto* repro_cmd = app.add_subcommand("reproduce", "rerun one task locally in the same sandbox and show every step");
   volunteer::ReproduceOptions repro_opts;
-  repro_opts.coordinator_url = "http://127.0.0.1:8787";
+  repro_opts.coordinator_url = kDefaultCoordinator;
   repro_opts.data_dir = DefaultDataDir("reproduce");
   repro_cmd->add_option("TASK_ID", repro_opts.task_id, "the task's id (on its page and in the API)")->required();
   repro_cmd->add_option("--coordinator", repro_opts.coordinator_url, "the coordinator's URL")->capture_default_str();
@@ -305,12 +309,18 @@ int main(int argc, char** argv) {
   if (*vol_cmd) {
     for (auto [flag, key] : {std::pair{"--coordinator", "coordinator"}, {"--data", "data"}, {"--account", "account"},
                              {"--name", "name"}, {"--slots", "slots"}, {"--interpreter", "use"},
-                             {"--skip-interpreter", "skip"}, {"--cache-size-mb", "cache_size_mb"}, {"--nice", "nice"}, {"--index-host", "index_hosts"},
+                             {"--skip-interpreter", "skip"}, {"--cache-size-mb", "cache_size_mb"}, {"--nice", "nice"}, {"--index-host", "index_hosts"}, {"--source-address", "source_address"},
                              {"--ionice", "ionice"}, {"--max-load", "max_load"}, {"--idle-only", "idle_only"}})
       if (vol_cmd->count(flag)) vol_opts.flag_keys.push_back(key);
     if (app.count("--log-level")) {
       vol_opts.log_level = log_level;
       vol_opts.flag_keys.push_back("log_level");
+    }
+    if (!vol_opts.source_address.empty() && !volunteer::IsIpAddressLiteral(vol_opts.source_address)) {
+      spdlog::error("--source-address '{}' is not an IP address: give one of this machine's addresses, e.g. "
+                    "--source-address 192.0.2.10",
+                    vol_opts.source_address);
+      return 2;
     }
     vol_opts.config_file = vol_config;
     volunteer::DaemonOptions resolved;
@@ -346,7 +356,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (vol_opts.coordinator_url.empty()) {
-      spdlog::error("--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080");
+      spdlog::error("--coordinator URL is required, e.g. --coordinator {}", kDefaultCoordinator);
       return 2;
     }
     int rc = volunteer::RunDaemon(vol_opts, volunteer::DaemonControl{&g_stop, &g_reload});
@@ -394,10 +404,26 @@ int main(int argc, char** argv) {
       spdlog::error("{}", err);
       return 2;
     }
-    std::printf("index of %s at http://%s:%d/simple/ (%zu projects); Ctrl-C stops it\n", index_dir.c_str(),
-                host.c_str(), server.port(), index.ProjectNames().size());
+    std::printf("index of %s at http://%s:%d/simple/ (%zu projects); files added to or removed from the "
+                "folder are published within a second; Ctrl-C stops it\n",
+                index_dir.c_str(), host.c_str(), server.port(), index.ProjectNames().size());
     std::fflush(stdout);
-    WaitForStop();
+    // The folder's mtime changes when a file is added, removed or renamed
+    // into it: rescan then (and on SIGHUP). Pages keep serving the previous
+    // snapshot while a rescan hashes new files.
+    std::error_code ec;
+    auto seen = fs::last_write_time(index_dir, ec);
+    while (!g_stop.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto now = fs::last_write_time(index_dir, ec);
+      if (ec || (now == seen && !g_reload.exchange(false))) continue;
+      seen = now;
+      if (index.Reload(&err))
+        spdlog::info("index: rescanned {}: {} projects, serial {}", index_dir.string(), index.ProjectNames().size(),
+                     index.last_serial());
+      else
+        spdlog::error("index: rescanning {} failed, still serving what it had: {}", index_dir.string(), err);
+    }
     server.Stop();
     return 0;
   }

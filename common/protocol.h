@@ -100,6 +100,11 @@ struct ResultBatchResponse {
   std::vector<ResultBatchItem> results;  // one per envelope, in the request's order
 };
 
+// The port `corral serve` and `corral demo` listen on, and the coordinator
+// every client command (volunteer examples, lookup, reproduce) assumes.
+constexpr int kDefaultPort = 8787;
+constexpr const char* kDefaultCoordinator = "http://127.0.0.1:8787";
+
 // How a test suite ran, for the verdict page: what a maintainer needs to
 // trust the verdict or reproduce it. Optional in a result (absent: empty).
 // Bounds, checked by ParseResultPayload: each list at most

@@ -32,7 +32,7 @@ class Store;
 struct Options {
   std::filesystem::path data_dir;      // RocksDB in data_dir/db, artifacts in data_dir/artifacts
   std::string index_url;               // e.g. http://127.0.0.1:8081/simple/  (may be empty: no sync)
-  std::vector<std::string> platforms;  // initial platform tags
+  std::vector<std::string> platforms;  // the only platform tags (EngineOptions::platforms); empty: from volunteers
   int sync_interval_s = 60;
   int lease_seconds = 900;
   int quorum = 2;

@@ -499,8 +499,13 @@ bool Engine::AddPlatforms(const std::vector<std::string>& tags, int64_t now, std
 std::vector<std::string> Engine::PlatformsOfferedWidely(const std::vector<std::string>& tags) {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, std::set<std::string>> accounts;  // new tag -> accounts offering it
+  // An operator's list of platforms is the whole list: volunteers' offers
+  // outside it never become columns.
+  const auto& only = options_.platforms;
   for (const auto& t : tags)
-    if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end()) accounts[t];
+    if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end() &&
+        (only.empty() || std::find(only.begin(), only.end(), t) != only.end()))
+      accounts[t];
   if (accounts.empty()) return {};
   store_.Scan(Cf::kVolunteers, "", "", [&](std::string_view, std::string_view value) {
     VolunteerRecord v;

@@ -35,7 +35,10 @@ struct VerdictEvent;  // wheel_index.h
 
 struct EngineOptions {
   std::filesystem::path db_dir;              // the RocksDB directory
-  std::vector<std::string> platforms;        // tags given at start (may be empty)
+  // The operator's platforms: created at start, and then the only ones
+  // (volunteers' offers outside them are never adopted). Empty: platforms
+  // arrive from volunteers (platform_min_accounts).
+  std::vector<std::string> platforms;
   QuorumPolicy policy;                       // quorum 2, up to 5 results
   int lease_seconds = 900;                   // a lease's life without heartbeat
   bool latest_only = false;                  // tasks for each project's newest release only
@@ -59,7 +62,7 @@ struct EngineOptions {
   std::string index_url;
   // A tag volunteers offer becomes a platform (a column with tasks for every
   // file) once machines of this many distinct accounts offer it, so that one
-  // enrolment cannot grow the store; operators add tags with `platforms`.
+  // enrolment cannot grow the store; `platforms`, when given, restricts it.
   int platform_min_accounts = 2;
 };
 

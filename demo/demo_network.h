@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "common/protocol.h"
+
 namespace corral::demo {
 
 struct DemoOptions {
-  int port = 8787;                          // the site and API (the index uses port + 1); 0: any free ports
+  int port = kDefaultPort;                  // the site and API (the index uses port + 1); 0: any free ports
   std::filesystem::path data_dir;           // everything the demo writes
   std::vector<std::string> interpreters;    // restrict volunteers to these paths or tags
   int slots = 1;                            // per volunteer

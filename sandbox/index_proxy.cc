@@ -81,7 +81,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 }
 
 // One GET, no redirects followed, body capped.
-Upstream Fetch(const std::string& url, const std::string& accept, uint64_t cap, int timeout_s) {
+Upstream Fetch(const std::string& url, const std::string& accept, uint64_t cap, int timeout_s,
+               const std::string& source_address) {
   Upstream up;
   CURL* curl = curl_easy_init();
   if (!curl) {
@@ -92,6 +93,7 @@ Upstream Fetch(const std::string& url, const std::string& accept, uint64_t cap, 
   curl_slist* headers = nullptr;
   if (!accept.empty()) headers = curl_slist_append(headers, ("Accept: " + accept).c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (!source_address.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, ("host!" + source_address).c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -347,7 +349,7 @@ void IndexProxy::Serve() {
         } else {
           auto accept = req[http::field::accept];
           Upstream up = Fetch(upstream, std::string(accept), options_.max_response_bytes,
-                              options_.upstream_timeout_s);
+                              options_.upstream_timeout_s, options_.source_address);
           bool text = up.content_type.find("html") != std::string::npos ||
                       up.content_type.find("json") != std::string::npos;
           if (up.too_large) {

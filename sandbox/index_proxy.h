@@ -55,6 +55,9 @@ struct IndexProxyOptions {
   // Content-addressed cache of verified files, named by their sha256 (the
   // volunteer's download cache: trimmed by its owner, not here). Empty: none.
   std::filesystem::path cache_dir;
+  // Local IP address the proxy's requests go out from (CURLOPT_INTERFACE);
+  // "" lets the system choose (multi-homed hosts).
+  std::string source_address;
 };
 
 // What a proxy did, for the job's log and the fault decision.

@@ -493,6 +493,7 @@ JobResult RunJob(const JobSpec& spec) {
     po.index_url = spec.prepare.index_url;
     po.extra_hosts = spec.prepare.extra_hosts;
     po.cache_dir = spec.prepare.file_cache;
+    po.source_address = spec.prepare.source_address;
     proxy = std::make_unique<IndexProxy>(po);
     if (!proxy->Start(&err))
       return Finish(std::move(r), Outcome::kInfraError, "cannot start the index proxy: " + err, t0);

@@ -77,6 +77,7 @@ struct JobSpec {
     // checking each file. Empty: no cache.
     std::filesystem::path file_cache;
     int max_rounds = 6;                    // prepare rounds at most, all kinds together
+    std::string source_address;            // local IP address to fetch from; "": the system's choice
   } prepare;
   // Benchmarks only (bench/sandbox_overhead.cc): run the very same steps
   // with no sandbox at all (no bubblewrap, seccomp, cgroups), to measure

@@ -1,11 +1,19 @@
 #include "volunteer/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <functional>
 #include <sstream>
 #include <toml++/toml.h>
 
 namespace corral::volunteer {
+
+bool IsIpAddressLiteral(const std::string& s) {
+  in6_addr v6;
+  in_addr v4;
+  return inet_pton(AF_INET, s.c_str(), &v4) == 1 || inet_pton(AF_INET6, s.c_str(), &v6) == 1;
+}
 
 namespace fs = std::filesystem;
 
@@ -136,6 +144,17 @@ const std::vector<KeySpec>& Specs() {
          return true;
        },
        [](const DaemonOptions& f, DaemonOptions* t) { t->skip_interpreters = f.skip_interpreters; }},
+      {"source_address",
+       [](const toml::node& n, const fs::path&, DaemonOptions* o, std::string* why) {
+         std::string s;
+         if (!String(n, &s) || !IsIpAddressLiteral(s)) {
+           *why = "must be a local IPv4 or IPv6 address, e.g. \"192.0.2.10\"";
+           return false;
+         }
+         o->source_address = s;
+         return true;
+       },
+       [](const DaemonOptions& f, DaemonOptions* t) { t->source_address = f.source_address; }},
       {"index_hosts",
        [](const toml::node& n, const fs::path&, DaemonOptions* o, std::string* why) {
          if (!StringArray(n, &o->extra_index_hosts)) {

@@ -15,6 +15,10 @@
 
 namespace corral::volunteer {
 
+// True for an IPv4 or IPv6 address literal ("192.0.2.10", "::1"): the form
+// `source_address` (--source-address) takes. Never fails otherwise.
+bool IsIpAddressLiteral(const std::string& s);
+
 // Every key a configuration file may hold, in documentation order.
 const std::vector<std::string>& ConfigKeys();
 

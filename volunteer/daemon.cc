@@ -296,7 +296,9 @@ bool Daemon::Prepare() {
   for (const auto& de : fs::directory_iterator(options_.data_dir / "cache" / "files", ec))
     if (de.path().filename().string().find(".part-") != std::string::npos) fs::remove(de.path(), ec);
 
-  client_ = std::make_unique<CoordinatorClient>(options_.coordinator_url, *machine_key_);
+  HttpClientOptions http;
+  http.local_address = options_.source_address;
+  client_ = std::make_unique<CoordinatorClient>(options_.coordinator_url, *machine_key_, http);
   TrimDownloadCache();
   return true;
 }
@@ -380,6 +382,7 @@ void Daemon::ReturnAbandonedLeases() {
   HttpClientOptions quick;
   quick.connect_timeout_ms = 2000;
   quick.timeout_ms = 5000;
+  quick.local_address = options_.source_address;
   CoordinatorClient client(options_.coordinator_url, *machine_key_, quick);
   LeaseReturnResponse resp;
   CallStatus s = client.ReturnLeases(req, &resp);
@@ -550,7 +553,9 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     fs::path tmp = input;
     tmp += ".part-" + RandomHex(4);
     std::string got;
-    HttpResult d = HttpClient().Download(task.url, tmp, kMaxInputBytes, &got);
+    HttpClientOptions from;
+    from.local_address = options_.source_address;
+    HttpResult d = HttpClient(from).Download(task.url, tmp, kMaxInputBytes, &got);
     if (!d.ok()) {
       r.outcome = Outcome::kInfraError;
       r.summary = "could not download " + task.url + ": " + d.Describe();
@@ -589,6 +594,7 @@ void Daemon::RunTask(TaskSpec task, Platform platform) {
     // trimmed with it), so the next job that needs them fetches nothing.
     spec.prepare.index_url = task.index_url;
     spec.prepare.extra_hosts = options_.extra_index_hosts;
+    spec.prepare.source_address = options_.source_address;
     if (std::string host = UrlHostOf(task.url); !host.empty() && host != UrlHostOf(task.index_url))
       spec.prepare.extra_hosts.push_back(host);
     spec.prepare.file_cache = cache / "files";

@@ -25,6 +25,10 @@ struct DaemonOptions {
   // Hosts (besides the index's and the task file's) that the prepare
   // phase's proxy may fetch files from, "host[:port]".
   std::vector<std::string> extra_index_hosts;
+  // Local IP address every connection goes out from (the coordinator, task
+  // downloads, the prepare phase's index requests); "": the system's choice.
+  // For multi-homed hosts, and tests that need volunteers on distinct networks.
+  std::string source_address;
   // Politeness (DESIGN.md section 5): applied to the daemon at start so the
   // sandboxes it starts inherit them.
   int nice = 10;                               // 0 (normal) to 19 (lowest)

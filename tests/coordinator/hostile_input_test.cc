@@ -262,3 +262,15 @@ TEST_CASE("hostile input: bodies over their route's limit and bytes that are not
   CHECK(client.Get("http://127.0.0.1:" + std::to_string(port) + "/api/v1/projects").ok());
   server.Stop();
 }
+
+TEST_CASE("serve --platforms restricts: a tag outside the operator's list never becomes a column") {
+  Net n;  // the operator named kTag only
+  for (const char* who : {"carol", "dave"}) {
+    auto v = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), who, std::string(who) + "-box",
+                           {kTag, "cp312-linux_x86_64"});
+    REQUIRE(Enrol(*n.tc.c, v, n.tc.now).status == 200);
+  }
+  // Two accounts offer cp312, which would make it a platform without the list.
+  CHECK(Get(*n.tc.c, "/api/v1/projects/alpha")["platforms"] == nlohmann::json{kTag});
+  CHECK(n.tc.c->GetProgress().tasks == 1);
+}

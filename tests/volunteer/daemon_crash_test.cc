@@ -21,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -628,4 +629,47 @@ TEST_CASE("daemon: SIGHUP reapplies slots, interpreters and politeness; a bad fi
   alice.Kill(SIGTERM);
   REQUIRE(alice.WaitExit(15));
   CHECK(alice.ExitedWith(0));
+}
+
+TEST_CASE("daemon: --source-address is the address the coordinator sees; a malformed one is refused", "[daemon]") {
+  REQUIRE_FALSE(Python().empty());
+  Network net(0, 90);
+  fs::path key = net.Account("alice");
+  // A stand-in coordinator that only notes who speaks to it.
+  std::mutex mu;
+  std::set<std::string> seen;
+  HttpServer spy([&](const HttpRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(r.remote_addr);
+    HttpResponse res;
+    res.status = 503;
+    res.body = "{\"error\":\"unavailable\",\"detail\":\"spy\"}";
+    return res;
+  });
+  std::string err;
+  REQUIRE(spy.Start("127.0.0.1", 0, &err));
+  fs::path log = net.LogOf("alice");
+  Proc p = Spawn({CORRAL_BINARY, "volunteer", "--coordinator", "http://127.0.0.1:" + std::to_string(spy.port()),
+                  "--account", key.string(), "--data", net.DataOf("alice").string(), "--interpreter", Python(),
+                  "--source-address", "127.0.0.2"},
+                 log);
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!seen.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  p.KillAndReap();
+  spy.Stop();
+  INFO(Slurp(log));
+  CHECK(seen == std::set<std::string>{"127.0.0.2"});
+
+  Proc bad = Spawn({CORRAL_BINARY, "volunteer", "--coordinator", net.url, "--account", key.string(), "--data",
+                    net.DataOf("bob").string(), "--source-address", "not-an-address"},
+                   net.LogOf("bob"));
+  REQUIRE(bad.WaitExit(30));
+  INFO(Slurp(net.LogOf("bob")));
+  CHECK(bad.ExitedWith(2));
+  CHECK(Slurp(net.LogOf("bob")).find("--source-address 'not-an-address' is not an IP address") != std::string::npos);
 }
