@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include <system_error>
@@ -48,6 +49,11 @@ void AddTestRequirement(std::string line, BuildSystem* out) {
   line = line.substr(a, b - a + 1);
   if (line.empty() || line[0] == '#' || line[0] == '-' || line[0] == '.' || line[0] == '/' ||
       line.find('{') != std::string::npos || line.find("://") != std::string::npos)
+    return;
+  // Not a PEP 508 requirement: a tox factor condition ("coverage: coverage",
+  // "py37,py38: mock"; for other environments than the default one) or
+  // anything that does not start with a project name.
+  if (line.substr(0, line.find(';')).find(':') != std::string::npos || !std::isalnum(static_cast<unsigned char>(line[0])))
     return;
   auto& v = out->test_requirements;
   if (v.size() < kMaxTestRequirements && std::find(v.begin(), v.end(), line) == v.end()) v.push_back(line);

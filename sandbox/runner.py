@@ -1060,7 +1060,7 @@ def tests(job):
         rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
         notes = []
         for _ in range(3):
-            more, note = pytest_degrade(rc, tail, src, base)
+            more, note = degrade_pytest_options(rc, tail, src, base)
             if not more:
                 break
             _out("[corral] %s\n" % note)
@@ -1117,7 +1117,7 @@ def tests(job):
     job.step("tests", seconds, rc == 0)
 
 
-def pytest_degrade(rc, tail, src, base):
+def degrade_pytest_options(rc, tail, src, base):
     """When pytest could not even start because the project's configuration
     needs something the index could not give, the options that run the
     suite without it: ([extra argv], note), or ([], "") when nothing is to

@@ -80,7 +80,8 @@ TEST_CASE("test requirements are read as data from everywhere projects declare t
         "[dependency-groups]\nlint = [\"ruff\"]\ndev = [{include-group = \"lint\"}, \"coverage[toml]\"]\n");
   Write(tmp.path() / "tox.ini",
         "[tox]\nenvlist = py3\n[testenv]\ndeps =\n    pytest\n    mock>=4  # for py2\n    -rrequirements/test.txt\n"
-        "    {env:EXTRA:}\ncommands = pytest\n[testenv:docs]\ndeps = sphinx\n");
+        "    {env:EXTRA:}\n    coverage: coverage\n    py37,py38: importlib_metadata; python_version < \"3.8\"\n"
+        "commands = pytest\n[testenv:docs]\ndeps = sphinx\n");
   Write(tmp.path() / "requirements" / "test.txt", "# tests\nfreezegun==1.2\n-e .\n");
   Write(tmp.path() / "requirements-dev.txt", "black\n");
   Write(tmp.path() / "requirements.txt", "requests\n");  // runtime: not a test list
