@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +167,27 @@ void PrintMatrix(coordinator::Coordinator& coord) {
   std::fflush(stdout);
 }
 
+// The console shows progress and the matrix; the coordinator's and the
+// index's lines (a line per published wheel, each sync) go to `log_file`,
+// and only warnings and errors reach the console too. Returns false (and
+// leaves the logger as it was) when the file cannot be opened.
+bool LogToFile(const fs::path& log_file, std::string* err) {
+  try {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file.string(), /*truncate=*/false);
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    console->set_level(spdlog::level::warn);
+    auto logger = std::make_shared<spdlog::logger>("corral", spdlog::sinks_init_list{file, console});
+    logger->set_level(spdlog::default_logger()->level());
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    return true;
+  } catch (const spdlog::spdlog_ex& e) {
+    *err = std::string("cannot open the demo's log ") + log_file.string() + ": " + e.what();
+    return false;
+  }
+}
+
 }  // namespace
 
 int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
@@ -177,6 +200,8 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
     return 2;
   }
   KeepNewestToolWheels(index_dir);
+  const fs::path log_file = o.data_dir / "demo.log";
+  if (!LogToFile(log_file, &err)) spdlog::warn("{}; the coordinator's lines stay on the console", err);
 
   LocalIndex index;
   if (!index.Load(index_dir, &err)) {
@@ -242,7 +267,9 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
 
   std::printf("Corral demo\n  local index: %s (%zu projects)\n  site:        %s/\n", index_url.c_str(),
               index.ProjectNames().size(), url.c_str());
-  std::printf("  data:        %s\n  Ctrl-C stops everything the demo started.\n", o.data_dir.c_str());
+  std::printf("  data:        %s\n  log:         %s (the coordinator and the index: syncs, verdicts, "
+              "published wheels)\n  Ctrl-C stops everything the demo started.\n",
+              o.data_dir.c_str(), log_file.c_str());
   std::fflush(stdout);
 
   std::vector<Child> children;

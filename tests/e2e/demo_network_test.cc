@@ -255,6 +255,16 @@ TEST_CASE("corral demo: every demo package's verdict matches its known behaviour
   CheckWheelIndex(run);
   CheckSiteInBrowser(run);
 
+  // The console shows progress and the matrix; the line per published wheel
+  // is in the demo's log file.
+  {
+    std::string console = Tail(log, 1 << 20);
+    std::string demo_log = Tail(data / "demo" / "demo.log", 1 << 22);
+    CHECK(console.find("tasks ") != std::string::npos);
+    CHECK(console.find("wheel index: published") == std::string::npos);
+    CHECK(demo_log.find("wheel index: published") != std::string::npos);
+  }
+
   // Ctrl-C stops everything the demo started.
   kill(demo, SIGINT);
   int status = 0;
