@@ -169,13 +169,14 @@ void PrintMatrix(coordinator::Coordinator& coord) {
 
 // The console shows progress and the matrix; the coordinator's and the
 // index's lines (a line per published wheel, each sync) go to `log_file`,
-// and only warnings and errors reach the console too. Returns false (and
+// and only errors reach the console too (warnings, such as the demo index's
+// deliberate 503s, stay in the file). Returns false (and
 // leaves the logger as it was) when the file cannot be opened.
 bool LogToFile(const fs::path& log_file, std::string* err) {
   try {
     auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file.string(), /*truncate=*/false);
     auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    console->set_level(spdlog::level::warn);
+    console->set_level(spdlog::level::err);
     auto logger = std::make_shared<spdlog::logger>("corral", spdlog::sinks_init_list{file, console});
     logger->set_level(spdlog::default_logger()->level());
     logger->flush_on(spdlog::level::info);
