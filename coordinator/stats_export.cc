@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/archive_error.h"
 #include "common/protocol.h"
 #include "common/crypto.h"
 #include "common/fs_util.h"
@@ -204,7 +205,7 @@ bool Gzip(std::string_view data, std::string* out, std::string* err) {
   out->clear();
   auto fail = [&](const char* what) {
     *err = std::string("gzip: ") + what + ": " +
-           (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown error");
+           ArchiveError(a.get());
     return false;
   };
   if (archive_write_add_filter_gzip(a.get()) != ARCHIVE_OK) return fail("gzip filter");

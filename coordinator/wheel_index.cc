@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "common/archive_error.h"
 #include "common/crypto.h"
 #include "common/names.h"
 #include "common/pep440.h"
@@ -122,7 +123,7 @@ bool ReadWheelMetadata(const std::filesystem::path& wheel, std::string* metadata
   archive_read_support_format_zip_seekable(a.get());
   if (archive_read_open_filename(a.get(), wheel.c_str(), 1 << 16) != ARCHIVE_OK) {
     *err = "cannot open wheel " + wheel.string() + " as a zip: " +
-           (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown error");
+           ArchiveError(a.get());
     return false;
   }
   std::string found_path, found;
@@ -133,7 +134,7 @@ bool ReadWheelMetadata(const std::filesystem::path& wheel, std::string* metadata
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       *err = "wheel " + wheel.string() + " is not a valid zip: " +
-             (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown error");
+             ArchiveError(a.get());
       return false;
     }
     if (++entries > kMaxEntries) {
@@ -159,7 +160,7 @@ bool ReadWheelMetadata(const std::filesystem::path& wheel, std::string* metadata
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
       if (n < 0) {
         *err = "cannot read " + path + " in wheel " + wheel.string() + ": " +
-               (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown error");
+               ArchiveError(a.get());
         return false;
       }
       if (n == 0) break;

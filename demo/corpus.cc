@@ -14,6 +14,7 @@
 #include <set>
 #include <system_error>
 
+#include "common/archive_error.h"
 #include "common/crypto.h"
 #include "common/outcome.h"
 
@@ -1096,7 +1097,7 @@ bool WriteWheel(const fs::path& dir, const DemoWheel& w, int64_t mtime, std::str
   archive_entry_free(e);
   ok = archive_write_close(a) == ARCHIVE_OK && ok;
   if (!ok) *err = "writing the demo wheel " + target.string() + ": " +
-                  (archive_error_string(a) ? archive_error_string(a) : "unknown libarchive error");
+                  ArchiveError(a);
   archive_write_free(a);
   std::error_code ec;
   if (ok) fs::rename(partial, target, ec);
@@ -1199,7 +1200,7 @@ bool WriteTarGz(const fs::path& target, std::vector<SourceFile> files, int64_t m
   archive* a = archive_write_new();
   auto fail = [&](const std::string& what) {
     *err = "writing the demo sdist " + target.string() + ": " + what + ": " +
-           (archive_error_string(a) ? archive_error_string(a) : "unknown libarchive error");
+           ArchiveError(a);
     archive_write_free(a);
     std::error_code ec;
     fs::remove(partial, ec);

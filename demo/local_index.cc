@@ -17,6 +17,7 @@
 
 #include <sys/stat.h>
 
+#include "common/archive_error.h"
 #include "common/crypto.h"
 
 namespace fs = std::filesystem;
@@ -118,7 +119,7 @@ bool ReadCoreMetadata(const fs::path& file, bool is_wheel, const std::string& pr
   archive_read_support_format_zip(a);
   auto fail = [&](const std::string& what) {
     *err = "reading the core metadata of " + file.string() + ": " + what + ": " +
-           (archive_error_string(a) ? archive_error_string(a) : "unknown error") +
+           ArchiveError(a) +
            " (is the file a complete, valid archive?)";
     archive_read_free(a);
     return false;

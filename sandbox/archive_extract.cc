@@ -1,4 +1,5 @@
 #include "sandbox/archive_extract.h"
+#include "common/archive_error.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -83,7 +84,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
                                                 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
   if (archive_read_open_filename(in.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     *err = "cannot open archive " + archive_path.filename().string() + ": " +
-           archive_error_string(in.get());
+           ArchiveError(in.get());
     stats->failure = ExtractFailure::kDamaged;
     return;
   }
@@ -94,7 +95,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       *err = "archive " + name + " is damaged or of an unknown kind: " +
-             archive_error_string(in.get());
+             ArchiveError(in.get());
       stats->failure = ExtractFailure::kDamaged;
       return;
     }
@@ -133,7 +134,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     r = archive_write_header(out.get(), entry);
     if (r != ARCHIVE_OK) {
       *err = "archive " + name + " refused: entry '" + path + "': " +
-             archive_error_string(out.get());
+             ArchiveError(out.get());
       stats->failure = ExtractFailure::kRefused;
       return;
     }
@@ -146,7 +147,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
         if (r == ARCHIVE_EOF) break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
           *err = "archive " + name + ": cannot read entry '" + path + "': " +
-                 archive_error_string(in.get());
+                 ArchiveError(in.get());
           stats->failure = ExtractFailure::kDamaged;
           return;
         }
@@ -167,7 +168,7 @@ void ExtractInThread(const std::filesystem::path& archive_path,
         }
         if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK) {
           *err = "cannot write '" + path + "' from archive " + name + ": " +
-                 archive_error_string(out.get());
+                 ArchiveError(out.get());
           stats->failure = ExtractFailure::kIo;
           return;
         }
@@ -175,13 +176,13 @@ void ExtractInThread(const std::filesystem::path& archive_path,
     }
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK) {
       *err = "cannot finish '" + path + "' from archive " + name + ": " +
-             archive_error_string(out.get());
+             ArchiveError(out.get());
       stats->failure = ExtractFailure::kIo;
       return;
     }
   }
   if (archive_write_close(out.get()) != ARCHIVE_OK) {
-    *err = "cannot finish extracting archive " + name + ": " + archive_error_string(out.get());
+    *err = "cannot finish extracting archive " + name + ": " + ArchiveError(out.get());
     stats->failure = ExtractFailure::kIo;
     return;
   }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/archive_error.h"
 #include "common/crypto.h"
 
 namespace corral::sandbox {
@@ -34,7 +35,7 @@ bool WheelContentDigest(const std::filesystem::path& wheel, std::string* digest,
   archive_read_support_format_zip_seekable(a.get());
   if (archive_read_open_filename(a.get(), wheel.c_str(), 1 << 16) != ARCHIVE_OK) {
     *err = "cannot open wheel " + wheel.string() + " as a zip: " +
-           archive_error_string(a.get());
+           ArchiveError(a.get());
     return false;
   }
   std::vector<std::pair<std::string, std::string>> files;
@@ -45,7 +46,7 @@ bool WheelContentDigest(const std::filesystem::path& wheel, std::string* digest,
     int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      *err = "wheel " + wheel.string() + " is not a valid zip: " + archive_error_string(a.get());
+      *err = "wheel " + wheel.string() + " is not a valid zip: " + ArchiveError(a.get());
       return false;
     }
     if (files.size() >= kMaxEntries) {
@@ -60,7 +61,7 @@ bool WheelContentDigest(const std::filesystem::path& wheel, std::string* digest,
       la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
       if (n < 0) {
         *err = "cannot read '" + path + "' in wheel " + wheel.string() + ": " +
-               archive_error_string(a.get());
+               ArchiveError(a.get());
         return false;
       }
       if (n == 0) break;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/archive_error.h"
 #include "demo_test_util.h"
 
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ bool ReadTarGz(const fs::path& file, std::vector<TarEntry>* out, std::string* wh
   archive_read_support_filter_gzip(a);
   archive_read_support_format_tar(a);
   if (archive_read_open_filename(a, file.c_str(), 1 << 16) != ARCHIVE_OK) {
-    *why = archive_error_string(a);
+    *why = corral::ArchiveError(a);
     archive_read_free(a);
     return false;
   }
@@ -49,7 +50,7 @@ bool ReadTarGz(const fs::path& file, std::vector<TarEntry>* out, std::string* wh
     out->push_back(t);
   }
   bool gzip = archive_filter_code(a, 0) == ARCHIVE_FILTER_GZIP;
-  if (r != ARCHIVE_EOF) *why = archive_error_string(a) ? archive_error_string(a) : "read error";
+  if (r != ARCHIVE_EOF) *why = corral::ArchiveError(a);
   if (!gzip) *why = "not gzip-compressed";
   archive_read_free(a);
   return r == ARCHIVE_EOF && gzip;

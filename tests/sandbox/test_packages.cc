@@ -1,4 +1,5 @@
 #include "test_packages.h"
+#include "common/archive_error.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -108,7 +109,7 @@ bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& e
     archive_write_set_format_pax_restricted(a.get());
   }
   if (archive_write_open_filename(a.get(), path.c_str()) != ARCHIVE_OK) {
-    *err = std::string("cannot create ") + path.string() + ": " + archive_error_string(a.get());
+    *err = std::string("cannot create ") + path.string() + ": " + ArchiveError(a.get());
     return false;
   }
   for (const Entry& e : entries) {
@@ -132,17 +133,17 @@ bool WriteArchive(const std::filesystem::path& path, const std::vector<Entry>& e
       archive_entry_set_size(ent.get(), static_cast<la_int64_t>(e.content.size()));
     }
     if (archive_write_header(a.get(), ent.get()) != ARCHIVE_OK) {
-      *err = "cannot add " + e.path + ": " + archive_error_string(a.get());
+      *err = "cannot add " + e.path + ": " + ArchiveError(a.get());
       return false;
     }
     if (e.symlink_target.empty() && e.hardlink_target.empty() && !e.content.empty() &&
         archive_write_data(a.get(), e.content.data(), e.content.size()) < 0) {
-      *err = "cannot write " + e.path + ": " + archive_error_string(a.get());
+      *err = "cannot write " + e.path + ": " + ArchiveError(a.get());
       return false;
     }
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
-    *err = "cannot finish " + path.string() + ": " + archive_error_string(a.get());
+    *err = "cannot finish " + path.string() + ": " + ArchiveError(a.get());
     return false;
   }
   return true;
