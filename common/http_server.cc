@@ -51,6 +51,42 @@ std::map<std::string, std::string> ParseQuery(const std::string& q) {
   return out;
 }
 
+// What part of the request is not UTF-8 ("path", "query", "header x"), or "".
+std::string NotUtf8(const HttpRequest& r) {
+  if (!IsValidUtf8(r.method) || !IsValidUtf8(r.target) || !IsValidUtf8(r.path)) return "path";
+  for (const auto& [k, v] : r.query)
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "query";
+  for (const auto& [k, v] : r.headers)
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "header " + (IsValidUtf8(k) ? k : std::string("name"));
+  return "";
+}
+
+// A request Beast parsed, as handlers see it (path decoded, query split,
+// header names in lower case). False with *refusal (400 bad_encoding) when a
+// part is not UTF-8: handlers echo paths and names into JSON, whose
+// serialiser throws on invalid UTF-8, so it is refused here, once, for every
+// route.
+bool FromParsed(http::request<http::string_body>& req, const std::string& remote_addr, HttpRequest* r,
+                HttpResponse* refusal) {
+  r->method = std::string(req.method_string());
+  r->target = std::string(req.target());
+  size_t qm = r->target.find('?');
+  r->path = UrlDecode(r->target.substr(0, qm));
+  if (qm != std::string::npos) r->query = ParseQuery(r->target.substr(qm + 1));
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r->headers[name] = std::string(field.value());
+  }
+  r->body = std::move(req.body());
+  r->remote_addr = remote_addr;
+  if (std::string bad = NotUtf8(*r); !bad.empty()) {
+    *refusal = HttpResponse::Error(400, "bad_encoding", "the request's " + bad + " is not valid UTF-8");
+    return false;
+  }
+  return true;
+}
+
 // A response body that shares its bytes (HttpResponse::shared_body, or the
 // handler's string moved into one) instead of copying them into the message.
 struct SharedBody {
@@ -137,24 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto& req = parser_->get();
       keep_alive = req.keep_alive();
       HttpRequest r;
-      r.method = std::string(req.method_string());
-      r.target = std::string(req.target());
-      size_t qm = r.target.find('?');
-      r.path = UrlDecode(r.target.substr(0, qm));
-      if (qm != std::string::npos) r.query = ParseQuery(r.target.substr(qm + 1));
-      for (const auto& field : req) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        r.headers[name] = std::string(field.value());
-      }
-      r.body = std::move(req.body());
-      r.remote_addr = remote_addr_;
-      if (std::string bad = NotUtf8(r); !bad.empty()) {
-        // Handlers echo paths and names into JSON, whose serialiser throws
-        // on invalid UTF-8: refused here, once, for every route.
-        response = HttpResponse::Error(400, "bad_encoding", "the request's " + bad + " is not valid UTF-8");
-        return Write(std::move(response), keep_alive);
-      }
+      if (!FromParsed(req, remote_addr_, &r, &response)) return Write(std::move(response), keep_alive);
       if (r.method != "GET" && r.method != "HEAD" &&
           !(options_.answer_inline && options_.answer_inline(r))) {
         // May wait for the disk: on the handler pool, then back to this
@@ -171,16 +190,6 @@ class Session : public std::enable_shared_from_this<Session> {
       response = Call(r);
     }
     Write(std::move(response), keep_alive);
-  }
-
-  // What part of the request is not UTF-8 ("path", "query", "header x"), or "".
-  static std::string NotUtf8(const HttpRequest& r) {
-    if (!IsValidUtf8(r.method) || !IsValidUtf8(r.target) || !IsValidUtf8(r.path)) return "path";
-    for (const auto& [k, v] : r.query)
-      if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "query";
-    for (const auto& [k, v] : r.headers)
-      if (!IsValidUtf8(k) || !IsValidUtf8(v)) return "header " + (IsValidUtf8(k) ? k : std::string("name"));
-    return "";
   }
 
   HttpResponse Call(const HttpRequest& r) {
@@ -397,6 +406,32 @@ int FreeLoopbackPort() {
   if (!ec) acceptor.bind(any, ec);
   if (ec) return 0;
   return acceptor.local_endpoint(ec).port();
+}
+
+bool ParseRawRequest(std::string_view raw, size_t body_limit, HttpRequest* out, HttpResponse* refusal) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  parser.header_limit(64 * 1024);
+  parser.eager(true);
+  beast::error_code ec;
+  size_t used = 0;
+  while (!ec && used < raw.size() && !parser.is_done()) {
+    size_t n = parser.put(asio::buffer(raw.data() + used, raw.size() - used), ec);
+    if (n == 0 && !ec) break;
+    used += n;
+  }
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec == http::error::body_limit) {
+    *refusal = HttpResponse::Error(413, "body_too_large",
+                                   "the request body exceeds " + std::to_string(body_limit) + " bytes");
+    return false;
+  }
+  if (ec || !parser.is_done()) {
+    *refusal = HttpResponse::Error(400, "bad_request",
+                                   "could not parse the request: " + (ec ? ec.message() : std::string("incomplete")));
+    return false;
+  }
+  return FromParsed(parser.get(), "127.0.0.1", out, refusal);
 }
 
 }  // namespace corral

@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -93,6 +94,14 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Parses `raw`, one HTTP/1.1 request as a client sends it, the way the
+// server does (Beast's parser, `body_limit` bytes of body at most, the same
+// HttpRequest a handler gets, from 127.0.0.1). False with *refusal the 4xx
+// answer the server gives instead: 400 bad_request when it does not parse or
+// is incomplete, 413 body_too_large, 400 bad_encoding for a part that is not
+// UTF-8. For the fuzz target of the request path; no locking, no I/O.
+bool ParseRawRequest(std::string_view raw, size_t body_limit, HttpRequest* out, HttpResponse* refusal);
 
 // Percent-decodes a URL component ("a%20b" -> "a b"; '+' stays '+').
 std::string UrlDecode(const std::string& s);
