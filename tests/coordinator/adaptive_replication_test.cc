@@ -138,7 +138,13 @@ TEST_CASE("adaptive replication: a trusted volunteer's tasks mostly go out singl
     if (t["status"] == "passed") {
       ++singles;
       CHECK(t["results"].size() == 1);
-      CHECK(t["evidence"].get<std::string>().find("trusted") != std::string::npos);
+      // The page states the rule the code applies: both thresholds, as configured.
+      const std::string evidence = t["evidence"].get<std::string>();
+      CHECK(evidence.find("trusted") != std::string::npos);
+      const ReputationPolicy policy;  // the world runs with the defaults
+      CHECK(evidence.find(std::to_string(policy.trust_after) + "+ consecutive") != std::string::npos);
+      CHECK(evidence.find(std::to_string(policy.trust_min_validated) + " validated results in all") !=
+            std::string::npos);
       // One claim alone is bounded by how long the lease was held.
       CHECK(t["credit_each"] == Approx(5.0));
     } else {
