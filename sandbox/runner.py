@@ -942,42 +942,117 @@ def find_suite(src, modules, shipped=None):
     return None, [], []
 
 
-def hide_in_tree_package(run_dir, modules):
-    """Removes the sdist's own copy of the package from the test tree, so
-    the tests import the installed wheel (never the in-tree sources)."""
+# Files that Python imports: an in-tree one must never stand in for the
+# installed copy.
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd")
+
+
+def installed_origin(job, root):
+    """Where the installed top-level module `root` lives: its package folder
+    or its module file, found without running it (importlib's find_spec, from
+    the job's home, so the tree is not on the path); None when it is not
+    installed."""
+    out = JOB + "/installed-origin.txt"
+    if os.path.exists(out):
+        os.remove(out)
+    job.run([ENV_PY, "-c", "import os, sys\ntry:\n    import importlib.util as u\n"
+             "    s = u.find_spec(sys.argv[1])\n    loc = list(s.submodule_search_locations or []) if s else []\n"
+             "    o = loc[0] if loc else (s.origin if s and s.origin and os.path.isfile(s.origin) else '')\n"
+             "except ImportError:\n    import imp\n    o = imp.find_module(sys.argv[1])[1]\n"
+             "open(sys.argv[2], 'w').write(o)", root, out], cwd=JOB + "/home")
+    try:
+        with open(out) as f:
+            origin = f.read().strip()
+    except (IOError, OSError):
+        return None
+    return origin if origin and os.path.exists(origin) else None
+
+
+def link_farm(installed, where):
+    """`where` becomes a copy of the installed folder made of links: each
+    installed file is a link to it, so the code that runs is the installed
+    wheel's; the sdist's files the wheel does not install are kept when
+    they are not code (data a test reads beside the package). Folders are
+    real, so `pkg/../scripts/x` still leads to the sdist's own files."""
+    in_tree = {}
+    for base, dirs, names in os.walk(where):
+        for n in names:
+            rel = os.path.relpath(os.path.join(base, n), where)
+            if not n.endswith(CODE_SUFFIXES):
+                in_tree[rel] = os.path.join(base, n)
+    keep = JOB + "/in-tree-keep"
+    if os.path.isdir(keep):
+        shutil.rmtree(keep)
+    os.makedirs(keep)
+    for rel, path in in_tree.items():
+        dest = os.path.join(keep, rel)
+        if not os.path.isdir(os.path.dirname(dest)):
+            os.makedirs(os.path.dirname(dest))
+        os.rename(path, dest)
+    shutil.rmtree(where)
+    for base, dirs, names in os.walk(installed):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel_dir = os.path.relpath(base, installed)
+        target_dir = os.path.normpath(os.path.join(where, rel_dir))
+        if not os.path.isdir(target_dir):
+            os.makedirs(target_dir)
+        for n in names:
+            os.symlink(os.path.join(base, n), os.path.join(target_dir, n))
+    for rel in in_tree:
+        dest = os.path.join(where, rel)
+        if os.path.lexists(dest):
+            continue
+        if not os.path.isdir(os.path.dirname(dest)):
+            os.makedirs(os.path.dirname(dest))
+        os.rename(os.path.join(keep, rel), dest)
+    shutil.rmtree(keep)
+
+
+def hide_in_tree_package(job, run_dir, modules):
+    """The sdist's own copy of each installed top-level package, in the test
+    tree, becomes a link farm of the installed copy (link_farm): whatever
+    the tests import or run by path (pkg/__init__.py as a script,
+    pkg/../bin/tool), the code is the installed wheel's, never the in-tree
+    sources. A module file becomes a link to the installed one; an in-tree
+    copy of something not installed (or installed as a C extension only) is
+    removed. Returns the paths changed, relative to the tree."""
     hidden = []
     for root in sorted(set(m.split(".")[0] for m in modules)):
+        origin = None
         for base in ("", "src", "lib"):
             for name in (root, root + ".py"):
                 p = os.path.join(run_dir, base, name)
-                if os.path.isdir(p) and not os.path.islink(p):
-                    shutil.rmtree(p)
-                    hidden.append(os.path.join(base, name))
-                elif os.path.exists(p) or os.path.islink(p):
+                if not os.path.lexists(p) or os.path.islink(p):
+                    continue
+                if origin is None:
+                    origin = installed_origin(job, root) or ""
+                rel = os.path.join(base, name)
+                if os.path.isdir(p) and origin and os.path.isdir(origin):
+                    link_farm(origin, p)
+                elif not os.path.isdir(p) and origin.endswith(".py") and os.path.isfile(origin):
                     os.remove(p)
-                    hidden.append(os.path.join(base, name))
+                    os.symlink(origin, p)
+                elif os.path.isdir(p):
+                    shutil.rmtree(p)
+                else:
+                    os.remove(p)
+                hidden.append(rel)
     return hidden
 
 
 def link_installed_tests(job, run_dir, pyargs, hidden):
-    """pytest targets for tests shipped inside the package: where the
-    in-tree package was, a link to the installed copy, so the tests run the
-    installed files while the sdist's other files (scripts, data, the
-    project's conftest.py and configuration) are where they expect them.
-    A package the tree did not hold is run with --pyargs."""
+    """pytest targets for tests shipped inside the package: the path of the
+    test package in the tree, where hide_in_tree_package put the installed
+    files, so the tests run the installed copy while the sdist's other files
+    (scripts, data, the project's conftest.py and configuration) are where
+    they expect them. A package the tree does not hold is run with --pyargs."""
     targets, rest = [], []
     for dotted in pyargs:
         root, _, sub = dotted.partition(".")
         where = [h for h in hidden if os.path.basename(h) == root]
-        installed = installed_path(job, root)
-        if not where or not os.path.isdir(installed):
+        if not where or not os.path.isdir(os.path.join(run_dir, where[0])):
             rest.append(dotted)
             continue
-        link = os.path.join(run_dir, where[0])
-        if not os.path.islink(link):
-            os.symlink(installed, link)
-            _out("[corral] %s is a link to the installed copy (%s): the tests inside the package run from "
-                 "the installed files\n" % (where[0], installed))
         targets.append(os.path.join(where[0], sub.replace(".", os.sep)) if sub else where[0])
     return targets + (["--pyargs"] + rest if rest else [])
 
@@ -1016,10 +1091,10 @@ def tests(job):
     if os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     shutil.copytree(src, run_dir, symlinks=True)
-    hidden = hide_in_tree_package(run_dir, modules)
+    hidden = hide_in_tree_package(job, run_dir, modules)
     if hidden:
-        _out("[corral] removed the in-tree package from the test tree (%s): the tests import the "
-             "installed wheel\n" % ", ".join(hidden))
+        _out("[corral] the in-tree package in the test tree (%s) now holds the installed wheel's files "
+             "(links to them): the tests import and run the installed copy\n" % ", ".join(hidden))
     reports = JOB + "/reports"
     if not os.path.isdir(reports):
         os.makedirs(reports)
@@ -1040,8 +1115,10 @@ def tests(job):
                 missing.append(req)
     if modules:
         # Which file each top-level module comes from, for the log.
-        job.run([ENV_PY, "-c", "import importlib, sys\nfor m in sys.argv[1:]:\n"
-                 "    print('imports %s from %s' % (m, getattr(importlib.import_module(m), '__file__', '?')))"]
+        job.run([ENV_PY, "-c", "import importlib, os, sys\nfor m in sys.argv[1:]:\n"
+                 "    f = getattr(importlib.import_module(m), '__file__', None) or '?'\n"
+                 "    print('imports %s from %s%s' % (m, f, ' (the installed %s)' % os.path.realpath(f) "
+                 "if os.path.islink(f) else ''))"]
                 + sorted(set(m.split(".")[0] for m in modules)), cwd=run_dir)
     with open(os.devnull, "w") as devnull:
         have_pytest = subprocess.call([ENV_PY, "-c", "import pytest"], cwd=JOB + "/home",
@@ -1082,7 +1159,10 @@ def tests(job):
         for target in paths + pyargs:
             start = target
             if target in pyargs:
-                start = installed_path(job, target)
+                # The tree's copy of the installed package (hide_in_tree_package)
+                # when it has one, so paths beside the package lead to the sdist.
+                in_tree = link_installed_tests(job, run_dir, [target], hidden)
+                start = in_tree[0] if in_tree[0] != "--pyargs" else installed_path(job, target)
             elif os.path.isfile(os.path.join(run_dir, target)):
                 start = os.path.dirname(target) or "."
             elif not os.path.exists(os.path.join(run_dir, target, "__init__.py")):
@@ -1443,6 +1523,12 @@ def unittest_main(argv):
     top = os.getcwd()
     if not os.path.isabs(start) and start != "." and not os.path.exists(os.path.join(start, "__init__.py")):
         top = os.path.abspath(start)  # a plain folder of test files (src/): its files import from it
+    elif not os.path.isabs(start) and start != ".":
+        # A package in the tree (tests/, pkg/tests, src/pkg/tests): discovered
+        # from the folder above its outermost package, never above the tree.
+        top = os.path.abspath(start)
+        while os.path.exists(os.path.join(top, "__init__.py")) and os.path.dirname(top).startswith(os.getcwd()):
+            top = os.path.dirname(top)
     elif os.path.isabs(start) and not os.path.abspath(start).startswith(top + os.sep):
         # Tests inside the installed package: discovered from the folder
         # that holds the package, so its imports are the installed ones.

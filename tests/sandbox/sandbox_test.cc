@@ -407,7 +407,7 @@ std::string InstalledCheck(const std::string& module, const std::string& data_re
   return "import os, unittest\nimport " + module + "\n\n"
          "class Installed(unittest.TestCase):\n"
          "    def test_imports_the_installed_wheel(self):\n"
-         "        self.assertIn('/job/env/', " + module + ".__file__)\n"
+         "        self.assertIn('/job/env/', os.path.realpath(" + module + ".__file__))\n"
          "    def test_data_file_is_there(self):\n"
          "        here = os.path.dirname(os.path.abspath(__file__))\n"
          "        with open(os.path.join(here, '" + data_rel + "')) as f:\n"
@@ -436,8 +436,36 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(r.outcome == Outcome::kPassed);
     CHECK(r.tests_passed == 2);
     CHECK(r.log.find("tests: test files at the root of the sdist: test_rootfile.py") != std::string::npos);
-    CHECK(r.log.find("removed the in-tree package from the test tree (demo_rootfile)") != std::string::npos);
-    CHECK(r.log.find("imports demo_rootfile from /job/env/") != std::string::npos);
+    CHECK(r.log.find("the in-tree package in the test tree (demo_rootfile) now holds the installed wheel's files") !=
+          std::string::npos);
+    CHECK(r.log.find("imports demo_rootfile from ") != std::string::npos);
+    CHECK(r.log.find("/job/env/") != std::string::npos);
+  }
+  SECTION("tests that run the package's files by path and read the sdist's files beside it run the installed code") {
+    // As real suites do: `python pkg/cli.py` from the sdist's root, and
+    // pkg/../bin/tool.txt from a test inside the package.
+    auto e = SdistEntries("demo_bypath", PackageKind::kNoTests);
+    e.push_back(Entry("demo_bypath-1.0/demo_bypath/cli.py",
+                      "import os\nprint('installed' if '/job/env/' in os.path.realpath(__file__) else 'in-tree')\n"));
+    e.push_back(Entry("demo_bypath-1.0/bin/tool.txt", "corral\n"));
+    e.push_back(Entry("demo_bypath-1.0/demo_bypath/tests/__init__.py", ""));
+    e.push_back(Entry("demo_bypath-1.0/demo_bypath/tests/test_paths.py",
+                      "import os, subprocess, sys, unittest\nimport demo_bypath\n\n"
+                      "class Paths(unittest.TestCase):\n"
+                      "    def test_installed(self):\n"
+                      "        self.assertIn('/job/env/', os.path.realpath(demo_bypath.__file__))\n"
+                      "    def test_script_by_path(self):\n"
+                      "        out = subprocess.check_output([sys.executable, 'demo_bypath/cli.py'])\n"
+                      "        self.assertEqual(out.strip(), b'installed')\n"
+                      "    def test_file_beside_the_package(self):\n"
+                      "        here = os.path.dirname(os.path.abspath(__file__))\n"
+                      "        with open(os.path.join(here, '..', '..', 'bin', 'tool.txt')) as f:\n"
+                      "            self.assertEqual(f.read().strip(), 'corral')\n"));
+    JobResult r = RunEntries(platform, tmp, "demo_bypath", e);
+    INFO(r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 3);
+    CHECK(r.log.find("(the installed /job/env/") != std::string::npos);
   }
   SECTION("the project's pytest testpaths name the folder") {
     auto e = SdistEntries("demo_testing", PackageKind::kNoTests);
@@ -529,6 +557,8 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(phases.count("tests: setup") == 1);
     CHECK(phases.count("tests: suite") == 1);
     CHECK(phases.count("tests: re-run") == 1);
+    CHECK(fail.log.find("[corral] time: ") != std::string::npos);
+    CHECK(fail.log.find(", tests: re-run ") != std::string::npos);
     REQUIRE(fail.test_run.first_failures.size() == 1);
     CHECK(fail.test_run.first_failures[0].id == "tests.test_bad.Bad.test_always");
     CHECK(fail.test_run.first_failures[0].text.find("Traceback") != std::string::npos);
@@ -538,9 +568,9 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     auto e = SdistEntries("demo_anywhere", PackageKind::kNoTests);
     e.push_back(Entry("demo_anywhere-1.0/demo_anywhere/checks/__init__.py", ""));
     e.push_back(Entry("demo_anywhere-1.0/demo_anywhere/checks/test_deep.py",
-                      "import unittest\nimport demo_anywhere\n\nclass Deep(unittest.TestCase):\n"
+                      "import os, unittest\nimport demo_anywhere\n\nclass Deep(unittest.TestCase):\n"
                       "    def test_installed(self):\n"
-                      "        self.assertIn('/job/env/', __file__)\n"
+                      "        self.assertIn('/job/env/', os.path.realpath(__file__))\n"
                       "        self.assertEqual(demo_anywhere.add(1, 1), 2)\n"));
     JobResult r = RunEntries(platform, tmp, "demo_anywhere", e);
     INFO(r.summary << "\n" << r.log);
@@ -564,9 +594,9 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
   SECTION("test files in src/ beside a single-module project") {
     auto e = SdistEntries("demo_srcfile", PackageKind::kNoTests);
     e.push_back(Entry("demo_srcfile-1.0/src/test_srcfile.py",
-                      "import unittest\nimport demo_srcfile\nimport _srcfile_helper\n\n"
+                      "import os, unittest\nimport demo_srcfile\nimport _srcfile_helper\n\n"
                       "class S(unittest.TestCase):\n    def test_installed(self):\n"
-                      "        self.assertIn('/job/env/', demo_srcfile.__file__)\n"
+                      "        self.assertIn('/job/env/', os.path.realpath(demo_srcfile.__file__))\n"
                       "        self.assertEqual(_srcfile_helper.VALUE, 7)\n"));
     e.push_back(Entry("demo_srcfile-1.0/src/_srcfile_helper.py", "VALUE = 7\n"));
     JobResult r = RunEntries(platform, tmp, "demo_srcfile", e);
@@ -579,9 +609,9 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     auto e = SdistEntries("demo_inside", PackageKind::kNoTests);
     e.push_back(Entry("demo_inside-1.0/demo_inside/tests/__init__.py", ""));
     e.push_back(Entry("demo_inside-1.0/demo_inside/tests/test_inner.py",
-                      "import unittest\nimport demo_inside\n\nclass Inner(unittest.TestCase):\n"
+                      "import os, unittest\nimport demo_inside\n\nclass Inner(unittest.TestCase):\n"
                       "    def test_from_the_wheel(self):\n"
-                      "        self.assertIn('/job/env/', __file__)\n"
+                      "        self.assertIn('/job/env/', os.path.realpath(__file__))\n"
                       "        self.assertEqual(demo_inside.add(2, 2), 4)\n"));
     JobResult r = RunEntries(platform, tmp, "demo_inside", e);
     INFO(r.summary << "\n" << r.log);
