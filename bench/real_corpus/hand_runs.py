@@ -108,7 +108,9 @@ def main(argv):
             else:
                 missing = []
                 for r in reqs:
-                    rc2, out2 = run("%s %s" % (pip, r))
+                    # -U: the index's release, never the one a venv seeds (3.9's
+                    # ensurepip brings setuptools 58, which would stand in for it).
+                    rc2, out2 = run("%s -U %s" % (pip, r))
                     if rc2 != 0: missing.append(r)
                 with tarfile.open(os.path.join(index, sdist)) as t:
                     t.extractall(w)
