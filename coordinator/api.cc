@@ -44,6 +44,7 @@ int StatusForCode(const std::string& code) {
   if (code == "too_large") return 413;
   if (code == "bad_payload" || code == "wrong_input") return 422;
   if (code == "bad_request") return 400;
+  if (code == "nonce_unrecorded") return 503;
   return 500;
 }
 

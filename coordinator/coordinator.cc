@@ -77,7 +77,34 @@ bool Coordinator::Open(std::string* err) {
   if (!options_.read_only &&
       (!EnsureDir(options_.data_dir / "db", err) || !EnsureDir(options_.data_dir / "artifacts", err)))
     return false;
-  return engine_->Open(err);
+  if (!engine_->Open(err)) return false;
+  if (!options_.read_only) {
+    // The nonces of the last skew window, so that a request captured before
+    // a restart cannot be replayed after it; then every new one written down.
+    const int64_t now = Now();
+    const std::string prefix = std::string("nonce") + '\0';
+    engine_->store().Scan(Cf::kMeta, prefix,
+                          prefix + OrderedHex(static_cast<uint64_t>(std::max<int64_t>(now - options_.max_skew_s - 1, 0))),
+                          [&](std::string_view k, std::string_view) {
+                            std::vector<std::string> parts = SplitKey(k);
+                            if (parts.size() == 4)
+                              nonces_->Load(parts[2], parts[3], static_cast<int64_t>(std::stoull(parts[1], nullptr, 16)), now);
+                            return true;
+                          });
+    nonces_->SetJournal([engine = engine_.get()](const std::string& key, const std::string& nonce, int64_t date,
+                                                 bool add) {
+      WriteSet w;
+      if (add)
+        w.Put(Cf::kMeta, NonceCache::JournalKey(key, nonce, date), "");
+      else
+        w.Delete(Cf::kMeta, NonceCache::JournalKey(key, nonce, date));
+      std::string e;
+      if (engine->WriteAside(w, &e)) return true;
+      spdlog::error("nonce journal: {}", e);
+      return false;
+    });
+  }
+  return true;
 }
 
 bool Coordinator::SyncOnce(std::string* err, SyncStats* stats) {

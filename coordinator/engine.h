@@ -201,6 +201,11 @@ class Engine {
   Counters GetCounters();
   int64_t ActiveLeases();
   const Store& store() const { return store_; }
+  // Writes records that no rule of the engine reads (request_auth's nonce
+  // journal in kMeta under "nonce\0"), without the engine's lock and
+  // without waiting for the disk (the WAL survives a killed process). False
+  // with *err when RocksDB refuses the write.
+  bool WriteAside(const WriteSet& writes, std::string* err) { return store_.Write(writes, false, err); }
   const EngineOptions& options() const { return options_; }
 
  private:

@@ -1,5 +1,9 @@
 #include "coordinator/request_auth.h"
 
+#include <algorithm>
+
+#include "coordinator/store.h"
+
 #include "common/http_server.h"
 #include "common/signing.h"
 
@@ -7,16 +11,41 @@
 
 namespace corral::coordinator {
 
-bool NonceCache::Remember(const std::string& key, const std::string& nonce, int64_t date,
-                          int64_t now) {
+void NonceCache::SetJournal(Journal journal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  journal_ = std::move(journal);
+}
+
+void NonceCache::Load(const std::string& key, const std::string& nonce, int64_t date, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (date < now - window_s_ - 1) return;
+  auto entry = std::make_pair(key, nonce);
+  if (seen_.insert(entry).second) by_date_.emplace(date, entry);
+}
+
+std::string NonceCache::JournalKey(const std::string& key, const std::string& nonce, int64_t date) {
+  return Key({"nonce", OrderedHex(static_cast<uint64_t>(std::max<int64_t>(date, 0))), key, nonce});
+}
+
+bool NonceCache::Remember(const std::string& key, const std::string& nonce, int64_t date, int64_t now,
+                          bool* unrecorded) {
   std::lock_guard<std::mutex> lock(mu_);
   // Forget nonces whose date can no longer pass the skew check.
   while (!by_date_.empty() && by_date_.begin()->first < now - window_s_ - 1) {
-    seen_.erase(by_date_.begin()->second);
+    const auto& [old_date, old] = *by_date_.begin();
+    if (journal_) journal_(old.first, old.second, old_date, false);  // best effort: Load skips it anyway
+    seen_.erase(old);
     by_date_.erase(by_date_.begin());
   }
   auto entry = std::make_pair(key, nonce);
-  if (!seen_.insert(entry).second) return false;
+  if (seen_.count(entry)) return false;
+  // Written down first: a pair that could not be recorded is refused, so a
+  // restart can never make it new again.
+  if (journal_ && !journal_(key, nonce, date, true)) {
+    if (unrecorded) *unrecorded = true;
+    return false;
+  }
+  seen_.insert(entry);
   by_date_.emplace(date, entry);
   return true;
 }
@@ -40,7 +69,14 @@ AuthResult AuthenticateRequest(const HttpRequest& req, int64_t now, int64_t max_
   }
   if (!VerifyRequest(sig, req.method, req.target, req.body, now, max_skew_s, &r.code, &r.detail))
     return r;
-  if (!nonces->Remember(sig.key, sig.nonce, std::atoll(sig.date.c_str()), now)) {
+  bool unrecorded = false;
+  if (!nonces->Remember(sig.key, sig.nonce, std::atoll(sig.date.c_str()), now, &unrecorded)) {
+    if (unrecorded) {
+      r.code = "nonce_unrecorded";
+      r.detail = "the coordinator could not record this request's nonce (its store refused a write); "
+                 "retry later with a fresh nonce";
+      return r;
+    }
     r.code = "replayed_nonce";
     r.detail = "nonce " + sig.nonce + " was already used by this key; sign every request afresh";
     return r;

@@ -17,17 +17,31 @@ struct HttpRequest;
 
 namespace corral::coordinator {
 
-// Remembers (key, nonce) pairs seen within the skew window. Thread-safe.
-// In memory only: after a restart, requests signed in the last window could
-// be replayed once; everything they could do is idempotent or harmless.
+// Remembers (key, nonce) pairs seen within the skew window. Thread-safe (one
+// mutex; the journal is called under it). With a journal, every pair is also
+// written down (and forgotten pairs deleted) so that a restart reloads them
+// (Load) and a captured request cannot be replayed after it either.
 class NonceCache {
  public:
+  // Writes one change of the remembered set; false when it could not.
+  using Journal = std::function<bool(const std::string& key, const std::string& nonce, int64_t date, bool add)>;
   explicit NonceCache(int64_t window_s) : window_s_(window_s) {}
-  // True the first time (key, nonce) is seen; false for a replay.
-  bool Remember(const std::string& key, const std::string& nonce, int64_t date, int64_t now);
+  // Starts journaling. Call once, before serving.
+  void SetJournal(Journal journal);
+  // Adds a pair read back from the journal (at start, before serving);
+  // pairs too old to pass the skew check at `now` are skipped.
+  void Load(const std::string& key, const std::string& nonce, int64_t date, int64_t now);
+  // True the first time (key, nonce) is seen; false for a replay, and false
+  // too when the journal cannot record it (the request is refused rather
+  // than left replayable; the caller says so with code nonce_unrecorded).
+  bool Remember(const std::string& key, const std::string& nonce, int64_t date, int64_t now,
+                bool* unrecorded = nullptr);
+  // The journal's key of a pair (kMeta): "nonce", date, key, nonce.
+  static std::string JournalKey(const std::string& key, const std::string& nonce, int64_t date);
 
  private:
   int64_t window_s_;
+  Journal journal_;
   std::mutex mu_;
   std::set<std::pair<std::string, std::string>> seen_;
   std::multimap<int64_t, std::pair<std::string, std::string>> by_date_;

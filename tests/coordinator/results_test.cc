@@ -2,6 +2,7 @@
 // and leaves the store unchanged.
 #include <catch2/catch.hpp>
 
+#include "coordinator/store.h"
 #include "coordinator_test_support.h"
 
 using namespace corral;
@@ -142,4 +143,48 @@ TEST_CASE("enrolment: refused without the account's signature; idempotent otherw
     CHECK(lb["accounts"][0]["name"] == "carol");
     CHECK(Get(*tc.c, "/api/v1/projects")["stats"]["volunteers"] == 1);
   }
+}
+
+TEST_CASE("a signed request captured before a restart is a replay after it") {
+  TestIndex index;
+  index.SetProject("alpha", {{"alpha-1.0.tar.gz", "alpha one", ""}});
+  TestCoordinator tc(index, {kTag});
+  REQUIRE(tc.Sync());
+  auto alice = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "alice", "alice-box", {kTag});
+  REQUIRE(Enrol(*tc.c, alice, tc.now).status == 200);
+  LeaseRequest lr;
+  lr.platforms = {kTag};
+  HttpRequest captured = Signed(*alice.machine, "POST", "/api/v1/lease", nlohmann::json(lr).dump(), tc.now);
+  REQUIRE(tc.c->Handle(captured).status == 200);
+  CHECK(Body(tc.c->Handle(captured))["error"] == "replayed_nonce");
+
+  // The coordinator restarts on the same data, a minute later.
+  tc.c.reset();
+  tc.now += 60;
+  coordinator::Options o;
+  o.data_dir = tc.dir.path;
+  o.index_url = index.url();
+  o.platforms = {kTag};
+  o.clock = [&tc] { return tc.now.load(); };
+  o.distinct_prefix = false;
+  o.adaptive_replication = false;
+  o.known_answer_rate = 0;
+  tc.c = std::make_unique<coordinator::Coordinator>(o);
+  std::string err;
+  REQUIRE(tc.c->Open(&err));
+  HttpResponse again = tc.c->Handle(captured);
+  CHECK(again.status == 401);
+  CHECK(Body(again)["error"] == "replayed_nonce");
+  // A fresh request from the same machine is served.
+  CHECK(tc.c->Handle(Signed(*alice.machine, "POST", "/api/v1/lease", nlohmann::json(lr).dump(), tc.now)).status ==
+        200);
+  // Nonces older than the skew window are forgotten on the next start: the
+  // journal does not grow without end.
+  tc.now += 3600;
+  REQUIRE(tc.c->Handle(Signed(*alice.machine, "POST", "/api/v1/lease", nlohmann::json(lr).dump(), tc.now)).status ==
+          200);
+  int journal = 0;
+  tc.c->store().Scan(coordinator::Cf::kMeta, std::string("nonce") + '\0', "",
+                     [&](std::string_view, std::string_view) { return ++journal, true; });
+  CHECK(journal == 1);
 }
