@@ -275,6 +275,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::atomic<coordinator::Coordinator*> serving{nullptr};
+    // A signed request whose headers already fail is answered before its
+    // body is read.
+    serve_http.check_headers = [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+      coordinator::Coordinator* c = serving.load();
+      return c ? c->CheckHeaders(r) : std::nullopt;
+    };
     HttpServer server([&](const HttpRequest& r) {
       coordinator::Coordinator* c = serving.load();
       return c ? c->Handle(r) : HttpResponse::Error(503, "starting", "the coordinator is starting");

@@ -117,12 +117,14 @@ struct SharedBody {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options,
-          asio::thread_pool& writers)
-      : stream_(std::move(socket)), handler_(handler), options_(options), writers_(writers) {
+          asio::thread_pool& writers, std::atomic<size_t>& buffered)
+      : stream_(std::move(socket)), handler_(handler), options_(options), writers_(writers), buffered_(buffered) {
     beast::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_addr_ = endpoint.address().to_string();
   }
+
+  ~Session() { Release(); }
 
   void Start() { Read(); }
 
@@ -151,6 +153,27 @@ class Session : public std::enable_shared_from_this<Session> {
       parser_->body_limit(limit_);
       if (parser_->content_length() && *parser_->content_length() > limit_)
         return OnRead(http::error::body_limit);
+    }
+    if (options_.check_headers) {
+      HttpRequest headers_only;
+      HttpResponse refusal;
+      if (!FromParsed(parser_->get(), remote_addr_, &headers_only, &refusal)) return Write(std::move(refusal), false);
+      if (std::optional<HttpResponse> early = options_.check_headers(headers_only))
+        return Write(std::move(*early), false);
+    }
+    // The body's bytes are reserved from the budget of all connections
+    // before any is read.
+    size_t want = parser_->content_length() ? static_cast<size_t>(*parser_->content_length())
+                                            : (parser_->chunked() ? limit_ : 0);
+    if (want > 0) {
+      if (buffered_.fetch_add(want) + want > options_.max_buffered_bytes) {
+        buffered_.fetch_sub(want);
+        return Write(HttpResponse::Error(503, "busy",
+                                         "the server holds as many request bodies as it takes; retry in a few "
+                                         "seconds"),
+                     false);
+      }
+      reserved_ = want;
     }
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -201,7 +224,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Gives the request's reserved body bytes back to the budget. Idempotent.
+  void Release() {
+    if (reserved_) buffered_.fetch_sub(reserved_);
+    reserved_ = 0;
+  }
+
   void Write(HttpResponse response, bool keep_alive) {
+    Release();
     auto res = std::make_shared<http::response<SharedBody>>();
     res->result(static_cast<http::status>(response.status));
     res->version(11);
@@ -221,6 +251,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    Release();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
@@ -233,6 +264,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::thread_pool& writers_;  // where requests other than GET and HEAD are handled
   std::string remote_addr_;  // the peer's address, read once per connection
   size_t limit_ = 0;         // the body limit of the request being read
+  std::atomic<size_t>& buffered_;  // body bytes reserved by every connection (HttpServer::Impl)
+  size_t reserved_ = 0;            // this request's share of it
 };
 
 }  // namespace
@@ -280,6 +313,7 @@ HttpResponse HttpResponse::Redirect(int status, const std::string& location) {
 struct HttpServer::Impl {
   HttpHandler handler;
   HttpServerOptions options;
+  std::atomic<size_t> buffered{0};  // before ioc: outlives every connection
   asio::io_context ioc;
   // Declared after ioc, so destroyed before it: a request still queued here
   // holds its connection, whose socket belongs to ioc.
@@ -300,7 +334,7 @@ struct HttpServer::Impl {
         // until the client's delayed ACK, up to 40 ms per response.
         beast::error_code nodelay_ec;
         socket.set_option(tcp::no_delay(true), nodelay_ec);
-        std::make_shared<Session>(std::move(socket), handler, options, *writers)->Start();
+        std::make_shared<Session>(std::move(socket), handler, options, *writers, buffered)->Start();
       }
       Accept();
     });

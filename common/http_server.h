@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -68,6 +69,17 @@ struct HttpServerOptions {
   // 413 "body_too_large" and the connection is closed. Called on I/O
   // threads: it must not block.
   std::function<size_t(const std::string& method, const std::string& path)> route_body_limit;
+  // Asked once a request's headers are read, before any of its body: the
+  // request as a handler would see it but with an empty body. An answer is
+  // sent as is (the connection then closes, its body unread); nullopt reads
+  // the body. For checks that need no body (a signed request's key, date and
+  // nonce). Called on I/O threads: it must not block.
+  std::function<std::optional<HttpResponse>(const HttpRequest& headers_only)> check_headers;
+  // Bytes of request bodies all connections together may hold at once
+  // (reserved from Content-Length, or the route's limit for a chunked body,
+  // when the headers are read; released when the answer is written). A
+  // request that would pass it gets 503 "busy" before its body is read.
+  size_t max_buffered_bytes = size_t{256} << 20;
   int idle_timeout_s = 30;                  // keep-alive connections idle longer are closed
   // Requests other than GET and HEAD for which this returns true are answered
   // on the I/O thread too, ahead of the handler pool's queue: handlers that

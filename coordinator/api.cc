@@ -62,6 +62,23 @@ std::string Api::PublicUrl(const HttpRequest& req) const {
   return "http://" + (host.empty() ? std::string("127.0.0.1") : host);
 }
 
+std::optional<HttpResponse> Api::CheckHeaders(const HttpRequest& req) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  const bool enrol = m == "POST" && p == "/api/v1/volunteers";
+  const bool signed_route =
+      enrol || (m == "POST" && (p == "/api/v1/lease" || p == "/api/v1/heartbeat" || p == "/api/v1/leases/return" ||
+                                p == "/api/v1/results" || p == "/api/v1/results/batch")) ||
+      (m == "PUT" && StartsWith(p, "/api/v1/artifacts/"));
+  if (!signed_route) return std::nullopt;
+  AuthResult auth = PrecheckRequest(
+      req, clock_(), options_.max_skew_s, &nonces_,
+      enrol ? std::function<bool(const std::string&)>()
+            : [this](const std::string& key) { return engine_.FindVolunteer(key, nullptr); });
+  if (auth.ok) return std::nullopt;
+  return Refuse(auth.code, auth.detail);
+}
+
 HttpResponse Api::Handle(const HttpRequest& req) {
   const std::string& p = req.path;
   const std::string& m = req.method;

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/http_server.h"
@@ -60,6 +61,11 @@ class Api {
   Api(Engine& engine, ArtifactStore& artifacts, NonceCache& nonces, ApiOptions options,
       std::function<int64_t()> clock, WheelIndex* wheels = nullptr);
   // Thread-safe.
+  // The early answer to a signed route whose headers alone already fail
+  // (PrecheckRequest), before its body is read (HttpServerOptions::
+  // check_headers); nullopt for every other request. Thread-safe; reads the
+  // volunteers' records and the nonce cache, no disk write.
+  std::optional<HttpResponse> CheckHeaders(const HttpRequest& headers_only);
   HttpResponse Handle(const HttpRequest& req);
 
  private:

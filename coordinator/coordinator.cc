@@ -267,6 +267,8 @@ void Coordinator::Stop() {
 
 HttpResponse Coordinator::Handle(const HttpRequest& req) { return api_->Handle(req); }
 
+std::optional<HttpResponse> Coordinator::CheckHeaders(const HttpRequest& req) { return api_->CheckHeaders(req); }
+
 bool Coordinator::NeverWaitsForDisk(const HttpRequest& req) {
   return req.method == "POST" && (req.path == "/api/v1/lease" || req.path == "/api/v1/heartbeat" ||
                                   req.path == "/api/v1/leases/return");

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -101,6 +102,10 @@ class Coordinator {  // thread-safe
   void StartBackground();
   // Every route: the JSON API, /metrics and the HTML site.
   HttpResponse Handle(const HttpRequest&);
+  // For HttpServerOptions::check_headers: the refusal of a signed request
+  // whose headers alone fail (missing, stale date, unknown key, replayed
+  // nonce), before its body is read; nullopt otherwise. Thread-safe.
+  std::optional<HttpResponse> CheckHeaders(const HttpRequest& headers_only);
   // The POST routes that never wait for the disk (lease, heartbeat, lease
   // return: none of them syncs the WAL), for HttpServerOptions::answer_inline,
   // so that a lease never queues behind results waiting for their fsync.

@@ -36,6 +36,8 @@ class NonceCache {
   // than left replayable; the caller says so with code nonce_unrecorded).
   bool Remember(const std::string& key, const std::string& nonce, int64_t date, int64_t now,
                 bool* unrecorded = nullptr);
+  // True when (key, nonce) was seen (a replay), without remembering it.
+  bool Seen(const std::string& key, const std::string& nonce);
   // The journal's key of a pair (kMeta): "nonce", date, key, nonce.
   static std::string JournalKey(const std::string& key, const std::string& nonce, int64_t date);
 
@@ -59,5 +61,12 @@ struct AuthResult {
 // key is an enrolled volunteer; pass an empty function to skip that (enrolment).
 AuthResult AuthenticateRequest(const HttpRequest& req, int64_t now, int64_t max_skew_s,
                                NonceCache* nonces, const std::function<bool(const std::string&)>& is_known);
+
+// What can be checked before the body is read: the headers are there, the
+// key is enrolled (when `is_known` is given), the date is within the skew,
+// the nonce is not a replay. Remembers nothing; the signature, which covers
+// the body, is AuthenticateRequest's to check once the body is read.
+AuthResult PrecheckRequest(const HttpRequest& headers_only, int64_t now, int64_t max_skew_s, NonceCache* nonces,
+                           const std::function<bool(const std::string&)>& is_known);
 
 }  // namespace corral::coordinator

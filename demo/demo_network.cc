@@ -233,10 +233,16 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
   // it for the reproduce commands it prints: listen first, serve 503 until
   // the coordinator is open.
   std::atomic<coordinator::Coordinator*> serving{nullptr};
+  HttpServerOptions site_http;
+  site_http.route_body_limit = coordinator::Coordinator::BodyLimitFor;
+  site_http.check_headers = [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+    coordinator::Coordinator* c = serving.load();
+    return c ? c->CheckHeaders(r) : std::nullopt;
+  };
   HttpServer site([&](const HttpRequest& r) {
     coordinator::Coordinator* c = serving.load();
     return c ? c->Handle(r) : HttpResponse::Error(503, "starting", "the coordinator is starting");
-  });
+  }, site_http);
   if (!site.Start("127.0.0.1", o.port, &err)) {
     spdlog::error("site: {}", err);
     return 2;

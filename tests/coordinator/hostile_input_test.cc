@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <thread>
 
 #include "common/http_client.h"
 #include "coordinator/records.h"
@@ -273,4 +276,116 @@ TEST_CASE("serve --platforms restricts: a tag outside the operator's list never 
   // Two accounts offer cp312, which would make it a platform without the list.
   CHECK(Get(*n.tc.c, "/api/v1/projects/alpha")["platforms"] == nlohmann::json{kTag});
   CHECK(n.tc.c->GetProgress().tasks == 1);
+}
+
+namespace {
+
+// Resident memory of this process, from /proc (kB).
+long RssKb() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  long kb = 0;
+  char line[256];
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  if (f) std::fclose(f);
+  return kb;
+}
+
+// A connection that sends `head` and the first `body_bytes` of a body, then
+// holds; Answer() reads what came back within `wait_s`.
+struct HeldConnection {
+  HeldConnection(int port, const std::string& head, size_t body_bytes) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    std::string chunk(body_bytes, 'x');
+    send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);  // may stop short once refused
+  }
+  ~HeldConnection() { close(fd); }
+  std::string Answer() {
+    std::string out;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+  int fd = -1;
+};
+
+}  // namespace
+
+TEST_CASE("hostile input: bodies are bounded before authentication completes; 30 held uploads stay in budget") {
+  Net n;
+  HttpServerOptions so;
+  so.route_body_limit = coordinator::Coordinator::BodyLimitFor;
+  so.check_headers = [&](const HttpRequest& r) { return n.tc.c->CheckHeaders(r); };
+  so.max_buffered_bytes = size_t{96} << 20;  // room for one 60 MiB upload at a time
+  HttpServer server([&](const HttpRequest& r) { return n.tc.c->Handle(r); }, so);
+  std::string err;
+  REQUIRE(server.Start("127.0.0.1", 0, &err));
+  const int port = server.port();
+  const std::string sha(64, 'a');
+  auto head = [&](const std::vector<std::pair<std::string, std::string>>& extra) {
+    std::string h = "PUT /api/v1/artifacts/" + sha + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                    std::to_string(60 << 20) + "\r\n";
+    for (const auto& [k, v] : extra) h += k + ": " + v + "\r\n";
+    return h + "\r\n";
+  };
+
+  SECTION("a signed route without signature headers is refused before its body") {
+    HeldConnection c(port, head({}), 0);
+    std::string r = c.Answer();
+    CHECK(StatusLine(r) == "HTTP/1.1 401 Unauthorized");
+    CHECK(r.find("missing_signature") != std::string::npos);
+  }
+  SECTION("an unknown key, a stale date and a replayed nonce are refused before the body") {
+    auto stranger = SigningKey::Generate();
+    auto headers = SignRequest(*stranger, "PUT", "/api/v1/artifacts/" + sha, "", n.tc.now);
+    CHECK(HeldConnection(port, head(headers), 0).Answer().find("unknown_volunteer") != std::string::npos);
+    auto stale = SignRequest(*n.alice.machine, "PUT", "/api/v1/artifacts/" + sha, "", n.tc.now - 3600);
+    CHECK(HeldConnection(port, head(stale), 0).Answer().find("stale_date") != std::string::npos);
+    // A nonce already used by a request that went through.
+    auto used = SignRequest(*n.alice.machine, "POST", "/api/v1/heartbeat", "{\"lease_ids\":[]}", n.tc.now);
+    HttpRequest hb = Request("POST", "/api/v1/heartbeat", "{\"lease_ids\":[]}");
+    for (auto& [k, v] : used) {
+      std::string lower = k;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      hb.headers[lower] = v;
+    }
+    n.tc.c->Handle(hb);
+    CHECK(HeldConnection(port, head(used), 0).Answer().find("replayed_nonce") != std::string::npos);
+  }
+  SECTION("30 connections announcing 60 MiB each with headers that pass: the budget holds, the rest get 503") {
+    const long before = RssKb();
+    std::vector<std::unique_ptr<HeldConnection>> held;
+    for (int i = 0; i < 30; ++i) {
+      // An enrolled key, a good date, a fresh nonce: all the headers alone
+      // can show (the signature covers a body not yet read).
+      auto headers = SignRequest(*n.alice.machine, "PUT", "/api/v1/artifacts/" + sha, "", n.tc.now);
+      held.push_back(std::make_unique<HeldConnection>(port, head(headers), size_t{1} << 20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const long during = RssKb();
+    int busy = 0;
+    for (auto& c : held) busy += c->Answer().find("\"busy\"") != std::string::npos;
+    INFO("RSS before " << before << " kB, while held " << during << " kB");
+    CHECK(busy >= 29);  // one fits the 96 MiB budget
+    CHECK(during - before < 200 * 1024);  // bounded by the budget, not by 30 x 60 MiB
+    held.clear();
+  }
+  // Still serving, and the budget was given back.
+  HttpClient client;
+  CHECK(client.Get("http://127.0.0.1:" + std::to_string(port) + "/api/v1/projects").ok());
+  std::string body = n.Good(n.alice, n.alice_task);
+  Headers headers;
+  for (auto& kv : SignRequest(*n.alice.machine, "POST", "/api/v1/results", body, n.tc.now)) headers.push_back(kv);
+  CHECK(client.Post("http://127.0.0.1:" + std::to_string(port) + "/api/v1/results", body, headers).status == 200);
+  server.Stop();
 }
