@@ -872,7 +872,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
   WriteSet w;
   ++Reputation(volunteer_id).results;
   if (IsSpurious(p.outcome))
-    RecordJudgement(&Reputation(volunteer_id), task.platform, Judgement::kError, options_.reputation);
+    RecordJudgement(&Reputation(volunteer_id), task.platform, Judgement::kError, options_.reputation, false);
   w.PutJson(Cf::kResults, Key({p.task_id, p.lease_id}), nlohmann::json(r));
   w.Put(Cf::kVolunteerResults, Key({volunteer_id, OrderedHex(static_cast<uint64_t>(now)), p.task_id}), "");
   w.PutJson(Cf::kLeases, lease.lease_id, nlohmann::json(lease));
@@ -1010,8 +1010,7 @@ int Engine::ExpireLeases(int64_t now) {
     // An expired lease counts against the volunteer (reputation.h).
     TaskRecord t;
     if (store_.GetJson(Cf::kTasks, l.task_id, &j) && FromJson(j, &t)) {
-      RecordJudgement(&Reputation(l.volunteer_id), t.platform, Judgement::kExpired,
-                      options_.reputation);
+      RecordJudgement(&Reputation(l.volunteer_id), t.platform, Judgement::kExpired, options_.reputation, false);
       PutReputation(w, l.volunteer_id);
     }
     spdlog::info("lease {} of task {} ({}) expired; the task goes back to the queue", l.lease_id,

@@ -9,9 +9,14 @@ namespace {
 constexpr size_t kContradictionsKept = 20;
 }  // namespace
 
+bool TestedSomething(Outcome outcome) {
+  return outcome == Outcome::kPassed || outcome == Outcome::kTestsFailed;
+}
+
 void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement j,
-                     const ReputationPolicy& policy, const std::vector<std::string>& exposers,
+                     const ReputationPolicy& policy, bool tested, const std::vector<std::string>& exposers,
                      const std::string& task_id) {
+  if (j == Judgement::kValid && !tested) j = Judgement::kUnchecked;
   const double q0 = policy.honest_invalid_rate, q1 = policy.liar_invalid_rate;
   switch (j) {
     case Judgement::kValid:

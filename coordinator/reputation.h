@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "common/outcome.h"
 #include "coordinator/quota.h"
 
 namespace corral::coordinator {
@@ -95,6 +96,10 @@ struct ReputationRecord {
 };
 
 // What one result turned out to be.
+// True for the outcomes of a result that ran a test suite (passed,
+// tests_failed): the only agreements that earn trust.
+bool TestedSomething(Outcome outcome);
+
 enum class Judgement {
   kValid,       // agreed with the verdict or the known answer
   kInvalid,     // contradicted it
@@ -105,9 +110,13 @@ enum class Judgement {
 };
 
 // Applies one judgement on `platform`. `exposers`: for kInvalid, the
-// volunteers whose results contradicted this one.
+// volunteers whose results contradicted this one. `tested`: the result
+// built, installed and ran a test suite (passed or tests_failed). A valid
+// result that tested nothing (no_tests, tests_unrunnable: a wheel-only task,
+// a suite the index cannot run) earns no trust: it counts as kUnchecked, so
+// a run of trivial agreements never opens single replicas (issue 17).
 void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement j,
-                     const ReputationPolicy& policy, const std::vector<std::string>& exposers = {},
+                     const ReputationPolicy& policy, bool tested, const std::vector<std::string>& exposers = {},
                      const std::string& task_id = "");
 
 // The chance that a fresh task on `platform` goes out to this volunteer as

@@ -208,7 +208,7 @@ Engine::Submit Engine::SubmitKnownAnswer(const ResultPayload& p, const std::stri
     ++rep.checks_failed;
     to_judge_.insert(me);
   }
-  RecordJudgement(&rep, task.platform, judgement, options_.reputation,
+  RecordJudgement(&rep, task.platform, judgement, options_.reputation, TestedSomething(p.outcome),
                   judgement == Judgement::kInvalid ? exposers : std::vector<std::string>{},
                   task.task_id);
 
@@ -290,7 +290,7 @@ void Engine::JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes
   const ReputationPolicy& policy = options_.reputation;
   if (single) {
     const std::string& id = votes[d.agreeing[0]].volunteer_id;
-    RecordJudgement(&Reputation(id), task.platform, Judgement::kUnchecked, policy);
+    RecordJudgement(&Reputation(id), task.platform, Judgement::kUnchecked, policy, false);
     PutReputation(w, id);
     return;
   }
@@ -307,7 +307,7 @@ void Engine::JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes
           : diff == Difference::kDigestOnly ? Judgement::kDigestOnly
                                             : Judgement::kValid;
     }
-    RecordJudgement(&Reputation(v.volunteer_id), task.platform, j, policy,
+    RecordJudgement(&Reputation(v.volunteer_id), task.platform, j, policy, TestedSomething(v.outcome),
                     j == Judgement::kInvalid ? exposers : std::vector<std::string>{}, task.task_id);
     if (j == Judgement::kInvalid) to_judge_.insert(v.volunteer_id);
     PutReputation(w, v.volunteer_id);

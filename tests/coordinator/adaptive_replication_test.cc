@@ -31,20 +31,40 @@ int FirstTrust() {
   return static_cast<int>(std::max(p.trust_after, p.trust_min_validated));
 }
 
-// Has `m` answer tasks alongside `peer` until it has `n` validated results.
-void Validate(VerifierWorld& w, Member& m, Member& peer, int n) {
+// Has `m` answer tasks alongside `peer` until it has `n` validated results
+// (agreeing on `outcome`).
+void Validate(VerifierWorld& w, Member& m, Member& peer, int n, Outcome outcome = Outcome::kPassed) {
   for (int i = 0; i < n; ++i) {
     auto a = w.Lease(m);
     auto b = w.Lease(peer);
     REQUIRE(a.size() == 1);
     REQUIRE(b.size() == 1);
     REQUIRE(a[0].task_id == b[0].task_id);
-    REQUIRE(w.Report(m, a[0], Outcome::kPassed).status == 200);
-    REQUIRE(w.Report(peer, b[0], Outcome::kPassed).status == 200);
-    REQUIRE(w.Status(a[0].task_id) == "passed");
+    REQUIRE(w.Report(m, a[0], outcome).status == 200);
+    REQUIRE(w.Report(peer, b[0], outcome).status == 200);
+    REQUIRE(w.Status(a[0].task_id) == std::string(OutcomeName(outcome)));
   }
 }
 }  // namespace
+
+TEST_CASE("adaptive replication: agreements on results that tested nothing earn no trust") {
+  VerifierWorld w(80);
+  auto& alice = w.Add("alice");
+  auto& bob = w.Add("bob");
+  // A ring of wheel-only tasks (no_tests) agreed on, as many as first trust takes.
+  Validate(w, alice, bob, FirstTrust(), Outcome::kNoTests);
+  CHECK(w.Reputation(alice).consecutive[kWorldTag] == 0);
+  CHECK(w.Reputation(alice).validated == 0);
+  auto a = w.Lease(alice);
+  REQUIRE(a.size() == 1);
+  REQUIRE(w.Report(alice, a[0], Outcome::kPassed).status == 200);
+  CHECK(w.Status(a[0].task_id) == "pending");  // still a quorum: no single replica
+  // Results that ran a suite do count.
+  auto b = w.Lease(bob);
+  REQUIRE(b.size() == 1);
+  REQUIRE(w.Report(bob, b[0], Outcome::kPassed).status == 200);
+  CHECK(w.Reputation(alice).consecutive[kWorldTag] == 1);
+}
 
 TEST_CASE("adaptive replication: the chance of a single replica") {
   ReputationPolicy policy;
@@ -103,7 +123,7 @@ TEST_CASE("adaptive replication: what resets the count and what does not raise i
   ReputationPolicy policy;
   auto after = [&](Judgement j) {
     ReputationRecord r = Trusted(12);
-    RecordJudgement(&r, kP, j, policy);
+    RecordJudgement(&r, kP, j, policy, true);
     return r.consecutive[kP];
   };
   CHECK(after(Judgement::kValid) == 13);
@@ -115,7 +135,7 @@ TEST_CASE("adaptive replication: what resets the count and what does not raise i
   CHECK(after(Judgement::kUnchecked) == 12);
   // Another platform's count is untouched.
   ReputationRecord r = Trusted(12);
-  RecordJudgement(&r, "pp39-linux_x86_64", Judgement::kInvalid, policy);
+  RecordJudgement(&r, "pp39-linux_x86_64", Judgement::kInvalid, policy, true);
   CHECK(r.consecutive[kP] == 12);
 }
 

@@ -25,7 +25,7 @@ int ResultsToSuspension(double rate, int n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
   for (int i = 1; i <= n; ++i) {
-    RecordJudgement(&r, kP, u(rng) < rate ? Judgement::kInvalid : Judgement::kValid, policy);
+    RecordJudgement(&r, kP, u(rng) < rate ? Judgement::kInvalid : Judgement::kValid, policy, true);
     if (ShouldSuspend(r, policy)) return i;
   }
   return -1;
@@ -37,19 +37,19 @@ TEST_CASE("cheaters: the threshold tolerates honest flakiness and catches liars"
   ReputationPolicy policy;
   ReputationRecord r;
   for (int i = 0; i < 4; ++i) {
-    RecordJudgement(&r, kP, Judgement::kInvalid, policy);
+    RecordJudgement(&r, kP, Judgement::kInvalid, policy, true);
     CHECK_FALSE(ShouldSuspend(r, policy));
   }
-  RecordJudgement(&r, kP, Judgement::kInvalid, policy);
+  RecordJudgement(&r, kP, Judgement::kInvalid, policy, true);
   CHECK(ShouldSuspend(r, policy));
 
   // Honest and contradicted on 1% of 3000 checked results (flaky tests): never.
   for (uint64_t seed = 1; seed <= 20; ++seed) CHECK(ResultsToSuspension(0.01, 3000, seed) == -1);
   // Two contradictions in a row after a long clean record: still honest.
   ReputationRecord h;
-  for (int i = 0; i < 200; ++i) RecordJudgement(&h, kP, Judgement::kValid, policy);
-  RecordJudgement(&h, kP, Judgement::kInvalid, policy);
-  RecordJudgement(&h, kP, Judgement::kInvalid, policy);
+  for (int i = 0; i < 200; ++i) RecordJudgement(&h, kP, Judgement::kValid, policy, true);
+  RecordJudgement(&h, kP, Judgement::kInvalid, policy, true);
+  RecordJudgement(&h, kP, Judgement::kInvalid, policy, true);
   CHECK_FALSE(ShouldSuspend(h, policy));
   // A liar flipping 10% of its results: caught, typically within 200.
   int caught = 0;
@@ -61,7 +61,7 @@ TEST_CASE("cheaters: the threshold tolerates honest flakiness and catches liars"
   CHECK(caught >= 15);
   // A digest that differs alone (another compiler) is not a lie.
   ReputationRecord d;
-  for (int i = 0; i < 50; ++i) RecordJudgement(&d, kP, Judgement::kDigestOnly, policy);
+  for (int i = 0; i < 50; ++i) RecordJudgement(&d, kP, Judgement::kDigestOnly, policy, true);
   CHECK_FALSE(ShouldSuspend(d, policy));
   CHECK(d.suspicion == 0);
 }
