@@ -14,8 +14,9 @@ installed there before the next row, so the backends bootstrap themselves
 (flit_core and setuptools build with their in-tree backend).
 
 The release source is changed in one way only: a version from the VCS
-(setuptools_scm, flit_scm, hatch-vcs) becomes the release's static version,
-since an archive has no git history. Nothing of the projects is committed.
+(setuptools_scm, flit_scm, hatch-vcs, pdm-backend's scm source) becomes the
+release's static version, since an archive has no git history. Nothing of the
+projects is committed.
 """
 import importlib
 import os
@@ -69,7 +70,7 @@ def static_version(src, version):
             t = re.sub(r'(dynamic\s*=\s*\[[^\]]*)"version",?', r"\1", t)
             t = t.replace("[project]\n", '[project]\nversion = "%s"\n' % version, 1)
             for table in ("tool\\.hatch\\.version", "tool\\.hatch\\.build\\.hooks\\.vcs",
-                          "tool\\.setuptools-git-versioning"):
+                          "tool\\.setuptools-git-versioning", "tool\\.pdm\\.version"):
                 t = re.sub(r"\[%s\][^\[]*" % table, "", t)
         t = re.sub(r"\[tool\.setuptools_scm\][^\[]*", "", t)
         if t != orig:
