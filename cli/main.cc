@@ -138,6 +138,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--sync-interval", serve_opts.sync_interval_s, "seconds between index syncs")->capture_default_str();
   serve_cmd->add_option("--lease-seconds", serve_opts.lease_seconds, "lease length before re-issue")->capture_default_str();
   serve_cmd->add_option("--public-url", serve_opts.public_url, "the URL people reach this coordinator at");
+  serve_cmd->add_option("--artifact-quota-mb", serve_opts.artifact_mb_per_day,
+                        "MiB of new artifacts (logs, wheels) each volunteer may store per UTC day")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   HttpServerOptions serve_http;
   serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
   serve_http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;

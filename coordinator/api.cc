@@ -41,6 +41,8 @@ int StatusForCode(const std::string& code) {
       code == "task_decided" || code == "conflicting_result" ||
       code == "already_enrolled")
     return 409;
+  if (code == "too_many_artifacts") return 409;
+  if (code == "artifact_quota") return 429;
   if (code == "too_large") return 413;
   if (code == "bad_payload" || code == "wrong_input") return 422;
   if (code == "bad_request") return 400;
@@ -286,7 +288,20 @@ HttpResponse Api::StoreResultBatch(const HttpRequest& req, bool* duplicates) {
 HttpResponse Api::PutArtifact(const HttpRequest& req, const std::string& sha) {
   CORRAL_AUTHENTICATE(req);
   std::string code, detail;
-  if (!artifacts_.Put(sha, req.body, &code, &detail)) return Refuse(code, detail);
+  const std::string& lease = req.Param("lease");
+  if (lease.empty())
+    return Refuse("bad_payload", "PUT /api/v1/artifacts/{sha256} names the lease the artifact belongs to: "
+                                 "add ?lease=LEASE_ID");
+  if (!artifacts_.Check(sha, req.body, &code, &detail)) return Refuse(code, detail);
+  Refusal refusal;
+  int64_t retry_after = 0;
+  if (!engine_.AdmitArtifact(auth.key, lease, static_cast<int64_t>(req.body.size()), artifacts_.Has(sha),
+                             clock_(), &refusal, &retry_after)) {
+    HttpResponse r = Refuse(refusal.code, refusal.detail);
+    if (retry_after > 0) r.headers.push_back({"Retry-After", std::to_string(retry_after)});
+    return r;
+  }
+  if (!artifacts_.Write(sha, req.body, &code, &detail)) return Refuse(code, detail);
   return HttpResponse::Json(200, {{"stored", true}, {"sha256", sha}, {"size", req.body.size()}});
 }
 

@@ -16,8 +16,8 @@ std::filesystem::path ArtifactStore::PathOf(const std::string& sha256) const {
   return dir_ / sha256.substr(0, 2) / sha256;
 }
 
-bool ArtifactStore::Put(const std::string& sha256, const std::string& data, std::string* code,
-                        std::string* detail) {
+bool ArtifactStore::Check(const std::string& sha256, const std::string& data, std::string* code,
+                          std::string* detail) const {
   if (!IsSha256(sha256)) {
     *code = "bad_payload";
     *detail = "artifacts are named by the lower-case hex sha256 of their content";
@@ -35,6 +35,21 @@ bool ArtifactStore::Put(const std::string& sha256, const std::string& data, std:
     *detail = "the body's sha256 is " + actual + ", not " + sha256 + " as the path says";
     return false;
   }
+  return true;
+}
+
+bool ArtifactStore::Has(const std::string& sha256) const {
+  std::error_code ec;
+  return IsSha256(sha256) && std::filesystem::exists(PathOf(sha256), ec);
+}
+
+bool ArtifactStore::Put(const std::string& sha256, const std::string& data, std::string* code,
+                        std::string* detail) {
+  return Check(sha256, data, code, detail) && Write(sha256, data, code, detail);
+}
+
+bool ArtifactStore::Write(const std::string& sha256, const std::string& data, std::string* code,
+                          std::string* detail) {
   std::filesystem::path path = PathOf(sha256);
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) return true;

@@ -25,6 +25,14 @@ class ArtifactStore {
   // is too large, or the write fails. Storing existing content is a no-op.
   bool Put(const std::string& sha256, const std::string& data, std::string* code,
            std::string* detail);
+  // Put in two steps, for a caller that decides in between (the quota):
+  // Check refuses as Put does, without writing; Write stores content that
+  // passed Check ("internal" when the disk refuses). Both thread-safe.
+  bool Check(const std::string& sha256, const std::string& data, std::string* code,
+             std::string* detail) const;
+  bool Write(const std::string& sha256, const std::string& data, std::string* code, std::string* detail);
+  // True when the content is stored already.
+  bool Has(const std::string& sha256) const;
   // Reads an artifact; false when absent.
   bool Get(const std::string& sha256, std::string* data) const;
   // The same bytes, shared with an in-memory cache of the artifacts read

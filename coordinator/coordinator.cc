@@ -39,6 +39,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.machine_fault_retry_s = options_.machine_fault_retry_s;
   eo.reputation.quota.max_in_flight = options_.max_in_flight;
   eo.reputation.quota.initial_per_day = options_.initial_daily_quota;
+  eo.reputation.quota.artifact_bytes_per_day = options_.artifact_mb_per_day << 20;
   eo.seed = options_.seed;
   eo.platform_min_accounts = options_.platform_min_accounts;
   engine_ = std::make_unique<Engine>(eo);

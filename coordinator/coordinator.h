@@ -63,6 +63,7 @@ struct Options {
   int max_in_flight = 32;              // active leases per volunteer
   int64_t machine_fault_retry_s = 600;  // an account's first wait before retrying a task its machine failed
   int64_t initial_daily_quota = 32;    // a new volunteer's tasks per day; grows with validated results
+  int64_t artifact_mb_per_day = 2048;  // new artifact MiB a volunteer may store per UTC day (quota.h)
   uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
   int platform_min_accounts = 2;       // accounts that must offer a tag before it is a platform (EngineOptions)
 };

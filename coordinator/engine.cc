@@ -768,6 +768,59 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
   return resp;
 }
 
+bool Engine::AdmitArtifact(const std::string& volunteer_id, const std::string& lease_id, int64_t size,
+                           bool already_stored, int64_t now, Refusal* refusal, int64_t* retry_after_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json j;
+  LeaseRecord lease;
+  if (!store_.GetJson(Cf::kLeases, lease_id, &j) || !FromJson(j, &lease) || lease.volunteer_id != volunteer_id) {
+    *refusal = {"not_leased", "there is no lease " + lease_id + " of this volunteer; an artifact is stored only "
+                              "for a lease of the volunteer that uploads it (?lease=LEASE_ID)"};
+    return false;
+  }
+  const QuotaPolicy& qp = options_.reputation.quota;
+  if (lease.state == "cancelled" || lease.state == "returned") {
+    *refusal = {lease.state == "cancelled" ? "lease_cancelled" : "lease_returned",
+                "lease " + lease_id + " was " + lease.state + "; its result will not be taken, nor its artifacts"};
+    return false;
+  }
+  if (now - lease.issued_at > qp.artifact_lease_age_s) {
+    *refusal = {"not_leased", "lease " + lease_id + " was issued more than " +
+                                  std::to_string(qp.artifact_lease_age_s / 86400) +
+                                  " days ago; artifacts are taken only for recent leases"};
+    return false;
+  }
+  if (already_stored) return true;
+  if (lease.artifacts >= qp.artifacts_per_lease) {
+    *refusal = {"too_many_artifacts", "lease " + lease_id + " has its " + std::to_string(qp.artifacts_per_lease) +
+                                          " artifacts (a log and a wheel) already"};
+    return false;
+  }
+  ReputationRecord rep = Reputation(volunteer_id);
+  int64_t left = ArtifactBytesRemaining(rep.artifact_bytes, now, qp);
+  if (size > left) {
+    *retry_after_s = SecondsToNextDay(now);
+    *refusal = {"artifact_quota", "this volunteer stored its " + std::to_string(qp.artifact_bytes_per_day >> 20) +
+                                      " MiB of new artifacts for today (" + std::to_string(left) +
+                                      " bytes left, this one is " + std::to_string(size) +
+                                      "); retry after the next UTC midnight"};
+    return false;
+  }
+  // Compute, write, then change memory.
+  ++lease.artifacts;
+  UseArtifactBytes(&rep.artifact_bytes, now, size);
+  WriteSet w;
+  w.PutJson(Cf::kLeases, lease_id, nlohmann::json(lease));
+  w.PutJson(Cf::kReputation, volunteer_id, nlohmann::json(rep));
+  std::string err;
+  if (!store_.Write(w, false, &err)) {
+    *refusal = {"internal", "could not record the artifact's quota: " + err};
+    return false;
+  }
+  Reputation(volunteer_id) = std::move(rep);
+  return true;
+}
+
 HeartbeatResponse Engine::Heartbeat(const std::string& volunteer_id,
                                     const HeartbeatRequest& request, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -170,6 +170,21 @@ class Engine {
   Submit SubmitResult(const std::string& volunteer_id, const ResultPayload& payload,
                       const std::string& envelope_text, int64_t now, Refusal* refusal);
 
+  // Whether `volunteer_id` may store an artifact of `size` bytes for its
+  // lease `lease_id` (PROTOCOL.md section 10), and if so counts it: the
+  // lease's new artifacts (QuotaPolicy::artifacts_per_lease) and the
+  // volunteer's new bytes of the UTC day (artifact_bytes_per_day), written
+  // before memory changes. Content `already_stored` costs nothing and is
+  // always admitted for a lease of this volunteer. Refuses with "not_leased"
+  // (no such lease, another volunteer's, or issued more than
+  // artifact_lease_age_s ago), "lease_cancelled", "lease_returned",
+  // "too_many_artifacts" (the lease has its count), "artifact_quota" (the
+  // day's bytes are used; *retry_after_s is the wait to the next UTC day) or
+  // "internal" (the count could not be written; nothing changed). Takes the
+  // engine's lock.
+  bool AdmitArtifact(const std::string& volunteer_id, const std::string& lease_id, int64_t size,
+                     bool already_stored, int64_t now, Refusal* refusal, int64_t* retry_after_s);
+
   // Ends leases past their deadline; their tasks go back to the queue.
   int ExpireLeases(int64_t now);
 

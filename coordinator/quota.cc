@@ -36,6 +36,20 @@ void QuotaOnFailure(DailyQuota* q, const QuotaPolicy& policy) {
   q->limit = std::max(policy.min_per_day, QuotaLimit(*q, policy) - policy.shrink_per_failure);
 }
 
+int64_t ArtifactBytesRemaining(const DailyBytes& b, int64_t now, const QuotaPolicy& policy) {
+  int64_t used = b.day == DayOf(now) ? b.bytes : 0;
+  return std::max<int64_t>(0, policy.artifact_bytes_per_day - used);
+}
+
+void UseArtifactBytes(DailyBytes* b, int64_t now, int64_t n) {
+  int64_t day = DayOf(now);
+  if (b->day != day) {
+    b->day = day;
+    b->bytes = 0;
+  }
+  b->bytes += n;
+}
+
 int64_t SecondsToNextDay(int64_t now) { return (DayOf(now) + 1) * 86400 - now; }
 
 }  // namespace corral::coordinator

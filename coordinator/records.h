@@ -59,6 +59,7 @@ struct LeaseRecord {
   std::string prefix;        // the volunteer's network prefix when leased (network_prefix.h)
   bool single = false;       // the task's only replica, to a trusted volunteer (reputation.h)
   bool known_answer = false;  // a decided task re-issued as a check (known_answer.h)
+  int64_t artifacts = 0;      // new artifacts stored under it (QuotaPolicy::artifacts_per_lease)
 };
 
 // A result as received: the DSSE envelope verbatim (anyone can re-verify it
@@ -136,7 +137,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TaskRecord, task_id, project, ve
                                                 cancelled, cancelled_reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LeaseRecord, lease_id, task_id, volunteer_id,
                                                 account, issued_at, deadline, state, prefix, single,
-                                                known_answer)
+                                                known_answer, artifacts)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResultRecord, task_id, lease_id, volunteer_id,
                                                 account, received_at, envelope, prefix, known_answer,
                                                 matches_known_answer)

@@ -87,6 +87,7 @@ struct ReputationRecord {
   int64_t checks = 0, checks_failed = 0;  // known-answer checks answered / contradicted
   double suspicion = 0;            // the CUSUM score
   DailyQuota quota;
+  DailyBytes artifact_bytes;       // new artifact bytes stored today (quota.h)
   int64_t review_checks = 0;       // known-answer checks still owed (an account-mate was caught)
   // Volunteers whose agreeing results contradicted this one, with how often:
   // who earns a bounty should it be suspended.
@@ -142,7 +143,7 @@ void ResetTrust(ReputationRecord* r, const ReputationPolicy& policy);
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ReputationRecord, volunteer_id, consecutive, results,
                                                 validated, invalid, digest_mismatches, errors, expired,
-                                                checks, checks_failed, suspicion, quota, review_checks,
+                                                checks, checks_failed, suspicion, quota, artifact_bytes, review_checks,
                                                 exposed_by, contradicted_tasks, results_at_suspension)
 
 }  // namespace corral::coordinator

@@ -121,8 +121,9 @@ CallStatus CoordinatorClient::SubmitResults(const std::vector<nlohmann::json>& e
   return s;
 }
 
-CallStatus CoordinatorClient::PutArtifact(const std::string& sha256, const std::string& bytes) {
-  return Signed("PUT", "/api/v1/artifacts/" + sha256, bytes, nullptr);
+CallStatus CoordinatorClient::PutArtifact(const std::string& sha256, const std::string& lease_id,
+                                          const std::string& bytes) {
+  return Signed("PUT", "/api/v1/artifacts/" + sha256 + "?lease=" + lease_id, bytes, nullptr);
 }
 
 CallStatus CoordinatorClient::GetJson(const std::string& path, nlohmann::json* out) {

@@ -38,7 +38,10 @@ class CoordinatorClient {
   // accepted, duplicate or refused. A coordinator without the route answers
   // 404 (error_code "not_found"): the caller then submits one by one.
   CallStatus SubmitResults(const std::vector<nlohmann::json>& envelopes, ResultBatchResponse* out);
-  CallStatus PutArtifact(const std::string& sha256, const std::string& bytes);
+  // Uploads a log or wheel of the result for `lease_id` (PROTOCOL.md
+  // section 10). 429 artifact_quota (retryable: the day's bytes are used)
+  // and the final refusals come back in the status like any call's.
+  CallStatus PutArtifact(const std::string& sha256, const std::string& lease_id, const std::string& bytes);
   // Unsigned public read, e.g. "/api/v1/tasks/ID".
   CallStatus GetJson(const std::string& path, nlohmann::json* out);
 

@@ -482,7 +482,7 @@ bool Daemon::FlushJournal() {
         spdlog::error("journal artifact: {}", err);
         continue;
       }
-      CallStatus s = client_->PutArtifact(a.sha256, bytes);
+      CallStatus s = client_->PutArtifact(a.sha256, e.lease_id, bytes);
       NoteCall(s);
       if (!s.ok) {
         if (s.retryable) {

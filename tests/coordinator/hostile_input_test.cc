@@ -35,7 +35,8 @@ std::string WithNestedField(const std::string& envelope, int depth) {
 // A store over one project, two volunteers of two accounts holding a lease
 // each on its one task.
 struct Net {
-  Net() : tc(WithAlpha(), {kTag}) {
+  explicit Net(const std::function<void(coordinator::Options&)>& configure = {})
+      : tc(WithAlpha(), {kTag}, 900, configure) {
     REQUIRE(tc.Sync());
     alice = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "alice", "alice-box", {kTag});
     bob = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "bob", "bob-box", {kTag});
@@ -208,6 +209,65 @@ TEST_CASE("hostile input: a second, different result for one lease is refused; t
   CHECK(Body(again)["duplicate"] == true);
   nlohmann::json task = Get(*n.tc.c, "/api/v1/tasks/" + n.alice_task.task_id);
   CHECK(task["results"].size() == 1);
+}
+
+TEST_CASE("hostile input: artifacts are stored only for a lease of their volunteer, two per lease, within a daily quota") {
+  Net n([](coordinator::Options& o) { o.artifact_mb_per_day = 1; });
+  auto put = [&](const TestVolunteer& v, const std::string& lease, const std::string& bytes) {
+    std::string target = "/api/v1/artifacts/" + Sha256Hex(bytes) + (lease.empty() ? "" : "?lease=" + lease);
+    return n.tc.c->Handle(Signed(*v.machine, "PUT", target, bytes, n.tc.now));
+  };
+  auto stored = [&](const std::string& bytes) {
+    return n.tc.c->Handle(Request("GET", "/api/v1/artifacts/" + Sha256Hex(bytes))).status == 200;
+  };
+  const std::string& lease = n.alice_task.lease_id;
+
+  SECTION("an upload that names no lease, or a lease that is not its volunteer's, stores nothing") {
+    ExpectRefused(put(n.alice, "", "a log"), 422, "bad_payload");
+    ExpectRefused(put(n.alice, n.bob_task.lease_id, "a log"), 409, "not_leased");
+    ExpectRefused(put(n.alice, std::string(32, '0'), "a log"), 409, "not_leased");
+    CHECK_FALSE(stored("a log"));
+  }
+  SECTION("the attack of the issue: one key, ten unrelated artifacts: a lease takes a log and a wheel") {
+    int ok = 0;
+    for (int i = 0; i < 10; ++i) {
+      HttpResponse r = put(n.alice, lease, "unrelated artifact " + std::to_string(i));
+      if (r.status == 200) {
+        ++ok;
+      } else {
+        ExpectRefused(r, 409, "too_many_artifacts");
+      }
+    }
+    CHECK(ok == 2);
+    CHECK(stored("unrelated artifact 1"));
+    CHECK_FALSE(stored("unrelated artifact 2"));
+    // Content already stored costs nothing: a resend after a restart, or
+    // the same wheel built by another volunteer.
+    CHECK(put(n.alice, lease, "unrelated artifact 0").status == 200);
+    CHECK(put(n.bob, n.bob_task.lease_id, "unrelated artifact 1").status == 200);
+    CHECK(put(n.bob, n.bob_task.lease_id, "bob's log").status == 200);
+    CHECK(put(n.bob, n.bob_task.lease_id, "bob's wheel").status == 200);
+  }
+  SECTION("the day's bytes: 429 with Retry-After, free again the next UTC day") {
+    std::string big(700 << 10, 'a'), more(700 << 10, 'b');
+    CHECK(put(n.alice, lease, big).status == 200);
+    HttpResponse r = put(n.alice, lease, more);
+    ExpectRefused(r, 429, "artifact_quota");
+    std::string retry;
+    for (const auto& [k, v] : r.headers)
+      if (k == "Retry-After") retry = v;
+    const int64_t to_midnight = 86400 - n.tc.now % 86400;
+    CHECK(retry == std::to_string(to_midnight));
+    CHECK_FALSE(stored(more));
+    n.tc.now += to_midnight;
+    CHECK(put(n.alice, lease, more).status == 200);
+  }
+  SECTION("a returned lease takes no artifacts") {
+    std::string body = "{\"lease_ids\":[\"" + lease + "\"]}";
+    REQUIRE(n.tc.c->Handle(Signed(*n.alice.machine, "POST", "/api/v1/leases/return", body, n.tc.now)).status == 200);
+    ExpectRefused(put(n.alice, lease, "a log"), 409, "lease_returned");
+  }
+  n.ExpectAlive();
 }
 
 TEST_CASE("hostile input: bodies over their route's limit and bytes that are not UTF-8 get 4xx over HTTP") {

@@ -70,9 +70,11 @@ TEST_CASE("http: enrol, lease, upload, submit and read back over loopback") {
   CHECK(Sha256Hex(input.body) == lease.tasks[0].sha256);
 
   std::string log = "building alpha\nall good\n";
-  r = SignedPost(client, base, *v.machine, "PUT", "/api/v1/artifacts/" + Sha256Hex(log), log);
+  r = SignedPost(client, base, *v.machine, "PUT",
+                 "/api/v1/artifacts/" + Sha256Hex(log) + "?lease=" + lease.tasks[0].lease_id, log);
   REQUIRE(r.ok());
-  r = SignedPost(client, base, *v.machine, "PUT", "/api/v1/artifacts/" + Sha256Hex("other"), log);
+  r = SignedPost(client, base, *v.machine, "PUT",
+                 "/api/v1/artifacts/" + Sha256Hex("other") + "?lease=" + lease.tasks[0].lease_id, log);
   CHECK(r.status == 422);
   auto got = client.Get(base + "/api/v1/artifacts/" + Sha256Hex(log));
   CHECK(got.body == log);

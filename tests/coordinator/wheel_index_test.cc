@@ -210,10 +210,10 @@ TEST_CASE("wheel index: uploads are signed, size-capped and checked against thei
   HttpResponse unsigned_put = n.tc.c->Handle(Request("PUT", "/api/v1/artifacts/" + Sha256Hex(wheel), wheel));
   CHECK(unsigned_put.status == 401);
   std::string big(1001, 'x');
-  HttpResponse too_big = n.Upload(n.alice, big);
+  HttpResponse too_big = n.Upload(n.alice, n.alice_task.lease_id, big);
   CHECK(too_big.status == 413);
   CHECK(Body(too_big)["error"] == "too_large");
-  HttpResponse wrong = n.Upload(n.alice, "some bytes", Sha256Hex("other bytes"));
+  HttpResponse wrong = n.Upload(n.alice, n.alice_task.lease_id, "some bytes", Sha256Hex("other bytes"));
   CHECK(wrong.status == 422);
   CHECK(Body(wrong)["error"] == "wrong_input");
   CHECK(Body(wrong)["detail"].get<std::string>().find(Sha256Hex("some bytes")) != std::string::npos);

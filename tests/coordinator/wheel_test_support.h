@@ -83,16 +83,18 @@ struct WheelNetwork {
     return index;
   }
 
-  HttpResponse Upload(const TestVolunteer& v, const std::string& bytes, std::string sha = "") {
+  // Uploads `bytes` for `v`'s lease `lease_id`, named `sha` (default: their sha256).
+  HttpResponse Upload(const TestVolunteer& v, const std::string& lease_id, const std::string& bytes,
+                      std::string sha = "") {
     if (sha.empty()) sha = Sha256Hex(bytes);
-    return tc.c->Handle(Signed(*v.machine, "PUT", "/api/v1/artifacts/" + sha, bytes, tc.now));
+    return tc.c->Handle(Signed(*v.machine, "PUT", "/api/v1/artifacts/" + sha + "?lease=" + lease_id, bytes, tc.now));
   }
 
   // Uploads `wheel` as `v`'s build and submits its result, claiming `digest`.
   HttpResponse Report(const TestVolunteer& v, const TaskSpec& t, const std::string& wheel,
                       const std::string& digest, Outcome outcome = Outcome::kPassed,
                       const std::string& filename = "demo_pkg-1.0-py3-none-any.whl") {
-    REQUIRE(Upload(v, wheel).status == 200);
+    REQUIRE(Upload(v, t.lease_id, wheel).status == 200);
     ResultPayload p = PayloadFor(t, v, outcome, 10, {}, digest);
     p.wheel_filename = filename;
     p.wheel_sha256 = Sha256Hex(wheel);

@@ -540,8 +540,12 @@ def run_flow(base, platform, start):
     log = b"conformance log: nothing ran\n"
     log_sha = sha256_hex(log)
     st, b = c.signed("PUT", "/api/v1/artifacts/" + log_sha, log)
+    check("live: PUT artifact without ?lease= -> 422 bad_payload", not error_errors(st, b, 422, "bad_payload"), (st, b))
+    st, b = c.signed("PUT", "/api/v1/artifacts/" + log_sha + "?lease=" + "0" * 32, log)
+    check("live: PUT artifact for a lease that is not the volunteer's -> 409 not_leased", not error_errors(st, b, 409, "not_leased"), (st, b))
+    st, b = c.signed("PUT", "/api/v1/artifacts/" + log_sha + "?lease=" + t0["lease_id"], log)
     check("live: PUT artifact -> 200 {stored, sha256, size}", st == 200 and b == {"stored": True, "sha256": log_sha, "size": len(log)}, (st, b))
-    st, b = c.signed("PUT", "/api/v1/artifacts/" + sha256_hex(b"other"), log)
+    st, b = c.signed("PUT", "/api/v1/artifacts/" + sha256_hex(b"other") + "?lease=" + t0["lease_id"], log)
     check("live: PUT artifact under the wrong sha256 -> 422 wrong_input", not error_errors(st, b, 422, "wrong_input"), (st, b))
     st, b = c.raw("GET", "/api/v1/artifacts/" + log_sha)
     check("live: GET artifact returns its bytes", st == 200 and b == log, (st, b))
