@@ -10,6 +10,17 @@ network's wall time against the sum of the hand runs, and every mismatch with
 the verdict's summary. A cell counts as right when the verdict is the
 outcome the hand run expects; the worst mistake, a cell published as a
 failure of the package that the hand run passes, is counted apart.
+
+Two kinds of cells are counted in classes of their own and also left out
+of a second overall figure: `unsupported` (the package's Requires-Python
+excludes the interpreter: pip refuses it by hand, the coordinator decides
+it without building), and cells this machine cannot build (hand_runs.py's
+note starts with "machine cannot build": no C headers for the interpreter,
+so the hand run's build_failed, or the tests of a pure-Python fallback
+build, are the machine's doing). Such a cell is right only when the
+verdict is infra_error or pending (not published as the package's
+outcome); a failure verdict on it is counted as blaming the package for
+the machine.
 """
 import collections
 import glob
@@ -18,6 +29,8 @@ import os
 import sys
 
 FAILURES = {"tests_failed", "import_failed", "install_failed", "build_failed"}
+# hand_runs.py's note for a cell this machine cannot build (see there).
+MACHINE = "machine cannot build"
 
 
 def load_truth(path):
@@ -54,21 +67,29 @@ def main(argv):
     verdicts = load_verdicts(argv[2])
     network_s = float(argv[3]) if len(argv) > 3 else 0.0
     per_class = collections.defaultdict(lambda: [0, 0])
-    right, wrong_blame, mismatches = 0, 0, []
+    right, wrong_blame, machine_blame, mismatches = 0, 0, 0, []
     print("%-18s %-9s %-20s %-17s %-17s %s" % ("project", "version", "platform", "hand run", "verdict", ""))
     for key in sorted(truth):
         t = truth[key]
         cell = verdicts.get(key, {})
         got = cell.get("status", "missing")
-        ok = got == t["expected"]
-        per_class[t["expected"]][0] += ok
-        per_class[t["expected"]][1] += 1
+        machine = t["note"].startswith(MACHINE)
+        cls = MACHINE if machine else t["expected"]
+        # A cell this machine cannot build (the hand run's outcome is the
+        # machine's fault): right only when Corral does not publish it as
+        # the package's outcome either.
+        ok = got in ("infra_error", "pending") if machine else got == t["expected"]
+        per_class[cls][0] += ok
+        per_class[cls][1] += 1
         right += ok
         if not ok:
             if got in FAILURES and t["expected"] in ("passed", "no_tests", "tests_unrunnable"):
                 wrong_blame += 1
+            if got in FAILURES and machine:
+                machine_blame += 1
             mismatches.append((key, t, cell))
-        print("%-18s %-9s %-20s %-17s %-17s %s" % (key[0], key[1], key[2], t["expected"], got, "" if ok else "MISMATCH"))
+        print("%-18s %-9s %-20s %-17s %-17s %s" % (key[0], key[1], key[2], ("machine:" + t["expected"]) if machine
+                                                   else t["expected"], got, "" if ok else "MISMATCH"))
     n = len(truth)
     print("\naccuracy per outcome class (hand run's outcome):")
     for cls in sorted(per_class):
@@ -76,6 +97,13 @@ def main(argv):
         print("  %-17s %3d / %3d  %5.1f%%" % (cls, good, total, 100.0 * good / total))
     print("overall: %d / %d cells right (%.1f%%); cells published as a failure of the package that the "
           "hand run passes: %d" % (right, n, 100.0 * right / max(n, 1), wrong_blame))
+    tested = [c for c in per_class if c not in ("unsupported", MACHINE)]
+    good, total = sum(per_class[c][0] for c in tested), sum(per_class[c][1] for c in tested)
+    print("cells a suite or build decides (without unsupported and machine-cannot-build cells): %d / %d (%.1f%%)"
+          % (good, total, 100.0 * good / max(total, 1)))
+    m_good, m_total = per_class[MACHINE] if MACHINE in per_class else (0, 0)
+    print("cells this machine cannot build (no C headers for PyPy): %d, %d answered infra_error or pending; "
+          "published as a failure of the package: %d" % (m_total, m_good, machine_blame))
     hand = sum(t["seconds"] for t in truth.values())
     if network_s:
         print("wall time: the network %.0f s for %d cells (two replicas each); the hand runs %.0f s in all "

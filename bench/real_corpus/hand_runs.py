@@ -11,7 +11,8 @@ The second form applies adjustments.tsv: cells where a module could not
 import a test library the index lacks, judged by the rule of README.md (those
 modules are not run, the rest decide), with the counts of that judgement.
 """
-import os, re, shutil, subprocess, sys, tarfile, tempfile, time, xml.etree.ElementTree as ET
+import configparser, os, re, shlex, shutil, subprocess, sys, tarfile, tempfile, time, tomllib
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = ("# project\tversion\tplatform\texpected\tpassed\tfailed\tskipped\tseconds\tcommand\tnote\n"
@@ -51,7 +52,7 @@ def adjust(rows_path):
             continue
         while len(r) < 10:
             r.append("")
-        if r[0] in adj:
+        if r[0] in adj and not r[9].startswith(MACHINE) and r[3] != "unsupported":
             expected, passed, failed, skipped, note = adj[r[0]]
             r[3], r[4], r[5], r[6], r[9] = expected, passed, failed, skipped, note
         print("\t".join(r))
@@ -77,6 +78,53 @@ def counts_from_unittest(out):
     if s: skipped = int(s.group(1))
     return ran - failed - errors - skipped, failed + errors, skipped
 
+# A cell this machine cannot build: the interpreter's C headers are missing
+# (PyPy here), so a C extension fails to compile; a setup.py that falls back
+# to pure Python then installs a build without its extension. The outcome is
+# the machine's, not the package's: compare.py counts these cells apart.
+MACHINE = "machine cannot build"
+
+
+def machine_reason(pip_output):
+    if re.search(r"Python\.h: No such file or directory", pip_output):
+        return MACHINE + ": no C headers for this interpreter (Python.h), the C extension does not compile"
+    return ""
+
+
+def configured_addopts(path):
+    """The addopts of the pytest configuration file pytest named."""
+    try:
+        if path.endswith(".toml"):
+            with open(path, "rb") as f:
+                v = tomllib.load(f).get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", "")
+            return shlex.split(v) if isinstance(v, str) else list(v)
+        cfg = configparser.ConfigParser(interpolation=None)
+        cfg.read(path)
+        for section in ("pytest", "tool:pytest"):
+            if cfg.has_section(section):
+                return shlex.split(cfg.get(section, "addopts", fallback=""))
+    except Exception:
+        pass
+    return []
+
+
+def degrade(out, options):
+    """pytest stopped before collecting anything because the project's
+    configuration needs a plugin the index lacks (required_plugins, addopts
+    of pytest-cov): the options that run the suite without it (the other
+    addopts stay), or None."""
+    options = list(options)
+    if "Missing required plugins" in out and "required_plugins=" not in options:
+        return options + ["-o", "required_plugins="], "required_plugins not enforced"
+    m = re.search(r"unrecognized arguments: (.*)", out)
+    cfg = re.search(r"(?:inifile|configfile): (\S+)", out)
+    if m and cfg and not any(o.startswith("addopts=") for o in options):
+        bad = set(m.group(1).split())
+        kept = [a for a in configured_addopts(cfg.group(1)) if a not in bad]
+        return options + ["-o", "addopts=" + " ".join(kept)], "addopts without " + " ".join(sorted(bad))
+    return None
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "--adjust":
         return adjust(argv[2])
@@ -101,10 +149,22 @@ def main(argv):
             outcome, passed, failed, skipped, note = "", 0, 0, 0, ""
             rc, out = run("%s -m venv %s/env" % (py, w))
             pip = "%s/env/bin/python -m pip install -q --no-index --find-links %s" % (w, index)
-            rc, out = run("%s %s/%s" % (pip, index, sdist))
-            if rc != 0:
+            # An old interpreter's ensurepip seeds an old pip (3.6: pip 18.1, no
+            # PEP 517): the index's pip for it, as its maintainers' CI would
+            # have. -U never downgrades a newer pip.
+            run("%s -U pip" % pip)
+            # -v: the compiler's output, which tells a machine without the
+            # interpreter's C headers (machine_reason).
+            rc, out = run("%s %s/%s" % (pip.replace(" -q ", " -v ", 1), index, sdist))
+            machine = machine_reason(out)
+            if rc != 0 and re.search(r"requires a different Python", out):
+                # Requires-Python excludes the interpreter: pip refuses it.
+                outcome = "unsupported"
+                note = [l.strip() for l in out.splitlines() if "requires a different Python" in l][0][:150]
+            elif rc != 0:
                 outcome = "build_failed" if "wheel" in out.lower() and "building" in out.lower() else "install_failed"
-                note = out.strip().splitlines()[-1][:150] if out.strip() else ""
+                errors = [l.strip() for l in out.splitlines() if l.strip().startswith("ERROR:")]
+                note = machine or (errors[-1] if errors else out.strip().splitlines()[-1] if out.strip() else "")[:150]
             else:
                 missing = []
                 for r in reqs:
@@ -117,10 +177,22 @@ def main(argv):
                 src = os.path.join(w, "%s-%s" % (sdist[:-7].rsplit("-", 1)[0], version))
                 env = dict(os.environ, PATH="%s/env/bin:%s" % (w, os.environ["PATH"]))
                 junit = os.path.join(w, "junit.xml")
-                cmd = command.replace("pytest", "python -m pytest --junitxml=%s -p no:cacheprovider" % junit, 1) \
-                    if command.startswith("pytest") else command
-                rc, out = run(cmd, cwd=src, env=env)
-                if command.startswith("pytest"):
+                options, degraded = [], []
+                while True:
+                    cmd = command.replace("pytest", "python -m pytest --junitxml=%s -p no:cacheprovider%s" % (
+                        junit, "".join(" " + shlex.quote(o) for o in options)), 1) \
+                        if command.startswith("pytest") else command
+                    rc, out = run(cmd, cwd=src, env=env)
+                    d = degrade(out, options) if command.startswith("pytest") and rc == 4 and missing else None
+                    if not d:
+                        break
+                    options, _ = d
+                    degraded.append(d[1])
+                gone = re.search(r"file or directory not found: (\S+)", out)
+                if command.startswith("pytest") and rc == 4 and gone:
+                    # The CI's test path is not in the sdist: it ships no suite there.
+                    outcome, note = "no_tests", "the sdist does not ship %s" % gone.group(1)
+                elif command.startswith("pytest"):
                     if os.path.exists(junit):
                         root = ET.parse(junit).getroot()
                         suites = [root] if root.tag == "testsuite" else list(root)
@@ -133,7 +205,11 @@ def main(argv):
                     passed, failed, skipped = counts_from_unittest(out)
                     outcome = "passed" if rc == 0 and passed + skipped > 0 else ("no_tests" if rc in (0, 5) else "tests_failed")
                 if missing:
-                    note = "not on the index: " + " ".join(missing)
+                    note = (note + "; " if note else "") + "not on the index: " + " ".join(missing)
+                if degraded:
+                    note += " (pytest: %s)" % ", ".join(degraded)
+                if machine:
+                    note = machine + ("; " + note if note else "")
                 if outcome == "tests_failed":
                     m = re.findall(r"(?:FAILED|ERROR) (\S+)", out)
                     note = (note + "; " if note else "") + "fails: " + " ".join(m[:3])
