@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VCS_PLUGINS = r'\s*"(setuptools[-_]scm|flit[-_]scm|hatch-vcs|hatch_vcs|calver|setuptools-git-versioning)[^"]*",?'
@@ -36,7 +37,8 @@ def read_corpus(path):
             if line.startswith("#") or not line.strip():
                 continue
             project, repo, tag, version, role, subdir, reqs, command = line.rstrip("\n").split("\t")
-            rows.append(dict(project=project, repo=repo, tag=tag, version=version, role=role,
+            role, _, serves = role.partition(":")
+            rows.append(dict(project=project, repo=repo, tag=tag, version=version, role=role, serves=serves,
                              subdir="" if subdir == "-" else subdir,
                              test_requirements=[] if reqs == "-" else reqs.split(","),
                              test_command="" if command == "-" else command))
@@ -55,6 +57,7 @@ def git_dir(mirrors, repo):
 def static_version(src, version):
     """A version from the VCS becomes the static release version."""
     pyproject = os.path.join(src, "pyproject.toml")
+    scm = os.path.exists(pyproject) and "scm" in open(pyproject).read()
     if os.path.exists(pyproject):
         orig = t = open(pyproject).read()
         t = t.replace('"flit_scm:buildapi"', '"flit_core.buildapi"')
@@ -78,6 +81,11 @@ def static_version(src, version):
     setup_py = os.path.join(src, "setup.py")
     if os.path.exists(setup_py):
         s = open(setup_py).read()
+        scm = scm or "use_scm_version" in s
+        m = re.search(r"""["']write_to["']\s*:\s*["']([^"']+)["']""", s)
+        if m and not os.path.exists(os.path.join(src, m.group(1))):
+            with open(os.path.join(src, m.group(1)), "w") as f:
+                f.write("version = __version__ = %r\nversion_tuple = %r\n" % (version, tuple(version.split("."))))
         s2 = re.sub(r"use_(scm_version|calver)\s*=\s*(\{[^}]*\}|True|\"[^\"]*\")", "version=%r" % version, s)
         s2 = re.sub(r"setup_requires\s*=\s*\[[^\]]*\],?", "", s2)
         if s2 != s:
@@ -86,6 +94,10 @@ def static_version(src, version):
     if os.path.exists(setup_cfg):  # a development checkout's egg_info tags (".post" + date)
         c = open(setup_cfg).read()
         c2 = re.sub(r"(?m)^tag_(build|date)\s*=.*$", "", c)
+        if scm and "[metadata]" in c2 and not re.search(r"(?m)^version\s*=", c2):
+            # setuptools_scm gave the version of a setup.cfg project (older
+            # releases: pytest 7.0, pluggy 1.0, zipp, importlib_metadata).
+            c2 = c2.replace("[metadata]\n", "[metadata]\nversion = %s\n" % version, 1)
         if c2 != c:
             open(setup_cfg, "w").write(c2)
 
@@ -110,6 +122,18 @@ if role in ("wheel", "both"):
 """
 
 
+def old_venv(work, out, serves):
+    venv = os.path.join(work, "venv-" + serves)
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=False)
+        seed = [os.path.join(out, f) for f in sorted(os.listdir(out))
+                if f.startswith(("flit_core-", "wheel-")) and f.endswith(".whl")]
+        subprocess.run([py, "-m", "pip", "install", "-q", "--no-index", "--no-deps"] + seed, check=True)
+    return venv
+
+
 def main(argv):
     if len(argv) < 3:
         sys.stderr.write(__doc__)
@@ -121,10 +145,14 @@ def main(argv):
     venv = os.path.join(work, "venv")
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    py = os.path.join(venv, "bin", "python")
     for row in read_corpus(os.path.join(HERE, "corpus.tsv")):
-        if only and row["project"] not in only and row["role"] == "sdist":
+        if only and row["project"] not in only and (row["role"] == "sdist" or row["serves"]):
             continue
+        # The older tools (wheel:3.6 rows) bootstrap in a build venv of their
+        # own, so that the current setuptools' entry points never meet an
+        # older setuptools' in-tree backend: flit_core and wheel from the
+        # rows already built, then each older tool as it is built.
+        py = os.path.join(old_venv(work, out, row["serves"]) if row["serves"] else venv, "bin", "python")
         src = os.path.join(work, "src", "%s-%s" % (row["project"], row["version"]))
         shutil.rmtree(src, ignore_errors=True)
         os.makedirs(src)
@@ -135,6 +163,12 @@ def main(argv):
             src = os.path.join(src, row["subdir"])
         static_version(src, row["version"])
         env = dict(os.environ, SETUPTOOLS_SCM_PRETEND_VERSION=row["version"], SOURCE_DATE_EPOCH="1700000000")
+        if row["serves"]:
+            # An sdist first, as `python -m build` does: its egg_info is what
+            # an older setuptools reads its own version from when it builds
+            # itself in-tree (the sdist is thrown away).
+            subprocess.run([py, "-c", BUILD, tempfile.mkdtemp(dir=work), "sdist"], cwd=src, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         built = subprocess.run([py, "-c", BUILD, out, row["role"]], cwd=src, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if built.returncode != 0:
