@@ -91,6 +91,25 @@ def machine_reason(pip_output):
     return ""
 
 
+def requires_python_excludes(sdist, py):
+    """The sdist's Requires-Python (PKG-INFO, what an index publishes as
+    data-requires-python) when it excludes the interpreter `py`, judged by
+    the packaging that pip vendors in that interpreter's venv; else ""."""
+    with tarfile.open(sdist) as t:
+        info = [m for m in t.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")]
+        text = t.extractfile(info[0]).read().decode("utf-8", "replace") if info else ""
+    m = re.search(r"(?m)^Requires-Python:\s*(.+)$", text)
+    if not m:
+        return ""
+    code = ("import platform, sys; from pip._vendor.packaging.specifiers import SpecifierSet; "
+            "sys.exit(0 if SpecifierSet(sys.argv[1]).contains(platform.python_version()) else 1)")
+    if subprocess.run([py, "-c", code, m.group(1).strip()]).returncode == 1:
+        return "Requires-Python %s excludes %s" % (m.group(1).strip(), subprocess.run(
+            [py, "-c", "import platform; print(platform.python_version())"], stdout=subprocess.PIPE,
+            text=True).stdout.strip())
+    return ""
+
+
 def configured_addopts(path):
     """The addopts of the pytest configuration file pytest named."""
     try:
@@ -155,12 +174,17 @@ def main(argv):
             run("%s -U pip" % pip)
             # -v: the compiler's output, which tells a machine without the
             # interpreter's C headers (machine_reason).
-            rc, out = run("%s %s/%s" % (pip.replace(" -q ", " -v ", 1), index, sdist))
+            excluded = requires_python_excludes(os.path.join(index, sdist), "%s/env/bin/python" % w)
+            if excluded:
+                rc, out = 1, ""
+            else:
+                rc, out = run("%s %s/%s" % (pip.replace(" -q ", " -v ", 1), index, sdist))
             machine = machine_reason(out)
-            if rc != 0 and re.search(r"requires a different Python", out):
-                # Requires-Python excludes the interpreter: pip refuses it.
+            if excluded or (rc != 0 and re.search(r"requires a different Python", out)):
+                # Requires-Python excludes the interpreter: pip would never
+                # pick this release from an index.
                 outcome = "unsupported"
-                note = [l.strip() for l in out.splitlines() if "requires a different Python" in l][0][:150]
+                note = excluded or [l.strip() for l in out.splitlines() if "requires a different Python" in l][0][:150]
             elif rc != 0:
                 outcome = "build_failed" if "wheel" in out.lower() and "building" in out.lower() else "install_failed"
                 errors = [l.strip() for l in out.splitlines() if l.strip().startswith("ERROR:")]
