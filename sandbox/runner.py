@@ -1206,6 +1206,12 @@ def degrade_pytest_options(rc, tail, src, base):
     import re
     if rc not in (1, 3, 4):
         return [], ""
+    if rc == 4 and "Missing required plugins" in tail and "required_plugins=" not in base:
+        # required_plugins naming a plugin the index could not give (then,
+        # usually, addopts of that plugin: the next round drops those).
+        return ["-o", "required_plugins="], ("the project's pytest configuration requires plugins that are not "
+                                             "installed (%s); run again without requiring them"
+                                             % last_line(tail, ["Missing required plugins"]))
     if "addopts=" not in base and ("unrecognized arguments" in tail or "no such option" in tail) and rc == 4:
         # addopts naming a plugin the index could not give (coverage,
         # xdist, timeout...): without the project's addopts.
@@ -1424,6 +1430,26 @@ def _module_imports(run_dir, dotted, names, own):
     return lacking[0] if lacking else None
 
 
+def _imported_from(run_dir, dotted, name):
+    """The top-level module that test module `dotted` imports `name` from
+    ("from hypothesis import given" -> "hypothesis"), or None."""
+    import re
+    if not run_dir or not dotted:
+        return None
+    path = os.path.join(run_dir, dotted.replace(".", os.sep) + ".py")
+    if not os.path.isfile(path):
+        path = os.path.join(run_dir, dotted)
+    try:
+        with open(path, "rb") as f:
+            text = _text(f.read())
+    except (IOError, OSError):
+        return None
+    for m in re.finditer(r"^\s*from\s+([A-Za-z_][A-Za-z0-9_]*)[\w.]*\s+import\s+\(?([^)\n]*)", text, re.M):
+        if re.search(r"\b%s\b" % re.escape(name), m.group(2)):
+            return m.group(1)
+    return None
+
+
 def set_aside_unrunnable(junit, modules, missing_reqs=(), run_dir=None):
     """Takes out of the JUnit report the test modules that could not even be
     imported because a third-party library is missing: a loader or
@@ -1472,7 +1498,12 @@ def set_aside_unrunnable(junit, modules, missing_reqs=(), run_dir=None):
                 dotted = name if not cls else cls
                 if "_FailedTest" in cls:
                     dotted = (cls.split("_FailedTest", 1)[1].lstrip(".") + "." + name).lstrip(".")
-                gone = _module_imports(run_dir, dotted, absent, own)
+                # A NameError for a name the module imports from a library
+                # names that library first (not a Python 2 fallback such as
+                # StringIO that the same module also tries).
+                undefined = re.search(r"NameError: (?:global )?name '(\w+)' is not defined", text)
+                hint = _imported_from(run_dir, dotted, undefined.group(1)) if undefined else None
+                gone = _module_imports(run_dir, dotted, ([hint] if hint and hint not in own else []) + absent, own)
             if not gone:
                 continue
             notrun.append({"test": test, "missing": gone})

@@ -642,6 +642,31 @@ JobResult RunJob(const JobSpec& spec) {
                       t0);
     }
   }
+  // A C extension that did not compile for want of Python.h while the build
+  // still succeeded: the backend fell back to pure Python (setproctitle,
+  // many "optional speedups" setup.py files). Failures of that build are
+  // the machine's lack, not the package's: infra_error, which never votes;
+  // a volunteer with headers decides the task.
+  const bool headerless_fallback =
+      !spec.platform.has_headers && MissingPythonHeaders(StepOutput(exit.log, "build"));
+  auto failure = [&](Outcome outcome, const std::string& summary) {
+    if (!headerless_fallback) return Finish(std::move(r), outcome, summary, t0);
+    // The excerpt: the compiler's complaint and what follows it (at most 12
+    // lines), not the tests' output.
+    std::string build = StepOutput(exit.log, "build", 64 << 10);
+    size_t at = build.find("Python.h");
+    size_t from = at == std::string::npos ? 0 : build.rfind('\n', at);
+    from = (from == std::string::npos || at == std::string::npos) ? 0 : from + 1;
+    size_t end = from;
+    for (int i = 0; i < 12 && end != std::string::npos && end < build.size(); ++i) end = build.find('\n', end + 1);
+    r.excerpt = build.substr(from, std::min(end == std::string::npos ? build.size() : end, from + 3072) - from);
+    return Finish(std::move(r), Outcome::kInfraError,
+                  "this machine's " + spec.platform.interpreter_path +
+                      " has no Python development headers (Python.h): the package's C extension did not "
+                      "compile and its build fell back without it, then " + std::string(OutcomeName(outcome)) +
+                      " (" + summary + "); not the package's fault: a volunteer with headers decides it",
+                  t0);
+  };
   auto outcome_json = result.value("outcome", nlohmann::json());
   if (outcome_json.is_string()) {
     auto parsed = ParseOutcome(outcome_json.get<std::string>());
@@ -669,6 +694,7 @@ JobResult RunJob(const JobSpec& spec) {
                         "headers decides it (here: install the interpreter's -dev package)",
                     t0);
     }
+    if (*parsed == Outcome::kImportFailed) return failure(*parsed, summary);
     return Finish(std::move(r), *parsed, summary, t0);
   }
   const auto& tests = result.value("tests", nlohmann::json::object());
@@ -697,10 +723,8 @@ JobResult RunJob(const JobSpec& spec) {
       return Finish(std::move(r), Outcome::kTestsUnrunnable,
                     "the test suite could not start here (pytest status " + std::to_string(rc) + "): " + tail,
                     t0);
-    return Finish(std::move(r), Outcome::kTestsFailed,
-                  "the test runner (" + r.test_run.runner + ") exited with status " +
-                      std::to_string(rc) + " without a report: " + tail,
-                  t0);
+    return failure(Outcome::kTestsFailed, "the test runner (" + r.test_run.runner + ") exited with status " +
+                                              std::to_string(rc) + " without a report: " + tail);
   }
   // Test modules the runner set aside: they need a library the index does
   // not have (not the package's failure).
@@ -734,12 +758,11 @@ JobResult RunJob(const JobSpec& spec) {
     return Finish(std::move(r), Outcome::kTestsUnrunnable,
                   "the test suite could not run here (pytest internal error): " + tests.value("tail", ""), t0);
   if (js.failed + js.errors > 0)
-    return Finish(std::move(r), Outcome::kTestsFailed,
-                  first_three(js.failing) + " failed (" + std::to_string(js.failed + js.errors) + " of " +
-                      std::to_string(js.total()) + " tests" +
-                      (js.flaky ? "; " + std::to_string(js.flaky) + " more failed once, then passed: flaky" : "") +
-                      ")",
-                  t0);
+    return failure(Outcome::kTestsFailed,
+                   first_three(js.failing) + " failed (" + std::to_string(js.failed + js.errors) + " of " +
+                       std::to_string(js.total()) + " tests" +
+                       (js.flaky ? "; " + std::to_string(js.flaky) + " more failed once, then passed: flaky" : "") +
+                       ")");
   std::string not_run_note = first_three(not_run);
   if (!not_run.empty() && js.total() == js.skipped)
     return Finish(std::move(r), Outcome::kTestsUnrunnable,
@@ -762,10 +785,8 @@ JobResult RunJob(const JobSpec& spec) {
   if (!not_run.empty())  // the runner's failing status was the set-aside modules'
     return Finish(std::move(r), Outcome::kPassed, passed, t0);
   if (rc != 0)
-    return Finish(std::move(r), Outcome::kTestsFailed,
-                  "the test runner exited with status " + std::to_string(rc) + ": " +
-                      tests.value("tail", ""),
-                  t0);
+    return failure(Outcome::kTestsFailed,
+                   "the test runner exited with status " + std::to_string(rc) + ": " + tests.value("tail", ""));
   return Finish(std::move(r), Outcome::kPassed, passed, t0);
 }
 

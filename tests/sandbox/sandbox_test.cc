@@ -582,8 +582,12 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     // Its fallback for a missing library breaks at import (a NameError,
     // no "No module named"): still the harness's gap.
     auto e = SdistEntries("demo_optional", PackageKind::kNoTests);
+    // Beside a Python 2 fallback import (StringIO, absent on 3): the library
+    // behind the undefined name is the one named (mccabe 0.7.0's suite).
     e.push_back(Entry("demo_optional-1.0/tests/test_fuzzed.py",
-                      "import unittest\ntry:\n    from corral_absent_testlib import given\nexcept ImportError:\n"
+                      "import unittest\ntry:\n    from StringIO import StringIO\nexcept ImportError:\n"
+                      "    from io import StringIO\n"
+                      "try:\n    from corral_absent_testlib import given\nexcept ImportError:\n"
                       "    pass\n\nclass Fuzzed(unittest.TestCase):\n    @given(1)\n"
                       "    def test_x(self):\n        pass\n"));
     JobResult r = RunEntries(platform, tmp, "demo_optional", e);
@@ -619,5 +623,38 @@ TEST_CASE("the suite is found where the project keeps it and runs against the in
     CHECK(r.tests_passed == 1);
     CHECK(r.log.find("tests inside the package (run against the installed copy): demo_inside.tests") !=
           std::string::npos);
+  }
+}
+
+TEST_CASE("a C extension whose build falls back to pure Python on a headerless interpreter fails as the machine's lack") {
+  // As setproctitle's setup.py does: when the extension does not compile,
+  // the package is built without it; its tests then fail (setproctitle
+  // 1.3.4 on PyPy without Python.h, published as tests_failed before).
+  for (const char* py : {"/root/.pyenv/versions/3.12.1/bin/python", "/usr/bin/pypy3"}) {
+    corral::Platform platform;
+    if (!PlatformFor(py, &platform)) continue;
+    TempDir tmp;
+    auto e = SdistEntries("demo_fallback", PackageKind::kCExtension);
+    for (auto& x : e) {
+      auto replace = [&](const std::string& from, const std::string& to) {
+        size_t at = x.content.find(from);
+        if (at != std::string::npos) x.content.replace(at, from.size(), to);
+      };
+      replace("raise RuntimeError(\"compiling %s failed\" % c_source)",
+              "print(\"compiling %s failed: building without it\" % c_source)");
+      replace("from ._speed import triple\n", "try:\n    from ._speed import triple\nexcept ImportError:\n"
+                                              "    triple = None\n");
+    }
+    JobResult r = RunEntries(platform, tmp, "demo_fallback", e);
+    INFO(py << ": " << r.summary << "\nexcerpt:\n" << r.excerpt << "\nlog:\n" << r.log);
+    if (platform.has_headers) {
+      CHECK(r.outcome == Outcome::kPassed);
+    } else {
+      CHECK(r.outcome == Outcome::kInfraError);
+      CHECK(r.summary.find("has no Python development headers (Python.h)") != std::string::npos);
+      CHECK(r.summary.find("fell back without it, then tests_failed") != std::string::npos);
+      CHECK(r.summary.find("not the package's fault") != std::string::npos);
+      CHECK(r.excerpt.find("Python.h") != std::string::npos);
+    }
   }
 }
