@@ -152,6 +152,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag_callback("--one-network", [&] { serve_opts.distinct_prefix = false; },
                                "volunteers share one network (one machine, a lab behind one NAT): let results "
                                "from one /24 or /48 agree (by default agreeing results must come from distinct networks)");
+  serve_opts.require_standing = true;
+  serve_cmd->add_option("--trusted-account", serve_opts.trusted_accounts,
+                        "an account (public key, 64 hex, as `corral account create` prints) whose machines the "
+                        "operator trusts: verdicts and published wheels bootstrap from them; repeatable")
+      ->check([](const std::string& k) {
+        bool hex = k.size() == 64 && k.find_first_not_of("0123456789abcdef") == std::string::npos;
+        return hex ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
+      });
+  serve_cmd->add_flag_callback("--no-standing", [&] { serve_opts.require_standing = false; },
+                               "let verdicts and wheels come from any agreeing accounts, newcomers included "
+                               "(by default an established or trusted volunteer must be among them)");
   serve_cmd->add_option("--min-isolation", serve_opts.min_isolation,
                         "isolation every volunteer must report to get work, as features of its isolation level, "
                         "e.g. \"bwrap:net;seccomp=denylist\" (default: any)");
@@ -296,6 +307,9 @@ int main(int argc, char** argv) {
     if (serve_opts.public_url.empty())
       serve_opts.public_url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                               ":" + std::to_string(server.port());
+    if (serve_opts.require_standing && serve_opts.trusted_accounts.empty())
+      spdlog::warn("no --trusted-account: no volunteer has standing yet, so no verdict will be published "
+                   "until some do (name the accounts you trust, or pass --no-standing for a closed network)");
     coordinator::Coordinator coord(serve_opts);
     if (!coord.Open(&err)) {
       spdlog::error("{}", err);

@@ -66,6 +66,11 @@ struct Options {
   int64_t artifact_mb_per_day = 2048;  // new artifact MiB a volunteer may store per UTC day (quota.h)
   uint64_t seed = 0;                   // the verifier's random choices (0: from the system)
   int platform_min_accounts = 2;       // accounts that must offer a tag before it is a platform (EngineOptions)
+  // Standing (QuorumPolicy::require_established): verdicts and wheels need
+  // established volunteers; on for `corral serve`. The accounts the
+  // operator trusts have standing from the start (EngineOptions).
+  bool require_standing = false;
+  std::vector<std::string> trusted_accounts;
 };
 
 // What one sync pass did (Coordinator::SyncOnce).

@@ -89,6 +89,23 @@ bool Engine::Open(std::string* err) {
       return true;
     });
     LoadVerifierState();
+    // The operator's trust, recorded on each account (pages show it).
+    trusted_accounts_.clear();
+    trusted_accounts_.insert(options_.trusted_accounts.begin(), options_.trusted_accounts.end());
+    if (!options_.read_only) {
+      WriteSet w;
+      store_.Scan(Cf::kAccounts, "", "", [&](std::string_view key, std::string_view value) {
+        AccountRecord a;
+        if (!FromJson(ParseJsonOrDiscarded(value), &a)) return true;
+        bool trusted = trusted_accounts_.count(std::string(key)) > 0;
+        if (a.trusted != trusted) {
+          a.trusted = trusted;
+          w.PutJson(Cf::kAccounts, std::string(key), nlohmann::json(a));
+        }
+        return true;
+      });
+      if (!w.empty() && !store_.Write(w, true, err)) return false;
+    }
     for (const auto& t : options_.platforms)
       if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end())
         fresh.push_back(t);
@@ -119,6 +136,7 @@ void Engine::LoadVotes(const std::string& task_id, std::vector<Vote>* votes,
     v.summary = p.summary;
     v.prefix = r.prefix;
     v.excluded = r.known_answer || suspended_.count(r.volunteer_id) > 0;
+    v.established = IsEstablished(r.volunteer_id, r.account);
     votes->push_back(std::move(v));
     if (payloads) payloads->push_back(p);
   };
@@ -171,6 +189,7 @@ bool Engine::LoadTaskState(const std::string& task_id, TaskState* st) {
   }
   QuorumDecision d = coordinator::Decide(votes, options_.policy);
   st->wanted = d.kind == QuorumDecision::Kind::kNeedMore ? d.wanted : 0;
+  st->needs_established = d.needs_established;
   return true;
 }
 
@@ -628,6 +647,16 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
                                       "create a new machine key to join this one"};
       return false;
     }
+    {
+      // A suspended account (one of its machines was caught lying) enrols
+      // no new machine: a fresh machine key would start a clean record.
+      AccountRecord held;
+      if (!known && store_.GetJson(Cf::kAccounts, req.account_key, &j) && FromJson(j, &held) && held.suspended) {
+        *refusal = {"suspended", "this account was suspended (" + held.suspended_reason +
+                                     "); it cannot enrol new machines (its public page shows the evidence)"};
+        return false;
+      }
+    }
     if (!known) {
       v.volunteer_id = req.machine_key;
       v.account = req.account_key;
@@ -644,6 +673,7 @@ bool Engine::Enrol(const EnrolRequest& req, const std::string& remote_addr, int6
       ++counters_.accounts;
     }
     a.name = req.account_name;
+    a.trusted = trusted_accounts_.count(req.account_key) > 0;
     AddUnique(&a.machines, req.machine_key);
     WriteSet w;
     w.PutJson(Cf::kVolunteers, v.volunteer_id, nlohmann::json(v));
@@ -706,7 +736,10 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
   }
   std::string prefix = NetworkPrefix(remote_addr.empty() ? v.remote_addr : remote_addr);
   Asker asker{volunteer_id, v.account, options_.policy.distinct_prefix ? prefix : "", nullptr};
+  asker.established = IsEstablished(volunteer_id, v.account);
   asker.single = [&](const std::string& platform) {
+    // A lone replica decides only when its volunteer has standing.
+    if (options_.policy.require_established && !asker.established) return false;
     double p = SingleReplicaProbability(rep, platform, options_.reputation, options_.known_answer_rate);
     return p > 0 && Uniform() < p;
   };
@@ -952,7 +985,8 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
       *refusal = {"internal", "storing the result: " + err};
       return Submit::kRefused;
     }
-    scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, d.wanted, IsSpurious(p.outcome), now);
+    scheduler_->OnResult(task.task_id, lease.lease_id, lease.account, d.wanted, IsSpurious(p.outcome), now,
+                         d.needs_established);
     return Submit::kAccepted;
   }
 
@@ -983,7 +1017,7 @@ Engine::Submit Engine::SubmitResult(const std::string& volunteer_id, const Resul
                          " validated results in all and no unresolved contradictions (adaptive "
                          "replication; such tasks are re-checked at random)";
     }
-    verdict.wheel_content_digest = AgreedWheelDigest(votes, d.agreeing);
+    verdict.wheel_content_digest = AgreedWheelDigest(votes, d.agreeing, options_.policy.require_established);
     for (size_t i : d.agreeing) {
       VolunteerRecord vol;
       if (!FindVolunteer(votes[i].volunteer_id, &vol)) continue;

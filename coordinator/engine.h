@@ -64,6 +64,11 @@ struct EngineOptions {
   // file) once machines of this many distinct accounts offer it, so that one
   // enrolment cannot grow the store; `platforms`, when given, restricts it.
   int platform_min_accounts = 2;
+  // Accounts the operator trusts (account keys, 64 hex): their machines
+  // have standing from the start (reputation.h), and the network's verdicts
+  // bootstrap from them when policy.require_established is on. Recorded in
+  // each AccountRecord at Open.
+  std::vector<std::string> trusted_accounts;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",
@@ -212,6 +217,10 @@ class Engine {
   // What the verifier knows of a volunteer (reputation.h); false before its
   // first lease or result.
   bool FindReputation(const std::string& volunteer_id, ReputationRecord* out);
+  // A volunteer's standing, for pages: "trusted" (its account is the
+  // operator's), "established" (EarnedStanding), "newcomer", or "suspended".
+  // Takes the engine's lock.
+  std::string Standing(const std::string& volunteer_id);
 
   Counters GetCounters();
   int64_t ActiveLeases();
@@ -281,6 +290,9 @@ class Engine {
   // task again. False when it has none.
   bool ReopenVerdict(ReopenBatch& batch, const std::string& task_id, int64_t now);
   double Uniform();
+  // Standing (reputation.h): not suspended, and its account trusted by the
+  // operator or its record EarnedStanding. Lock held.
+  bool IsEstablished(const std::string& volunteer_id, const std::string& account);
 
   EngineOptions options_;
   std::mutex mu_;
@@ -299,6 +311,7 @@ class Engine {
   std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> reopen_observer_;
   std::unordered_map<std::string, ReputationRecord> reputation_;
   std::unordered_set<std::string> suspended_;
+  std::unordered_set<std::string> trusted_accounts_;  // options_.trusted_accounts
   std::set<std::string> to_judge_;  // volunteers contradicted since the last EnforceSuspensions
   KnownAnswerPool known_answers_;
   std::mt19937_64 rng_;

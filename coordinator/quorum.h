@@ -22,6 +22,9 @@ struct Vote {
   // Stored but without a vote: its volunteer was suspended for lying, or it
   // answered a known-answer check (known_answer.h) rather than a replica.
   bool excluded = false;
+  // Its volunteer has standing (reputation.h, Established): trusted by the
+  // operator, or validated by established volunteers of other accounts.
+  bool established = false;
 };
 
 // How much agreement a verdict needs.
@@ -32,6 +35,12 @@ struct QuorumPolicy {
   // /48). On for `corral serve`; off where every volunteer shares one
   // network, as in `corral demo` on one machine.
   bool distinct_prefix = true;
+  // Standing (issue "verdicts a colluding ring cannot forge"): a verdict's
+  // agreeing group must hold an established vote, and disagreeing groups are
+  // ranked by their established votes before their size, so that a group of
+  // newcomers agreeing among themselves never decides. On for `corral
+  // serve`.
+  bool require_established = false;
 };
 
 // How two results differ. A wheel digest difference alone is told apart: an
@@ -61,11 +70,18 @@ struct QuorumDecision {
   std::vector<size_t> agreeing;            // indices into the votes, one per account
   int voting = 0;                          // results that are not infra_error
   int wanted = 0;                          // kNeedMore: more voting results wanted now
+  bool needs_established = false;          // kNeedMore: only an established volunteer may add one
   std::string reason;                      // one line, for the verdict's evidence
 };
 
 // Decides from every result stored for one task. infra_error and excluded
-// results never vote. A verdict needs `quorum` mutually agreeing results from
+// results never vote. With require_established, a group needs an
+// established vote to decide; groups are ranked by established votes, then
+// size; newcomers' votes alone never make a task inconclusive (only
+// `max_results` voting results of which `quorum` are established, or three
+// times max_results in all); when newcomers agree in a quorum, or are
+// max_results without a verdict, the task waits for one established
+// replica (needs_established). A verdict needs `quorum` mutually agreeing results from
 // distinct accounts (and distinct prefixes, when the policy says so); with
 // `max_results` voting results and no such group the task is inconclusive. Otherwise says how many more replicas to run at once: up to
 // the quorum at first, one at a time after a disagreement.

@@ -115,6 +115,9 @@ struct AccountRecord {
   int64_t created_at = 0;
   bool suspended = false;  // one of its machines was caught lying
   std::string suspended_reason;
+  // Marked trusted by the operator (`corral serve --trusted-account`): its
+  // machines have standing from the start (reputation.h, EarnedStanding).
+  bool trusted = false;
 };
 
 // One grant of credit, for windowed leaderboards.
@@ -151,7 +154,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VolunteerRecord, volunteer_id, n
                                                 suspended_at, clawed_back, cheaters_exposed, bounty,
                                                 verdicts_reopened)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AccountRecord, account_key, name, machines,
-                                                created_at, suspended, suspended_reason)
+                                                created_at, suspended, suspended_reason, trusted)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreditEntry, volunteer_id, account, task_id,
                                                 credit, granted_at)
 

@@ -13,6 +13,19 @@ bool TestedSomething(Outcome outcome) {
   return outcome == Outcome::kPassed || outcome == Outcome::kTestsFailed;
 }
 
+void RecordIndependentValidation(ReputationRecord* r, const std::string& voucher_account) {
+  ++r->independent;
+  if (std::find(r->vouchers.begin(), r->vouchers.end(), voucher_account) != r->vouchers.end()) return;
+  r->vouchers.push_back(voucher_account);
+  if (r->vouchers.size() > kVouchersKept) r->vouchers.erase(r->vouchers.begin());
+}
+
+bool EarnedStanding(const ReputationRecord& r, const ReputationPolicy& policy) {
+  return r.independent >= policy.established_after &&
+         static_cast<int64_t>(r.vouchers.size()) >= policy.established_vouchers &&
+         r.suspicion < policy.suspend_at / 2;
+}
+
 void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement j,
                      const ReputationPolicy& policy, bool tested, const std::vector<std::string>& exposers,
                      const std::string& task_id) {

@@ -73,6 +73,11 @@ struct ReputationPolicy {
   int64_t review_checks = 10;
   double review_check_rate = 0.5;
   QuotaPolicy quota;
+  // Standing (Established): results that tested something, confirmed by
+  // established volunteers of at least `established_vouchers` other
+  // accounts, `established_after` times in all.
+  int64_t established_after = 10;
+  int64_t established_vouchers = 2;
 };
 
 struct ReputationRecord {
@@ -94,7 +99,15 @@ struct ReputationRecord {
   std::map<std::string, int64_t> exposed_by;
   std::vector<std::string> contradicted_tasks;  // the latest few, newest last
   int64_t results_at_suspension = 0;
+  // Standing: validated results that tested something and agreed with an
+  // established volunteer of another account, and those accounts (up to
+  // kVouchersKept, oldest first).
+  int64_t independent = 0;
+  std::vector<std::string> vouchers;
 };
+
+// The most voucher accounts a record keeps.
+inline constexpr size_t kVouchersKept = 8;
 
 // What one result turned out to be.
 // True for the outcomes of a result that ran a test suite (passed,
@@ -134,6 +147,19 @@ void RecordJudgement(ReputationRecord* r, const std::string& platform, Judgement
 double SingleReplicaProbability(const ReputationRecord& r, const std::string& platform,
                                 const ReputationPolicy& policy, double known_answer_rate = 0);
 
+// Counts one validated result that tested something and agreed with an
+// established volunteer of `voucher_account` (another account than this
+// volunteer's).
+void RecordIndependentValidation(ReputationRecord* r, const std::string& voucher_account);
+
+// True when the record earned standing by itself: `established_after`
+// independent validations from at least `established_vouchers` accounts, and
+// suspicion below half of suspend_at. Operator trust is the other
+// way to standing (Engine::IsEstablished). A group of accounts created
+// together cannot grant it to one another: only an established voucher
+// counts.
+bool EarnedStanding(const ReputationRecord& r, const ReputationPolicy& policy);
+
 // True when the record shows enough contradictions to suspend the volunteer.
 bool ShouldSuspend(const ReputationRecord& r, const ReputationPolicy& policy);
 
@@ -144,6 +170,7 @@ void ResetTrust(ReputationRecord* r, const ReputationPolicy& policy);
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ReputationRecord, volunteer_id, consecutive, results,
                                                 validated, invalid, digest_mismatches, errors, expired,
                                                 checks, checks_failed, suspicion, quota, artifact_bytes, review_checks,
-                                                exposed_by, contradicted_tasks, results_at_suspension)
+                                                exposed_by, contradicted_tasks, results_at_suspension,
+                                                independent, vouchers)
 
 }  // namespace corral::coordinator

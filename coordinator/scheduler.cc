@@ -129,6 +129,7 @@ std::vector<ActiveLease> Scheduler::Lease(const Asker& asker, const std::vector<
         if (st->accounts.count(asker.account)) continue;
         if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) continue;
       }
+      if (st->needs_established && !asker.established) continue;
       if (retry_due) retry->second.waiting = false;
       bool fresh = st->accounts.empty() && st->active.empty();
       ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
@@ -230,7 +231,8 @@ int64_t MachineFaultRetryDelay(int failures, int64_t first_s) {
 }
 
 void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id,
-                         const std::string& account, int wanted, bool machine_fault, int64_t now) {
+                         const std::string& account, int wanted, bool machine_fault, int64_t now,
+                         bool needs_established) {
   leases_.erase(lease_id);
   TaskState* st = State(task_id);
   if (!st) return;
@@ -245,6 +247,7 @@ void Scheduler::OnResult(const std::string& task_id, const std::string& lease_id
     st->retries.erase(account);
   }
   st->wanted = wanted;
+  st->needs_established = needs_established;
   MaybeReady(task_id, *st);
 }
 

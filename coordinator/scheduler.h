@@ -45,6 +45,7 @@ struct TaskState {
   std::map<std::string, ActiveLease> active;  // by lease id
   std::set<std::string> prefixes;      // network prefixes likewise ("" never listed)
   int wanted_before_single = 0;        // `wanted` to restore should a single replica end unanswered
+  bool needs_established = false;      // the next replica must come from an established volunteer
   // Accounts whose every result here so far was a machine fault (infra_error):
   // they may take the task again once `at` has passed, so that a network with
   // no other account still finishes it. Another account's volunteer is
@@ -69,6 +70,9 @@ struct Asker {
   // Asked once per fresh task (no lease, no result yet) about to be leased:
   // true to make this lease its only replica. Empty: never.
   std::function<bool(const std::string& platform)> single;
+  // Has standing (reputation.h): only such askers get a task whose
+  // newcomers agree without one (TaskState::needs_established).
+  bool established = true;
 };
 
 // Loads a task's state from stored records (task, results): used the first
@@ -145,8 +149,11 @@ class Scheduler {
   // fine). Puts the task back in the cache when more replicas are needed.
   // A `machine_fault` result (infra_error) excludes the account only until
   // MachineFaultRetryDelay has passed; any other result ends its retries.
+  // `needs_established`: from now on only askers with standing get it
+  // (QuorumDecision::needs_established).
   void OnResult(const std::string& task_id, const std::string& lease_id,
-                const std::string& account, int wanted, bool machine_fault, int64_t now);
+                const std::string& account, int wanted, bool machine_fault, int64_t now,
+                bool needs_established = false);
 
   // The task has a verdict: it leaves the cache for good. Returns its leases
   // still active, now cancelled.

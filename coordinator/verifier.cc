@@ -110,6 +110,21 @@ void Engine::PutReputation(WriteSet& w, const std::string& volunteer_id) {
   w.PutJson(Cf::kReputation, volunteer_id, nlohmann::json(Reputation(volunteer_id)));
 }
 
+bool Engine::IsEstablished(const std::string& volunteer_id, const std::string& account) {
+  if (suspended_.count(volunteer_id)) return false;
+  if (trusted_accounts_.count(account)) return true;
+  return EarnedStanding(Reputation(volunteer_id), options_.reputation);
+}
+
+std::string Engine::Standing(const std::string& volunteer_id) {
+  VolunteerRecord v;
+  if (!FindVolunteer(volunteer_id, &v)) return "newcomer";
+  std::lock_guard<std::mutex> lock(mu_);
+  if (suspended_.count(volunteer_id)) return "suspended";
+  if (trusted_accounts_.count(v.account)) return "trusted";
+  return EarnedStanding(Reputation(volunteer_id), options_.reputation) ? "established" : "newcomer";
+}
+
 bool Engine::FindReputation(const std::string& volunteer_id, ReputationRecord* out) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = reputation_.find(volunteer_id);
@@ -309,6 +324,14 @@ void Engine::JudgeVerdict(const TaskRecord& task, const std::vector<Vote>& votes
     }
     RecordJudgement(&Reputation(v.volunteer_id), task.platform, j, policy, TestedSomething(v.outcome),
                     j == Judgement::kInvalid ? exposers : std::vector<std::string>{}, task.task_id);
+    // Standing grows only from agreement with an established volunteer of
+    // another account: a group of newcomers cannot vouch for one another.
+    if (j == Judgement::kValid && TestedSomething(v.outcome))
+      for (size_t k : d.agreeing)
+        if (k != i && votes[k].established && votes[k].account != v.account) {
+          RecordIndependentValidation(&Reputation(v.volunteer_id), votes[k].account);
+          break;
+        }
     if (j == Judgement::kInvalid) to_judge_.insert(v.volunteer_id);
     PutReputation(w, v.volunteer_id);
   }

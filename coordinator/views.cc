@@ -11,6 +11,7 @@
 #include "common/protocol.h"
 #include "coordinator/credit.h"
 #include "coordinator/records.h"
+#include "coordinator/reputation.h"
 
 namespace corral::coordinator {
 
@@ -358,6 +359,17 @@ nlohmann::json RecentResults(const Store& store, const std::string& volunteer_id
 
 }  // namespace
 
+std::string StandingOf(const Store& store, const VolunteerRecord& v, bool account_trusted) {
+  if (v.suspended) return "suspended";
+  if (account_trusted) return "trusted";
+  nlohmann::json j;
+  ReputationRecord rep;
+  if (store.GetJson(Cf::kReputation, v.volunteer_id, &j) && FromJson(j, &rep) &&
+      EarnedStanding(rep, ReputationPolicy{}))
+    return "established";
+  return "newcomer";
+}
+
 bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann::json* out) {
   return VolunteerJson(store, volunteer_id, NowSeconds(), out);
 }
@@ -384,6 +396,7 @@ bool VolunteerJson(const Store& store, const std::string& volunteer_id, int64_t 
           {"suspended_at", v.suspended ? nlohmann::json(v.suspended_at) : nlohmann::json(nullptr)},
           {"clawed_back", v.clawed_back},
           {"verdicts_reopened", v.verdicts_reopened},
+          {"standing", StandingOf(store, v, has_account && account.trusted)},
           {"recent_results", RecentResults(store, volunteer_id)}};
   return true;
 }
@@ -437,6 +450,7 @@ bool AccountJson(const Store& store, const std::string& account_key, int64_t now
           {"cheaters_exposed", exposed},
           {"bounty", bounty},
           {"clawed_back", clawed},
+          {"trusted", a.trusted},
           {"machines", list}};
   return true;
 }

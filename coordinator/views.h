@@ -30,7 +30,11 @@ nlohmann::json CompatJson(const Matrix& m, const CompatQuestion& q, const std::s
 // results; suspended ones (caught cheating) come last, unranked ("rank":
 // null), and are listed again under "cheaters" with what was clawed back.
 nlohmann::json LeaderboardJson(const Store& store, const std::string& window, int64_t now);
-// GET /api/v1/volunteers/{id}; false when unknown.
+// A volunteer's standing as stored (reputation.h): "suspended", "trusted"
+// (`account_trusted`: its account is the operator's), "established"
+// (EarnedStanding under the default policy) or "newcomer".
+std::string StandingOf(const Store& store, const VolunteerRecord& v, bool account_trusted);
+// GET /api/v1/volunteers/{id} (with "standing"); false when unknown.
 bool VolunteerJson(const Store& store, const std::string& volunteer_id, nlohmann::json* out);
 // GET /api/v1/volunteers/{id} as of `now` (recent average credit); false when unknown.
 bool VolunteerJson(const Store& store, const std::string& volunteer_id, int64_t now,

@@ -206,10 +206,24 @@ std::string MetadataField(std::string_view metadata, std::string_view field) {
   return b == std::string::npos ? "" : value.substr(b, e - b + 1);
 }
 
-std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<size_t>& agreeing) {
+std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<size_t>& agreeing,
+                              bool established_only) {
   std::map<std::string, std::set<std::string>> accounts;  // digest -> accounts reporting it
-  for (size_t i : agreeing)
-    if (i < votes.size() && !votes[i].wheel_content_digest.empty())
+  std::vector<size_t> counted = agreeing;
+  if (established_only) {
+    // Every established vote agreeing with the verdict counts, not only the
+    // quorum kept: a wheel needs two established accounts behind its digest.
+    counted.clear();
+    const Vote* reference = nullptr;
+    for (size_t i : agreeing)
+      if (i < votes.size()) reference = reference ? reference : &votes[i];
+    for (size_t i = 0; reference && i < votes.size(); ++i)
+      if (votes[i].established && !votes[i].excluded && Compare(votes[i], *reference) != Difference::kResult)
+        counted.push_back(i);
+  }
+  for (size_t i : counted)
+    if (i < votes.size() && !votes[i].wheel_content_digest.empty() &&
+        (!established_only || votes[i].established))
       accounts[votes[i].wheel_content_digest].insert(votes[i].account);
   std::string best;
   size_t support = 1;  // at least two accounts

@@ -100,8 +100,12 @@ std::string MetadataField(std::string_view metadata, std::string_view field);
 
 // The wheel content digest that at least two of the agreeing votes, from
 // distinct accounts, report; "" when no digest has that much support.
-// `agreeing` indexes `votes`.
-std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<size_t>& agreeing);
+// `agreeing` indexes `votes`. `established_only` (QuorumPolicy::
+// require_established): only established votes count, every one that agrees
+// with the verdict (not only the quorum kept), so a wheel reaches /simple/
+// only when two established accounts reproduced its digest.
+std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<size_t>& agreeing,
+                              bool established_only = false);
 
 // Whether a verdict with this outcome publishes its wheel: the wheel built,
 // installed and imported (passed, tests_failed, no_tests). A wheel that does

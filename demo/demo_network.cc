@@ -263,6 +263,19 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
   // A machine fault (the flaky index's infra_error) is retried by the same
   // account after 15 s instead of ten minutes: the demo has only two.
   copts.machine_fault_retry_s = 15;
+  // The demo's two accounts are the operator's own builders: trusted, and
+  // verdicts need standing as on `corral serve`.
+  copts.require_standing = true;
+  for (const char* account : {"alice", "bob"}) {
+    fs::path key_file = o.data_dir / "accounts" / (std::string(account) + ".key");
+    bool created = false;
+    auto key = SigningKey::LoadOrCreate(key_file, &created, &err);
+    if (!key) {
+      spdlog::error("account {}: {}", account, err);
+      return 2;
+    }
+    copts.trusted_accounts.push_back(key->public_hex());
+  }
   coordinator::Coordinator coord(copts);
   if (!coord.Open(&err)) {
     spdlog::error("coordinator: {}", err);
@@ -282,12 +295,6 @@ int RunDemo(const DemoOptions& o, std::atomic<bool>* stop) {
   std::vector<Child> children;
   for (const char* account : {"alice", "bob"}) {
     fs::path key_file = o.data_dir / "accounts" / (std::string(account) + ".key");
-    bool created = false;
-    if (!SigningKey::LoadOrCreate(key_file, &created, &err)) {
-      spdlog::error("account {}: {}", account, err);
-      StopChildren(children);
-      return 2;
-    }
     Child child;
     if (!SpawnVolunteer(o, url, account, key_file, &child, &err)) {
       spdlog::error("{}", err);

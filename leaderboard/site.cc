@@ -746,6 +746,12 @@ static void SetStanding(Data* d, const json& who) {
   std::string reason = Text(who, "suspended_reason");
   d->set("has_reason", Bool(!reason.empty()));
   d->set("reason", reason);
+  // Standing (issue 17): "trusted" by the operator, "established" by
+  // independent validation, "newcomer".
+  std::string standing = Text(who, "standing");
+  d->set("trusted", Bool(standing == "trusted" || Flag(who, "trusted")));
+  d->set("established", Bool(standing == "established"));
+  d->set("newcomer", Bool(standing == "newcomer"));
 }
 
 std::string RenderVolunteer(const json& volunteer) {

@@ -271,7 +271,7 @@ const char kLeaderboardTemplate[] = R"tpl(<h1>Leaderboard</h1>
 <p class="muted">Credit is granted after cross-verification, from the measured cost of each task; the recent average halves every 7 days. A volunteer caught lying is suspended and loses its credit; the volunteers whose results exposed it earn a bounty. Statistics for BOINC stats sites: <a href="/stats/tables.xml">tables.xml</a>, <a href="/stats/user.gz">user.gz</a>, <a href="/stats/host.gz">host.gz</a>, <a href="/stats/team.gz">team.gz</a>.</p>
 )tpl";
 
-const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}</h1>
+const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}{{#trusted}} <span class="tag" title="its account is trusted by this coordinator's operator">trusted builder</span>{{/trusted}}{{#established}} <span class="tag" title="its results were confirmed by established volunteers of other accounts">established</span>{{/established}}{{#newcomer}} <span class="tag" title="its results count toward a verdict only beside an established volunteer's">newcomer</span>{{/newcomer}}</h1>
 {{#suspended}}<p class="banner">This volunteer was caught contradicting settled verdicts{{#has_suspended_at}} on {{suspended_at}}{{/has_suspended_at}}{{#has_reason}}: {{reason}}{{/has_reason}}. Its credit ({{clawed_back}}) was clawed back and the verdicts it helped decide were reopened.</p>{{/suspended}}
 <dl class="facts">
 <dt>Volunteer</dt><dd><code>{{volunteer_id}}</code></dd>
@@ -298,7 +298,7 @@ const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="
 {{^has_results}}<p class="muted">No results yet.</p>{{/has_results}}
 )tpl";
 
-const char kAccountTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}</h1>
+const char kAccountTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}{{#trusted}} <span class="tag" title="trusted by this coordinator's operator">trusted builder</span>{{/trusted}}</h1>
 {{#suspended}}<p class="banner">A machine of this account was caught contradicting settled verdicts{{#has_reason}}: {{reason}}{{/has_reason}}. Credit clawed back: {{clawed_back}}.</p>{{/suspended}}
 <dl class="facts">
 <dt>Account key</dt><dd><code>{{account}}</code></dd>

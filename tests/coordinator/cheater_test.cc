@@ -213,4 +213,8 @@ TEST_CASE("cheaters: results of a suspended volunteer are refused") {
   auto r = w.Report(liar, held.back(), Outcome::kPassed);
   CHECK(r.status == 403);
   CHECK(Body(r)["error"] == "suspended");
+  // Its account enrols no fresh machine (a new key would start a clean
+  // record); another account still can.
+  CHECK_THROWS_WITH(w.Add("mallory-new-box", liar.v.account), "enrolment failed");
+  CHECK_NOTHROW(w.Add("carol"));
 }

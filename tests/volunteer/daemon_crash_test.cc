@@ -209,7 +209,10 @@ class Network {
                                      // every volunteer of the test is on 127.0.0.1
                                      "--one-network",
                                      // and most tests have one account, whose tags are the platforms
-                                     "--platform-accounts", "1"};
+                                     "--platform-accounts", "1",
+                                     // accounts are made after the coordinator starts: these tests are
+                                     // about crash safety, not standing (tests/coordinator/standing_test.cc)
+                                     "--no-standing"};
     if (!index_url_.empty()) args.insert(args.end(), {"--index", index_url_});
     coordinator_ = Spawn(args, dir_ / "coordinator.log");
     INFO(Tail(dir_ / "coordinator.log"));
