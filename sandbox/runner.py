@@ -1057,6 +1057,16 @@ def link_installed_tests(job, run_dir, pyargs, hidden):
     return targets + (["--pyargs"] + rest if rest else [])
 
 
+def installed_pytest_version():
+    """The version of the pytest the test environment imports, or ""."""
+    try:
+        out = subprocess.check_output([ENV_PY, "-c", "import pytest; print(pytest.__version__)"],
+                                      cwd=JOB + "/home", stderr=subprocess.STDOUT)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return _text(out).strip().splitlines()[-1] if _text(out).strip() else ""
+
+
 def wheelhouses(job):
     """Where offline installs find wheels: the volunteer's shared wheelhouse,
     what prepare rounds fetched, and the dependency wheels built here."""
@@ -1103,16 +1113,27 @@ def tests(job):
     argv = [ENV_PY, "-m", "pip", "install", "--no-index", "--no-cache-dir", "--disable-pip-version-check"]
     for wh in wheelhouses(job):
         argv += ["--find-links", wh]
+    keep = []  # the pytest that runs the suite, which no test requirement may change
     if wheelhouse_has(job, "pytest"):
         job.run(argv + ["pytest"])
+        version = installed_pytest_version()
+        if version:
+            keep = ["pytest==" + version]
     # Each test requirement on its own: one that cannot be had does not
-    # keep the others out.
+    # keep the others out. Each is installed beside the pytest that runs
+    # the suite, so a pin that conflicts with it (pluggy==1.0.0 from a
+    # project's requirements file for older Pythons, under pytest 8) is not
+    # installed rather than breaking pytest.
     missing = []  # test requirements that could not be installed
     for req in job.spec.get("test_requires") or []:
         if wheelhouses(job):
-            rc_req, _ = job.run(argv + [req])
+            rc_req, _ = job.run(argv + [req] + keep)
             if rc_req != 0:
                 missing.append(req)
+    if keep and not installed_pytest_version():
+        # An old pip (no resolver) installed a conflicting pin anyway.
+        _out("[corral] a test requirement broke pytest; installing pytest's own requirements again\n")
+        job.run(argv + ["--upgrade", "--upgrade-strategy", "only-if-needed"] + keep)
     if modules:
         # Which file each top-level module comes from, for the log.
         job.run([ENV_PY, "-c", "import importlib, os, sys\nfor m in sys.argv[1:]:\n"

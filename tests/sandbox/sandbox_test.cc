@@ -658,3 +658,82 @@ TEST_CASE("a C extension whose build falls back to pure Python on a headerless i
     }
   }
 }
+
+namespace {
+
+// A wheel of `files` (path -> content) for project `name` `version`,
+// written into `dir`.
+std::filesystem::path WriteWheel(const std::filesystem::path& dir, const std::string& name,
+                                 const std::string& version, const std::string& requires_dist,
+                                 const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string info = name + "-" + version + ".dist-info/";
+  std::vector<corral::sandbox::testing::Entry> e;
+  std::string record;
+  for (const auto& [path, content] : files) {
+    e.emplace_back(path, content);
+    record += path + ",,\n";
+  }
+  e.emplace_back(info + "METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n" +
+                                        (requires_dist.empty() ? "" : "Requires-Dist: " + requires_dist + "\n"));
+  e.emplace_back(info + "WHEEL", "Wheel-Version: 1.0\nGenerator: corral-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n");
+  e.emplace_back(info + "RECORD", record + info + "METADATA,,\n" + info + "WHEEL,,\n" + info + "RECORD,,\n");
+  std::string err;
+  std::filesystem::path zip = dir / (name + "-" + version + ".zip");
+  REQUIRE(WriteArchive(zip, e, &err));
+  std::filesystem::path whl = dir / (name + "-" + version + "-py3-none-any.whl");
+  std::filesystem::rename(zip, whl);
+  return whl;
+}
+
+}  // namespace
+
+TEST_CASE("a test requirement that conflicts with the pytest running the suite is not installed") {
+  // wcwidth 0.2.13 ships requirements files for several Pythons; on 3.12 its
+  // pins for 3.6 (pluggy==1.0.0) downgraded pytest 8's pluggy, pytest no
+  // longer imported, and the suite was reported unrunnable. Here a pytest
+  // that needs demo_dep>=2 (it exits 5, "no tests", when it imports) and
+  // a project pinning demo_dep==1.0 for its tests (in a requirements file
+  // for an older Python).
+  corral::Platform platform;
+  if (!PlatformFor("/root/.pyenv/versions/3.12.1/bin/python", &platform)) return;
+  TempDir tmp;
+  std::filesystem::path wh = tmp.path() / "wheelhouse";
+  std::filesystem::create_directories(wh);
+  WriteWheel(wh, "pytest", "9.0", "demo_dep>=2",
+             {{"pytest/__init__.py", "import demo_dep\nassert demo_dep.V >= 2, 'demo_dep too old'\n"
+                                     "__version__ = '9.0'\n"},
+              {"pytest/__main__.py",
+               "import sys\nimport pytest\n"
+               "for a in sys.argv:\n"
+               "    if a.startswith('--junitxml='):\n"
+               "        with open(a.split('=', 1)[1], 'w') as f:\n"
+               "            f.write('<testsuites><testsuite name=\"pytest\" tests=\"0\"/></testsuites>')\n"
+               "sys.exit(5)\n"}});
+  WriteWheel(wh, "demo_dep", "1.0", "", {{"demo_dep.py", "V = 1\n"}});
+  WriteWheel(wh, "demo_dep", "2.0", "", {{"demo_dep.py", "V = 2\n"}});
+  auto e = SdistEntries("demo_pinned", PackageKind::kNoTests);
+  using corral::sandbox::testing::Entry;
+  e.push_back(Entry("demo_pinned-1.0/requirements-tests36.txt", "demo_dep==1.0\n"));
+  e.push_back(Entry("demo_pinned-1.0/tests/test_it.py",
+                    "import unittest\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"));
+  std::string err;
+  std::filesystem::path sdist = tmp.path() / "demo_pinned-1.0.tar.gz";
+  REQUIRE(WriteArchive(sdist, e, &err));
+  JobSpec spec;
+  spec.input = sdist;
+  spec.filename = sdist.filename().string();
+  spec.project = "demo_pinned";
+  spec.version = "1.0";
+  spec.platform = platform;
+  spec.work_dir = tmp.path() / "work";
+  std::filesystem::create_directories(spec.work_dir);
+  spec.cache_dir = SharedCache();
+  spec.wheelhouse = wh;
+  spec.timeout_s = 300;
+  JobResult r = RunJob(spec);
+  INFO(r.summary << "\n" << r.log);
+  // pytest (the fake one) still runs the suite: it imports, and says "no tests".
+  CHECK(r.test_run.runner == "pytest");
+  CHECK(r.outcome == Outcome::kNoTests);
+  CHECK(r.log.find("demo_dep==1.0 pytest==9.0") != std::string::npos);
+}
