@@ -94,6 +94,10 @@ def static_version(src, version):
     if os.path.exists(setup_cfg):  # a development checkout's egg_info tags (".post" + date)
         c = open(setup_cfg).read()
         c2 = re.sub(r"(?m)^tag_(build|date)\s*=.*$", "", c)
+        # The VCS plugin among setup_requires (pluggy 1.5.0): not needed once
+        # the version is static, and not on the index.
+        c2 = re.sub(r"(?m)^[ \t]+(setuptools[-_]scm|setuptools-git-versioning)\b.*\n", "", c2)
+        c2 = re.sub(r"(?m)^setup_requires\s*=\s*(setuptools[-_]scm|setuptools-git-versioning)\b.*\n", "", c2)
         if scm and "[metadata]" in c2 and not re.search(r"(?m)^version\s*=", c2):
             # setuptools_scm gave the version of a setup.cfg project (older
             # releases: pytest 7.0, pluggy 1.0, zipp, importlib_metadata).
