@@ -872,6 +872,24 @@ def has_test_files(d, patterns=None):
     return False
 
 
+def unittest_only_files(src, paths, pyargs):
+    """Whether the suite's folders hold test modules that unittest's default
+    pattern (test*.py) matches and pytest's default python_files do not."""
+    dirs = [os.path.join(src, p) for p in paths]
+    for name in pyargs:
+        for base in ("", "src"):
+            dirs.append(os.path.join(src, base, name.replace(".", os.sep)))
+    for d in dirs:
+        if os.path.isfile(d):
+            continue
+        for root, _, files in os.walk(d):
+            for f in files:
+                if f.startswith("test") and f.endswith(".py") and not (f.startswith("test_")
+                                                                     or f.endswith("_test.py")):
+                    return True
+    return False
+
+
 def wheel_packages(wheel):
     """The dotted names of the packages a wheel installs (folders holding
     .py files), so tests are run from the installed copy only when the
@@ -1149,28 +1167,8 @@ def tests(job):
     # suite" (with the retry without addopts), "tests: re-run".
     job.step("tests: setup", _now() - t0, True)
     t_suite = _now()
-    if have_pytest:
-        job.result["tests"]["runner"] = "pytest"
-        plugin_env = plugin_env_for_pytest()
-        base = [ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", PYTEST_PLUGIN, "-rfE",
-                "--continue-on-collection-errors"]
-        targets = paths + link_installed_tests(job, run_dir, pyargs, hidden)
-        rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
-        notes = []
-        for _ in range(3):
-            more, note = degrade_pytest_options(rc, tail, src, base)
-            if not more:
-                break
-            _out("[corral] %s\n" % note)
-            notes.append(note)
-            base += more
-            rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
-        if notes:
-            job.result["tests"]["degraded"] = "; ".join(notes)
-        job.result["tests"]["command"] = job.result["commands"][-1]
-        rerun = ("pytest", (base + targets, plugin_env))
-    else:
-        job.result["tests"]["runner"] = "unittest"
+
+    def run_unittest():
         rc, tail = 0, ""
         starts, ran = [], []
         unittest_env = None
@@ -1199,7 +1197,40 @@ def tests(job):
         if len(paths + pyargs) > 1:
             merge_junit(junit, [junit + ".%d" % i for i in range(len(paths + pyargs))])
         job.result["tests"]["command"] = " && ".join(ran)
-        rerun = ("unittest", starts)
+        return rc, tail, ("unittest", starts)
+
+    if have_pytest:
+        job.result["tests"]["runner"] = "pytest"
+        plugin_env = plugin_env_for_pytest()
+        base = [ENV_PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", PYTEST_PLUGIN, "-rfE",
+                "--continue-on-collection-errors"]
+        targets = paths + link_installed_tests(job, run_dir, pyargs, hidden)
+        rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
+        notes = []
+        for _ in range(3):
+            more, note = degrade_pytest_options(rc, tail, src, base)
+            if not more:
+                break
+            _out("[corral] %s\n" % note)
+            notes.append(note)
+            base += more
+            rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
+        if notes:
+            job.result["tests"]["degraded"] = "; ".join(notes)
+        job.result["tests"]["command"] = job.result["commands"][-1]
+        rerun = ("pytest", (base + targets, plugin_env))
+        if rc == 5 and not patterns and unittest_only_files(src, paths, pyargs):
+            # pytest's default python_files (test_*.py, *_test.py) miss test
+            # modules that unittest's default pattern (test*.py) finds:
+            # test.py, tests.py (decorator, webencodings).
+            _out("[corral] pytest collected no tests; the suite's test.py / tests.py modules run with "
+                 "unittest discovery (pattern test*.py), as `python -m unittest` would\n")
+            job.result["tests"]["runner"] = "unittest"
+            job.result["tests"]["found_by"] += "; run by unittest (pytest's python_files match none of its modules)"
+            rc, tail, rerun = run_unittest()
+    else:
+        job.result["tests"]["runner"] = "unittest"
+        rc, tail, rerun = run_unittest()
     notrun = set_aside_unrunnable(junit, modules, missing, run_dir)
     if notrun:
         job.result["tests"]["notrun"] = notrun

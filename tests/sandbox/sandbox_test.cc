@@ -737,3 +737,57 @@ TEST_CASE("a test requirement that conflicts with the pytest running the suite i
   CHECK(r.outcome == Outcome::kNoTests);
   CHECK(r.log.find("demo_dep==1.0 pytest==9.0") != std::string::npos);
 }
+
+TEST_CASE("test modules only unittest's pattern finds (test.py, tests.py) run with unittest when pytest collects none") {
+  // decorator 5.1.1 keeps its suite in src/tests/test.py, webencodings 0.5.1
+  // in webencodings/tests.py: pytest's default python_files (test_*.py,
+  // *_test.py) collect nothing there, unittest's test*.py does. Here a
+  // pytest that collects nothing (exit 5, an empty report), as pytest does
+  // on those files.
+  corral::Platform platform;
+  if (!PlatformFor("/root/.pyenv/versions/3.12.1/bin/python", &platform)) return;
+  TempDir tmp;
+  std::filesystem::path wh = tmp.path() / "wheelhouse";
+  std::filesystem::create_directories(wh);
+  WriteWheel(wh, "pytest", "9.0", "",
+             {{"pytest/__init__.py", "__version__ = '9.0'\n"},
+              {"pytest/__main__.py",
+               "import sys\n"
+               "for a in sys.argv:\n"
+               "    if a.startswith('--junitxml='):\n"
+               "        with open(a.split('=', 1)[1], 'w') as f:\n"
+               "            f.write('<testsuites><testsuite name=\"pytest\" tests=\"0\"/></testsuites>')\n"
+               "sys.exit(5)\n"}});
+  using corral::sandbox::testing::Entry;
+  for (const char* layout : {"tests/test.py", "PKG/tests.py"}) {
+    std::string name = std::string("demo_only") + (layout[0] == 't' ? "a" : "b");
+    std::string rel = layout;
+    if (rel.rfind("PKG", 0) == 0) rel = name + rel.substr(3);
+    auto e = SdistEntries(name, PackageKind::kNoTests);
+    if (rel.rfind("tests/", 0) == 0) e.push_back(Entry(name + "-1.0/tests/__init__.py", ""));
+    e.push_back(Entry(name + "-1.0/" + rel,
+                      "import unittest\nimport " + name + "\n\nclass T(unittest.TestCase):\n"
+                      "    def test_add(self):\n        self.assertEqual(" + name + ".add(2, 3), 5)\n"));
+    std::string err;
+    std::filesystem::path sdist = tmp.path() / (name + "-1.0.tar.gz");
+    REQUIRE(WriteArchive(sdist, e, &err));
+    JobSpec spec;
+    spec.input = sdist;
+    spec.filename = sdist.filename().string();
+    spec.project = name;
+    spec.version = "1.0";
+    spec.platform = platform;
+    spec.work_dir = tmp.path() / ("work-" + name);
+    std::filesystem::create_directories(spec.work_dir);
+    spec.cache_dir = SharedCache();
+    spec.wheelhouse = wh;
+    spec.timeout_s = 300;
+    JobResult r = RunJob(spec);
+    INFO(layout << ": " << r.summary << "\n" << r.log);
+    CHECK(r.outcome == Outcome::kPassed);
+    CHECK(r.tests_passed == 1);
+    CHECK(r.test_run.runner == "unittest");
+    CHECK(r.test_run.found_by.find("run by unittest (pytest's python_files match none of its modules)") !=
+          std::string::npos);
+  }
+}
