@@ -68,6 +68,15 @@ def static_version(src, version):
         if m and not os.path.exists(os.path.join(src, m.group(2))):
             with open(os.path.join(src, m.group(2)), "w") as f:
                 f.write("version = __version__ = %r\nversion_tuple = %r\n" % (version, tuple(version.split("."))))
+            # hatch-vcs's hook force-includes the file it writes; without the
+            # hook, a .gitignore entry for it would keep it out of the sdist
+            # and the wheel (apipkg 3.0.2: "No module named apipkg._version").
+            ignore = os.path.join(src, ".gitignore")
+            if os.path.exists(ignore):
+                lines = open(ignore).read().splitlines(True)
+                kept = [l for l in lines if l.strip().lstrip("/") != m.group(2)]
+                if kept != lines:
+                    open(ignore, "w").write("".join(kept))
         vcs = any(k in orig for k in ("scm", "vcs", "calver", "git-versioning"))
         if vcs and re.search(r'dynamic\s*=\s*\[[^\]]*"version"', t):
             t = re.sub(r'(dynamic\s*=\s*\[[^\]]*)"version",?', r"\1", t)

@@ -110,6 +110,31 @@ def requires_python_excludes(sdist, py):
     return ""
 
 
+def import_failure(w, name):
+    """Imports the top-level modules the installed distribution `name`
+    ships (pip show -f), from an empty folder; the error, or ""."""
+    rc, out = run("%s/env/bin/python -m pip show -f %s" % (w, name))
+    tops = set()
+    for line in out.splitlines()[out.splitlines().index("Files:") + 1:] if "Files:" in out.splitlines() else []:
+        f = line.strip()
+        if ".dist-info/" in f or ".egg-info/" in f or f.startswith("..") or "/bin/" in f:
+            continue
+        top = f.split("/")[0]
+        if top.endswith(".py"):
+            tops.add(top[:-3])
+        elif "/" in f and (f.endswith(".py") or ".so" in f) and top.isidentifier():
+            tops.add(top)
+        elif top.endswith(".so"):
+            tops.add(top.split(".")[0])
+    empty = os.path.join(w, "empty")
+    os.makedirs(empty, exist_ok=True)
+    for top in sorted(tops):
+        rc, out = run("%s/env/bin/python -c 'import %s'" % (w, top), cwd=empty)
+        if rc != 0:
+            return "import %s failed: %s" % (top, out.strip().splitlines()[-1][:150] if out.strip() else rc)
+    return ""
+
+
 def configured_addopts(path):
     """The addopts of the pytest configuration file pytest named."""
     try:
@@ -228,6 +253,11 @@ def main(argv):
                 else:
                     passed, failed, skipped = counts_from_unittest(out)
                     outcome = "passed" if rc == 0 and passed + skipped > 0 else ("no_tests" if rc in (0, 5) else "tests_failed")
+                if outcome == "no_tests":
+                    # no_tests means built, installed and imported: import it.
+                    bad = import_failure(w, name)
+                    if bad:
+                        outcome, note = "import_failed", bad
                 if missing:
                     note = (note + "; " if note else "") + "not on the index: " + " ".join(missing)
                 if degraded:
