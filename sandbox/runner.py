@@ -1222,12 +1222,20 @@ def tests(job):
         if rc == 5 and not patterns and unittest_only_files(src, paths, pyargs):
             # pytest's default python_files (test_*.py, *_test.py) miss test
             # modules that unittest's default pattern (test*.py) finds:
-            # test.py, tests.py (decorator, webencodings).
-            _out("[corral] pytest collected no tests; the suite's test.py / tests.py modules run with "
-                 "unittest discovery (pattern test*.py), as `python -m unittest` would\n")
-            job.result["tests"]["runner"] = "unittest"
-            job.result["tests"]["found_by"] += "; run by unittest (pytest's python_files match none of its modules)"
-            rc, tail, rerun = run_unittest()
+            # test.py, tests.py (decorator's unittest classes, webencodings'
+            # plain test functions, which its tox.ini's python_files reached).
+            _out("[corral] pytest collected no tests: its default python_files miss the suite's test.py / "
+                 "tests.py modules; run again with python_files = test*.py *_test.py\n")
+            base += ["-o", "python_files=test*.py *_test.py"]
+            job.result["tests"]["found_by"] += "; python_files = test*.py *_test.py (its modules are test.py / tests.py)"
+            rc, tail = job.run(base + ["--junitxml=" + junit] + targets, cwd=run_dir, env=plugin_env)
+            job.result["tests"]["command"] = job.result["commands"][-1]
+            rerun = ("pytest", (base + targets, plugin_env))
+            if rc == 5:
+                _out("[corral] pytest still collected no tests; unittest discovery (pattern test*.py)\n")
+                job.result["tests"]["runner"] = "unittest"
+                job.result["tests"]["found_by"] += "; run by unittest"
+                rc, tail, rerun = run_unittest()
     else:
         job.result["tests"]["runner"] = "unittest"
         rc, tail, rerun = run_unittest()

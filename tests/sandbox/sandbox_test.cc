@@ -738,12 +738,13 @@ TEST_CASE("a test requirement that conflicts with the pytest running the suite i
   CHECK(r.log.find("demo_dep==1.0 pytest==9.0") != std::string::npos);
 }
 
-TEST_CASE("test modules only unittest's pattern finds (test.py, tests.py) run with unittest when pytest collects none") {
+TEST_CASE("test modules only unittest's pattern finds (test.py, tests.py): pytest again with that pattern, then unittest") {
   // decorator 5.1.1 keeps its suite in src/tests/test.py, webencodings 0.5.1
   // in webencodings/tests.py: pytest's default python_files (test_*.py,
-  // *_test.py) collect nothing there, unittest's test*.py does. Here a
-  // pytest that collects nothing (exit 5, an empty report), as pytest does
-  // on those files.
+  // *_test.py) collect nothing there, unittest's test*.py does: pytest
+  // runs again with python_files = test*.py *_test.py, then unittest if it
+  // still collects none. Here a pytest that always collects nothing (exit
+  // 5, an empty report), so both steps show.
   corral::Platform platform;
   if (!PlatformFor("/root/.pyenv/versions/3.12.1/bin/python", &platform)) return;
   TempDir tmp;
@@ -787,7 +788,8 @@ TEST_CASE("test modules only unittest's pattern finds (test.py, tests.py) run wi
     CHECK(r.outcome == Outcome::kPassed);
     CHECK(r.tests_passed == 1);
     CHECK(r.test_run.runner == "unittest");
-    CHECK(r.test_run.found_by.find("run by unittest (pytest's python_files match none of its modules)") !=
-          std::string::npos);
+    CHECK(r.test_run.found_by.find("python_files = test*.py *_test.py (its modules are test.py / tests.py); run by "
+                                   "unittest") != std::string::npos);
+    CHECK(r.log.find("-o 'python_files=test*.py *_test.py'") != std::string::npos);
   }
 }
