@@ -647,13 +647,19 @@ JobResult RunJob(const JobSpec& spec) {
   // many "optional speedups" setup.py files). Failures of that build are
   // the machine's lack, not the package's: infra_error, which never votes;
   // a volunteer with headers decides the task.
-  const bool headerless_fallback =
-      !spec.platform.has_headers && MissingPythonHeaders(StepOutput(exit.log, "build"));
+  // The build's own section of the whole job's log: with prepare rounds the
+  // wheel is built in an earlier offline run than the one that tests it.
+  std::string build;
+  if (size_t at = r.log.rfind("==> [corral] build:"); at != std::string::npos) {
+    size_t end = r.log.find("\n==> [corral] ", at + 1);
+    build = r.log.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (build.size() > (64 << 10)) build = build.substr(build.size() - (64 << 10));
+  }
+  const bool headerless_fallback = !spec.platform.has_headers && MissingPythonHeaders(build);
   auto failure = [&](Outcome outcome, const std::string& summary) {
     if (!headerless_fallback) return Finish(std::move(r), outcome, summary, t0);
     // The excerpt: the compiler's complaint and what follows it (at most 12
     // lines), not the tests' output.
-    std::string build = StepOutput(exit.log, "build", 64 << 10);
     size_t at = build.find("Python.h");
     size_t from = at == std::string::npos ? 0 : build.rfind('\n', at);
     from = (from == std::string::npos || at == std::string::npos) ? 0 : from + 1;
