@@ -18,6 +18,12 @@
 //   colluder     two machines of one account, lazy with the same made-up
 //                answer, so that they would agree if ever paired
 //   sybil        a ring of fresh accounts on one /24, colluding likewise
+//   ring         a ring of 4 fresh accounts, each on its own /24, colluding
+//                likewise: what the prefix rule cannot stop, and standing
+//                (verdicts need an established volunteer) must
+//
+// Some honest accounts are the operator's trusted builders (`corral serve
+// --trusted-account`): the network's standing bootstraps from them.
 //
 // Time is simulated: one clock drives the volunteers and the coordinator
 // (its Options::clock), so days of leases, quotas and expiries pass in
@@ -62,7 +68,7 @@ using testing::TestVolunteer;
 
 namespace {
 
-enum class Kind { kHonest, kRandomLiar, kLazy, kCopycat, kColluder, kSybil };
+enum class Kind { kHonest, kRandomLiar, kLazy, kCopycat, kColluder, kSybil, kRing };
 const char* KindName(Kind k) {
   switch (k) {
     case Kind::kHonest: return "honest";
@@ -71,6 +77,7 @@ const char* KindName(Kind k) {
     case Kind::kCopycat: return "copycat";
     case Kind::kColluder: return "colluder";
     case Kind::kSybil: return "sybil";
+    case Kind::kRing: return "ring";
   }
   return "?";
 }
@@ -144,6 +151,9 @@ struct Config {
   int projects = 6000;
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "cp312-linux_x86_64"};
   int honest = 40, random_liars = 6, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
+  int ring = 4;        // fresh accounts on distinct /24s lying together
+  int trusted = 8;     // of the honest: the operator's trusted accounts
+  bool standing = true;  // verdicts need an established volunteer (corral serve's default)
   double liar_p = 0.10;
   int64_t trust_after = 4;
   int64_t trust_min_validated = 20;
@@ -195,6 +205,11 @@ class Simulation {
     o.min_recheck = cfg_.min_recheck;
     o.seed = cfg_.seed;
     o.clock = [this] { return now_; };
+    o.require_standing = cfg_.standing;
+    for (int i = 0; i < cfg_.trusted && i < cfg_.honest; ++i) {
+      trusted_keys_.push_back(std::shared_ptr<SigningKey>(SigningKey::Generate()));
+      o.trusted_accounts.push_back(trusted_keys_.back()->public_hex());
+    }
     coord_ = std::make_unique<coordinator::Coordinator>(o);
     if (!coord_->Open(err) || !coord_->SyncOnce(err)) return false;
     HttpServerOptions so;
@@ -265,7 +280,7 @@ class Simulation {
     v->slots = 1 + static_cast<int>(u(v->rng) * 3);   // 1 to 3
     v->speed = 0.6 + u(v->rng) * 1.2;                  // machines differ
     v->toolchain = u(v->rng) < 0.8 ? 0 : 1;
-    v->group = kind == Kind::kSybil ? "ring" : kind == Kind::kColluder ? "pair:" + name : "";
+    v->group = kind == Kind::kSybil ? "ring" : kind == Kind::kRing ? "ring4" : kind == Kind::kColluder ? "pair:" + name : "";
     by_id_[v->v.id()] = kind;
     vols_.push_back(std::move(v));
   }
@@ -273,7 +288,8 @@ class Simulation {
   // Every volunteer on its own /24 (127.K.N.1), but the Sybil ring shares one.
   void Populate() {
     for (int i = 0; i < cfg_.honest; ++i)
-      Add(Kind::kHonest, nullptr, "honest" + std::to_string(i), "127.10." + std::to_string(i) + ".1");
+      Add(Kind::kHonest, i < static_cast<int>(trusted_keys_.size()) ? trusted_keys_[i] : nullptr,
+          "honest" + std::to_string(i), "127.10." + std::to_string(i) + ".1");
     for (int i = 0; i < cfg_.random_liars; ++i)
       Add(Kind::kRandomLiar, nullptr, "liar" + std::to_string(i), "127.20." + std::to_string(i) + ".1");
     for (int i = 0; i < cfg_.lazy; ++i)
@@ -288,6 +304,8 @@ class Simulation {
     }
     for (int i = 0; i < cfg_.sybils; ++i)
       Add(Kind::kSybil, nullptr, "sybil" + std::to_string(i), "127.66.0." + std::to_string(i + 1));
+    for (int i = 0; i < cfg_.ring; ++i)
+      Add(Kind::kRing, nullptr, "ring" + std::to_string(i), "127.70." + std::to_string(i) + ".1");
   }
 
   HttpResult Signed(Volunteer& v, const std::string& path, const std::string& body) {
@@ -420,6 +438,7 @@ class Simulation {
         break;
       case Kind::kColluder:
       case Kind::kSybil:
+      case Kind::kRing:
         // The same lie from every member of the group (the pair's account,
         // or the ring), never shared with another group.
         lazy(Sha256Hex("agreed lie of " + v.group + ":" + t.task_id));
@@ -560,7 +579,11 @@ class Simulation {
       for (const auto& ver : j["versions"])
         for (const auto& [platform, cell] : ver["cells"].items()) {
           std::string status = cell.value("status", "pending");
-          if (status == "pending") continue;
+          if (status == "pending") {
+            if (getenv("ADV_DEBUG") && ++debug_ <= 6)
+              std::fprintf(stderr, "PENDING %s\n", reader_.Get(base_ + "/api/v1/tasks/" + cell.value("task_id", "")).body.c_str());
+            continue;
+          }
           ++s->decided_end;
           if (status == "inconclusive") ++s->inconclusive_end;
           HttpResult tr = reader_.Get(base_ + "/api/v1/tasks/" + cell.value("task_id", ""));
@@ -592,6 +615,7 @@ class Simulation {
   int debug_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   std::vector<std::unique_ptr<Volunteer>> vols_;
+  std::vector<std::shared_ptr<SigningKey>> trusted_keys_;
   std::map<std::string, Kind> by_id_;
   std::map<std::string, int64_t> decided_;  // task -> latest result time of its seen verdict
   std::vector<Decision> decisions_;
@@ -600,8 +624,7 @@ class Simulation {
 
 bool IsCheater(Kind k) { return k != Kind::kHonest; }
 
-void Report(const Config& cfg, const Stats& s, bool ablation) {
-  const std::string p = ablation ? "ablation_" : "";
+void Report(const Config& cfg, const Stats& s, const std::string& p) {
   auto line = [&](const std::string& name, const std::string& value) {
     std::printf("%s%s: %s\n", p.c_str(), name.c_str(), value.c_str());
   };
@@ -616,8 +639,12 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
                          ", random_liar " + std::to_string(count[Kind::kRandomLiar]) + " p=" + num(cfg.liar_p, 2) +
                          ", lazy " + std::to_string(count[Kind::kLazy]) + ", copycat " +
                          std::to_string(count[Kind::kCopycat]) + ", colluder " + std::to_string(count[Kind::kColluder]) +
-                         " (one account), sybil " + std::to_string(count[Kind::kSybil]) + " (one /24))");
+                         " (one account), sybil " + std::to_string(count[Kind::kSybil]) + " (one /24), ring " +
+                         std::to_string(count[Kind::kRing]) + " (fresh accounts, one /24 each))");
   line("prefix_rule", cfg.distinct_prefix ? "on" : "off");
+  line("standing_rule", cfg.standing ? "on, " + std::to_string(std::min(cfg.trusted, cfg.honest)) +
+                                           " of the honest accounts trusted by the operator"
+                                     : "off");
   line("trust_after", std::to_string(cfg.trust_after) + ", first trust after " +
                          std::to_string(cfg.trust_min_validated) + " validated, min_recheck " +
                          num(cfg.min_recheck, 2));
@@ -633,7 +660,8 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
     if (!d.wrong) continue;
     ++wrong;
     std::string group = "honest_only";
-    if (d.agreeing.count(Kind::kSybil)) group = "sybil_ring";
+    if (d.agreeing.count(Kind::kRing)) group = "ring_4_networks";
+    else if (d.agreeing.count(Kind::kSybil)) group = "sybil_ring";
     else if (d.agreeing.count(Kind::kColluder)) group = "same_account_collusion";
     else if (d.agreeing.count(Kind::kLazy) || d.agreeing.count(Kind::kCopycat)) group = "single_cheaters";
     else if (d.agreeing.count(Kind::kRandomLiar)) group = "random_liars";
@@ -642,7 +670,8 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
   int64_t published = static_cast<int64_t>(s.decisions.size());
   line("verdicts_published", std::to_string(published) + " (including re-decisions after reopening)");
   line("wrong_verdicts_published", std::to_string(wrong) + " (" + num(100.0 * wrong / std::max<int64_t>(1, published), 3) + " %)");
-  for (const char* g : {"single_cheaters", "same_account_collusion", "sybil_ring", "random_liars", "honest_only"})
+  for (const char* g : {"single_cheaters", "same_account_collusion", "sybil_ring", "ring_4_networks", "random_liars",
+                        "honest_only"})
     line(std::string("wrong_verdicts_published_") + g,
          std::to_string(wrong_by[g]) + " (" + num(100.0 * wrong_by[g] / std::max<int64_t>(1, published), 3) + " %)");
   line("wrong_verdicts_standing_at_end", std::to_string(s.wrong_end) + " (" +
@@ -662,7 +691,7 @@ void Report(const Config& cfg, const Stats& s, bool ablation) {
     ++caught[v->kind];
     before[v->kind].push_back(v->results_at_suspension);
   }
-  for (Kind k : {Kind::kLazy, Kind::kCopycat, Kind::kColluder, Kind::kSybil, Kind::kRandomLiar}) {
+  for (Kind k : {Kind::kLazy, Kind::kCopycat, Kind::kColluder, Kind::kSybil, Kind::kRing, Kind::kRandomLiar}) {
     if (!count[k]) continue;
     std::string name = KindName(k);
     line(name + "_detected", std::to_string(caught[k]) + "/" + std::to_string(count[k]));
@@ -722,10 +751,14 @@ int main(int argc, char** argv) {
     else if (a == "--trust-min-validated") cfg.trust_min_validated = std::stoll(next());
     else if (a == "--min-recheck") cfg.min_recheck = std::stod(next());
     else if (a == "--no-ablation") ablation = false;
+    else if (a == "--trusted") cfg.trusted = std::stoi(next());
+    else if (a == "--max-hours") cfg.max_sim_seconds = std::stoll(next()) * 3600;
+    else if (a == "--no-standing") cfg.standing = false;
     else {
       std::fprintf(stderr,
                    "usage: adversarial [--projects N] [--honest N] [--liars N] [--liar-p P] [--seed S] "
-                   "[--trust-after N] [--trust-min-validated N] [--min-recheck X] [--no-ablation]\n");
+                   "[--trust-after N] [--trust-min-validated N] [--min-recheck X] [--trusted N] [--no-standing] [--max-hours H] "
+                   "[--no-ablation]\n");
       return 2;
     }
   }
@@ -736,7 +769,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "adversarial: %s\n", err.c_str());
     return 1;
   }
-  Report(cfg, stats, false);
+  Report(cfg, stats, "");
   if (ablation) {
     // The Sybil ring again, the prefix rule off: what the rule prevents.
     Config ab;
@@ -745,7 +778,9 @@ int main(int argc, char** argv) {
     ab.honest = 12;
     ab.random_liars = ab.lazy = ab.copycats = ab.colluding_pairs = 0;
     ab.sybils = 4;
+    ab.ring = 0;
     ab.distinct_prefix = false;
+    ab.standing = false;  // the prefix rule alone
     ab.seed = cfg.seed + 1;
     Stats s2;
     Simulation sim2(ab);
@@ -753,7 +788,23 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "adversarial (ablation): %s\n", err.c_str());
       return 1;
     }
-    Report(ab, s2, true);
+    Report(ab, s2, "ablation_");
+    // The ring of four fresh accounts on four /24s, the standing rule off:
+    // what standing prevents (the prefix rule is on and cannot).
+    Config rb = ab;
+    rb.name = "ring_ablation";
+    rb.sybils = 0;
+    rb.ring = 4;
+    rb.distinct_prefix = true;
+    rb.standing = false;
+    rb.seed = cfg.seed + 2;
+    Stats s3;
+    Simulation sim3(rb);
+    if (!sim3.Run(&s3, &err)) {
+      std::fprintf(stderr, "adversarial (ring ablation): %s\n", err.c_str());
+      return 1;
+    }
+    Report(rb, s3, "ring_ablation_");
   }
   return 0;
 }

@@ -78,7 +78,13 @@ void Scheduler::Refill(const std::string& platform, PlatformQueue& q) {
 void Scheduler::MaybeReady(const std::string& task_id, TaskState& st) {
   if (st.decided || st.wanted <= static_cast<int>(st.active.size())) return;
   PlatformQueue& q = queues_[st.platform];
-  if (q.exhausted || st.queue_key <= q.cursor) q.ready.insert(st.queue_key);
+  if (st.needs_established) {
+    q.ready.erase(st.queue_key);
+    q.standing_only.insert(st.queue_key);
+  } else if (q.exhausted || st.queue_key <= q.cursor) {
+    q.standing_only.erase(st.queue_key);
+    q.ready.insert(st.queue_key);
+  }
 }
 
 std::vector<ActiveLease> Scheduler::Lease(const std::string& volunteer_id, const std::string& account,
@@ -96,9 +102,56 @@ std::vector<ActiveLease> Scheduler::Lease(const Asker& asker, const std::vector<
   }
   ++rate_count_[bucket];
   std::vector<ActiveLease> out;
+  // Leases `key`'s task to the asker when its rules allow; true when it did.
+  auto offer = [&](const std::string& key, TaskState* st, PlatformQueue& q) {
+    // An account whose machine failed this task may retry it once its
+    // delay passed (network prefixes are checked again by the verifier).
+    auto retry = st->retries.find(asker.account);
+    bool retry_due = retry != st->retries.end() && retry->second.waiting && now >= retry->second.at;
+    if (!retry_due) {
+      if (st->accounts.count(asker.account)) return false;
+      if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) return false;
+    }
+    if (retry_due) retry->second.waiting = false;
+    std::string task_id = TaskOfQueueKey(key);
+    bool fresh = st->accounts.empty() && st->active.empty();
+    ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
+                      now,           now + lease_seconds, asker.prefix};
+    if (fresh && asker.single && asker.single(st->platform)) {
+      lease.single = true;
+      st->wanted_before_single = st->wanted;
+      st->wanted = 1;
+    }
+    st->active[lease.lease_id] = lease;
+    st->accounts.insert(asker.account);
+    if (!asker.prefix.empty()) st->prefixes.insert(asker.prefix);
+    leases_[lease.lease_id] = task_id;
+    by_volunteer_[asker.volunteer_id].push_back(lease.lease_id);
+    if (st->wanted <= static_cast<int>(st->active.size())) {
+      q.ready.erase(key);
+      q.standing_only.erase(key);
+    }
+    out.push_back(std::move(lease));
+    return true;
+  };
   for (const auto& platform : platforms) {
     if (static_cast<int>(out.size()) >= slots) break;
     PlatformQueue& q = queues_[platform];
+    // Tasks that wait for standing go first to those who have it: they are
+    // few, and only these askers can finish them.
+    if (asker.established) {
+      for (auto it = q.standing_only.begin();
+           it != q.standing_only.end() && static_cast<int>(out.size()) < slots;) {
+        std::string key = *it++;
+        TaskState* st = State(TaskOfQueueKey(key));
+        if (!st || st->decided || st->wanted <= static_cast<int>(st->active.size()) || !st->needs_established) {
+          q.standing_only.erase(key);  // parked until MaybeReady brings it back
+          if (st) MaybeReady(TaskOfQueueKey(key), *st);
+          continue;
+        }
+        offer(key, st, q);
+      }
+    }
     // Cursor into the ready set: skipped entries (this account's own tasks)
     // stay for other volunteers.
     std::string after;
@@ -115,37 +168,18 @@ std::vector<ActiveLease> Scheduler::Lease(const Asker& asker, const std::vector<
       std::string key = *it;
       after = key;
       started = true;
-      std::string task_id = TaskOfQueueKey(key);
-      TaskState* st = State(task_id);
+      TaskState* st = State(TaskOfQueueKey(key));
       if (!st || st->decided || st->wanted <= static_cast<int>(st->active.size())) {
         q.ready.erase(key);  // parked until MaybeReady brings it back
         continue;
       }
-      // An account whose machine failed this task may retry it once its
-      // delay passed (network prefixes are checked again by the verifier).
-      auto retry = st->retries.find(asker.account);
-      bool retry_due = retry != st->retries.end() && retry->second.waiting && now >= retry->second.at;
-      if (!retry_due) {
-        if (st->accounts.count(asker.account)) continue;
-        if (!asker.prefix.empty() && st->prefixes.count(asker.prefix)) continue;
+      if (st->needs_established) {
+        // Out of the newcomers' way: a newcomer would only skip it.
+        q.ready.erase(key);
+        q.standing_only.insert(key);
+        if (!asker.established) continue;
       }
-      if (st->needs_established && !asker.established) continue;
-      if (retry_due) retry->second.waiting = false;
-      bool fresh = st->accounts.empty() && st->active.empty();
-      ActiveLease lease{RandomHex(16), task_id,  asker.volunteer_id,     asker.account,
-                        now,           now + lease_seconds, asker.prefix};
-      if (fresh && asker.single && asker.single(st->platform)) {
-        lease.single = true;
-        st->wanted_before_single = st->wanted;
-        st->wanted = 1;
-      }
-      st->active[lease.lease_id] = lease;
-      st->accounts.insert(asker.account);
-      if (!asker.prefix.empty()) st->prefixes.insert(asker.prefix);
-      leases_[lease.lease_id] = task_id;
-      by_volunteer_[asker.volunteer_id].push_back(lease.lease_id);
-      if (st->wanted <= static_cast<int>(st->active.size())) q.ready.erase(key);
-      out.push_back(std::move(lease));
+      offer(key, st, q);
     }
   }
   return out;
@@ -260,6 +294,7 @@ std::vector<ActiveLease> Scheduler::OnDecided(const std::string& task_id) {
     leases_.erase(id);
   }
   queues_[it->second.platform].ready.erase(it->second.queue_key);
+  queues_[it->second.platform].standing_only.erase(it->second.queue_key);
   // The queue entry is gone from the store too; should the task come up
   // again, the loader reads it as decided.
   tasks_.erase(it);
@@ -270,6 +305,7 @@ std::vector<ActiveLease> Scheduler::Cancel(const std::string& task_id, const std
                                            const std::string& queue_key) {
   std::vector<ActiveLease> cancelled;
   queues_[platform].ready.erase(queue_key);
+  queues_[platform].standing_only.erase(queue_key);
   auto it = tasks_.find(task_id);
   if (it == tasks_.end()) return cancelled;
   for (auto& [id, lease] : it->second.active) {

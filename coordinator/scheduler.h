@@ -183,6 +183,9 @@ class Scheduler {
  private:
   struct PlatformQueue {
     std::set<std::string> ready;  // queue keys, in priority order
+    // Tasks that only an established asker may take (needs_established),
+    // kept apart so that newcomers' requests never scan them.
+    std::set<std::string> standing_only;
     std::string cursor;           // last queue key read from the store
     bool exhausted = false;       // the store has nothing after the cursor
   };
