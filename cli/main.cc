@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/text.h"
 #include "common/crypto.h"
 #include "common/protocol.h"
 #include "common/fs_util.h"
@@ -157,8 +158,7 @@ int main(int argc, char** argv) {
                         "an account (public key, 64 hex, as `corral account create` prints) whose machines the "
                         "operator trusts: verdicts and published wheels bootstrap from them; repeatable")
       ->check([](const std::string& k) {
-        bool hex = k.size() == 64 && k.find_first_not_of("0123456789abcdef") == std::string::npos;
-        return hex ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
+        return IsLowerHex(k, 64) ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
       });
   serve_cmd->add_flag_callback("--no-standing", [&] { serve_opts.require_standing = false; },
                                "let verdicts and wheels come from any agreeing accounts, newcomers included "

@@ -22,4 +22,11 @@ std::string CutUtf8(std::string_view s, size_t max_bytes) {
   return std::string(s.substr(0, end));
 }
 
+bool IsLowerHex(std::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 }  // namespace corral

@@ -2,15 +2,11 @@
 
 #include "common/crypto.h"
 #include "common/fs_util.h"
+#include "common/text.h"
 
 namespace corral::coordinator {
 
-bool ArtifactStore::IsSha256(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
+bool ArtifactStore::IsSha256(const std::string& s) { return IsLowerHex(s, 64); }
 
 std::filesystem::path ArtifactStore::PathOf(const std::string& sha256) const {
   return dir_ / sha256.substr(0, 2) / sha256;

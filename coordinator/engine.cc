@@ -1,5 +1,7 @@
 #include "coordinator/engine.h"
 
+#include "common/text.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -30,12 +32,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Counters, projects, tasks, verdi
 namespace {
 
 
-bool IsHexKey(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
+bool IsHexKey(const std::string& s) { return IsLowerHex(s, 64); }
 
 // PEP 440's canonical spelling, or the text as given when it is not a version.
 std::string CanonicalVersion(const std::string& v) {

@@ -217,10 +217,6 @@ class Engine {
   // What the verifier knows of a volunteer (reputation.h); false before its
   // first lease or result.
   bool FindReputation(const std::string& volunteer_id, ReputationRecord* out);
-  // A volunteer's standing, for pages: "trusted" (its account is the
-  // operator's), "established" (EarnedStanding), "newcomer", or "suspended".
-  // Takes the engine's lock.
-  std::string Standing(const std::string& volunteer_id);
 
   Counters GetCounters();
   int64_t ActiveLeases();

@@ -116,15 +116,6 @@ bool Engine::IsEstablished(const std::string& volunteer_id, const std::string& a
   return EarnedStanding(Reputation(volunteer_id), options_.reputation);
 }
 
-std::string Engine::Standing(const std::string& volunteer_id) {
-  VolunteerRecord v;
-  if (!FindVolunteer(volunteer_id, &v)) return "newcomer";
-  std::lock_guard<std::mutex> lock(mu_);
-  if (suspended_.count(volunteer_id)) return "suspended";
-  if (trusted_accounts_.count(v.account)) return "trusted";
-  return EarnedStanding(Reputation(volunteer_id), options_.reputation) ? "established" : "newcomer";
-}
-
 bool Engine::FindReputation(const std::string& volunteer_id, ReputationRecord* out) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = reputation_.find(volunteer_id);

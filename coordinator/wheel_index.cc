@@ -214,9 +214,7 @@ std::string AgreedWheelDigest(const std::vector<Vote>& votes, const std::vector<
     // Every established vote agreeing with the verdict counts, not only the
     // quorum kept: a wheel needs two established accounts behind its digest.
     counted.clear();
-    const Vote* reference = nullptr;
-    for (size_t i : agreeing)
-      if (i < votes.size()) reference = reference ? reference : &votes[i];
+    const Vote* reference = !agreeing.empty() && agreeing[0] < votes.size() ? &votes[agreeing[0]] : nullptr;
     for (size_t i = 0; reference && i < votes.size(); ++i)
       if (votes[i].established && !votes[i].excluded && Compare(votes[i], *reference) != Difference::kResult)
         counted.push_back(i);
