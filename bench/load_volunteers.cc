@@ -16,7 +16,9 @@
 // account's /24, some on a /24 of their own (a cloud machine), some
 // one-machine accounts sharing a campus /24, so that the distinct-network
 // rule, the per-account rules and the per-volunteer quotas act as they would
-// on the Internet.
+// on the Internet. A tenth of the accounts (--trusted) are builders the
+// operator trusts (`--trusted-account`), so that verdicts are reached under
+// the standing rule while the others earn standing.
 //
 // What one volunteer does (the reference daemon's loop, sped up): lease as
 // many tasks as it has free slots (1, 2 or 4), "build" each for a few seconds
@@ -90,6 +92,7 @@ struct Args {
   fs::path corral;                // the binary; default: ../corral next to this one
   int volunteers = 1000;
   int accounts = 0;               // 0: volunteers / 3
+  int trusted = -1;               // accounts the operator trusts (every k-th); -1: a tenth
   double seconds = 600;           // of load, enrolment ramp included
   double ramp = 30;               // volunteers enrol spread over this long
   double sample_every = 10;
@@ -325,6 +328,7 @@ struct Sample {
 class Recorder {
  public:
   explicit Recorder(Clock::time_point start) : start_(start) {}
+  void Restart(Clock::time_point start) { start_ = start; }
   double Since() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
   void Call(int op, double ms, long status, const std::string& error_code, const std::string& transport) {
@@ -497,8 +501,10 @@ class Load {
     std::map<std::string, int> hosts_on;  // /24 -> hosts used
     auto address_on = [&](const std::string& net) { return net + "." + std::to_string(++hosts_on[net]); };
     int cloud_nets = 0;
+    std::vector<std::string> account_keys;
     for (size_t k = 0; k < machines.size(); ++k) {
       auto account = std::shared_ptr<SigningKey>(SigningKey::Generate());
+      account_keys.push_back(account->public_hex());
       std::string name = "acct" + std::to_string(k);
       std::string home = "127." + std::to_string(16 + k / 250) + "." + std::to_string(k % 250);
       if (machines[k] == 1 && u(rng) < 0.10) home = "127.200." + std::to_string(rng() % 5);  // a campus
@@ -534,7 +540,17 @@ class Load {
       }
     }
     accounts_ = static_cast<int>(machines.size());
+    // Trusted builders spread over the accounts' sizes: every k-th account
+    // from the largest lab on.
+    const int trusted = args_.trusted < 0 ? std::max(1, accounts_ / 10) : std::min(args_.trusted, accounts_);
+    for (int i = 0; i < trusted; ++i) {
+      size_t k = static_cast<size_t>(i) * machines.size() / static_cast<size_t>(trusted);
+      trusted_.push_back(account_keys[k]);
+    }
   }
+
+  // The public keys of the accounts `corral serve --trusted-account` names.
+  const std::vector<std::string>& trusted_accounts() const { return trusted_; }
 
   int accounts() const { return accounts_; }
   size_t networks() const { return nets_.size(); }
@@ -919,6 +935,7 @@ class Load {
   std::vector<std::unique_ptr<Volunteer>> vols_;
   std::set<std::string> nets_;
   int accounts_ = 0;
+  std::vector<std::string> trusted_;
   std::vector<std::thread> workers_;
 };
 
@@ -1071,7 +1088,8 @@ bool CheckWheelDigest(const fs::path& dir, std::string* err) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: load_volunteers [--corral PATH] [--volunteers N] [--accounts N] [--seconds S] [--ramp S]\n"
+               "usage: load_volunteers [--corral PATH] [--volunteers N] [--accounts N] [--trusted N]\n"
+               "         [--seconds S] [--ramp S]\n"
                "         [--sample-every S] [--workers N] [--projects N] [--lease-seconds S]\n"
                "         [--task-seconds MIN MAX] [--log-bytes N] [--wheel-bytes N] [--no-artifacts]\n"
                "         [--new-releases-per-minute R] [--data DIR] [--keep] [--seed N]\n");
@@ -1097,6 +1115,7 @@ int main(int argc, char** argv) {
       if (a == "--corral") args.corral = next();
       else if (a == "--volunteers") args.volunteers = std::stoi(next());
       else if (a == "--accounts") args.accounts = std::stoi(next());
+      else if (a == "--trusted") args.trusted = std::stoi(next());
       else if (a == "--seconds") args.seconds = std::stod(next());
       else if (a == "--ramp") args.ramp = std::stod(next());
       else if (a == "--sample-every") args.sample_every = std::stod(next());
@@ -1151,9 +1170,12 @@ int main(int argc, char** argv) {
   }
   const int64_t releases_at_start = index.releases();
 
-  // The coordinator.
+  // The coordinator, after the accounts exist: it names the trusted ones.
   int port = FreeLoopbackPort();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
+  Recorder recorder(Clock::now());
+  Load load(args, base, recorder);
+  load.Populate();
   fs::path data = args.data / "coordinator";
   std::vector<std::string> serve = {args.corral.string(), "serve", "--data", data.string(), "--listen",
                                     "127.0.0.1:" + std::to_string(port), "--index", index.url(),
@@ -1161,6 +1183,10 @@ int main(int argc, char** argv) {
   for (const auto& p : kPlatforms) {
     serve.push_back("--platforms");
     serve.push_back(p);
+  }
+  for (const auto& key : load.trusted_accounts()) {
+    serve.push_back("--trusted-account");
+    serve.push_back(key);
   }
   std::string command;
   for (const auto& s : serve) command += (command.empty() ? "" : " ") + s;
@@ -1199,11 +1225,9 @@ int main(int argc, char** argv) {
   ProcStatus before = ReadProc(child.pid);
 
   // The volunteers.
-  Recorder recorder(Clock::now());
-  Load load(args, base, recorder);
-  load.Populate();
+  recorder.Restart(Clock::now());
   std::printf("volunteers: %zu\n", load.volunteers());
-  std::printf("accounts: %d\n", load.accounts());
+  std::printf("accounts: %d (%zu trusted)\n", load.accounts(), load.trusted_accounts().size());
   std::printf("networks: %zu (/24)\n", load.networks());
   std::printf("mean_slots: %.2f\n", load.mean_slots());
   std::printf("platforms: %zu\n", kPlatforms.size());

@@ -35,7 +35,7 @@ int StatusForCode(const std::string& code) {
       code == "unknown_volunteer" || code == "replayed_nonce")
     return 401;
   if (code == "wrong_volunteer" || code == "key_mismatch" || code == "suspended" ||
-      code == "insufficient_isolation")
+      code == "account_flagged" || code == "insufficient_isolation")
     return 403;
   if (code == "not_leased" || code == "lease_cancelled" || code == "lease_returned" ||
       code == "task_decided" || code == "conflicting_result" ||

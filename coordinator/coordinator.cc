@@ -31,6 +31,7 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.policy.distinct_prefix = options_.distinct_prefix;
   eo.policy.require_established = options_.require_standing;
   eo.trusted_accounts = options_.trusted_accounts;
+  eo.cleared_accounts = options_.cleared_accounts;
   eo.reputation.adaptive_replication = options_.adaptive_replication;
   eo.reputation.trust_after = options_.trust_after;
   eo.reputation.trust_min_validated = options_.trust_min_validated;

@@ -71,6 +71,7 @@ struct Options {
   // operator trusts have standing from the start (EngineOptions).
   bool require_standing = false;
   std::vector<std::string> trusted_accounts;
+  std::vector<std::string> cleared_accounts;  // EngineOptions::cleared_accounts
 };
 
 // What one sync pass did (Coordinator::SyncOnce).

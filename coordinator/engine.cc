@@ -86,23 +86,36 @@ bool Engine::Open(std::string* err) {
       return true;
     });
     LoadVerifierState();
-    // The operator's trust, recorded on each account (pages show it).
+    // The operator's trust and clearances, recorded on each account (pages
+    // show them), then the flagged accounts in memory.
     trusted_accounts_.clear();
     trusted_accounts_.insert(options_.trusted_accounts.begin(), options_.trusted_accounts.end());
-    if (!options_.read_only) {
-      WriteSet w;
-      store_.Scan(Cf::kAccounts, "", "", [&](std::string_view key, std::string_view value) {
-        AccountRecord a;
-        if (!FromJson(ParseJsonOrDiscarded(value), &a)) return true;
-        bool trusted = trusted_accounts_.count(std::string(key)) > 0;
-        if (a.trusted != trusted) {
-          a.trusted = trusted;
-          w.PutJson(Cf::kAccounts, std::string(key), nlohmann::json(a));
-        }
-        return true;
-      });
-      if (!w.empty() && !store_.Write(w, true, err)) return false;
-    }
+    const std::set<std::string> cleared(options_.cleared_accounts.begin(), options_.cleared_accounts.end());
+    std::unordered_set<std::string> flagged;
+    WriteSet w;
+    const int64_t opened_at = NowSeconds();
+    store_.Scan(Cf::kAccounts, "", "", [&](std::string_view key_view, std::string_view value) {
+      AccountRecord a;
+      if (!FromJson(ParseJsonOrDiscarded(value), &a)) return true;
+      const std::string key(key_view);
+      bool changed = false;
+      if (bool trusted = trusted_accounts_.count(key) > 0; a.trusted != trusted) {
+        a.trusted = trusted;
+        changed = true;
+      }
+      if (a.suspended && cleared.count(key)) {
+        spdlog::warn("account {} ({}) cleared by the operator; it had been flagged: {}", key.substr(0, 16),
+                     a.name, a.suspended_reason);
+        a.suspended = false;
+        a.cleared_at = opened_at;
+        changed = true;
+      }
+      if (a.suspended) flagged.insert(key);
+      if (changed) w.PutJson(Cf::kAccounts, key, nlohmann::json(a));
+      return true;
+    });
+    if (!options_.read_only && !w.empty() && !store_.Write(w, true, err)) return false;
+    flagged_accounts_ = std::move(flagged);
     for (const auto& t : options_.platforms)
       if (std::find(platforms_.begin(), platforms_.end(), t) == platforms_.end())
         fresh.push_back(t);
@@ -721,6 +734,13 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
     return resp;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (flagged_accounts_.count(v.account)) {
+    *refusal = {"account_flagged",
+                "this machine's account was flagged because another of its machines was caught lying (its "
+                "public page shows the evidence); its machines get no work until the coordinator's operator "
+                "clears the account"};
+    return resp;
+  }
   // The volunteer's limits (quota.h): tasks in flight, tasks per day.
   ReputationRecord& rep = Reputation(volunteer_id);
   const QuotaPolicy& qp = options_.reputation.quota;

@@ -69,6 +69,11 @@ struct EngineOptions {
   // bootstrap from them when policy.require_established is on. Recorded in
   // each AccountRecord at Open.
   std::vector<std::string> trusted_accounts;
+  // Accounts the operator has cleared (account keys): an account is flagged
+  // when one of its machines is suspended, and a flagged account's machines
+  // get no work (Lease: "account_flagged") and it enrols none, until cleared
+  // here. Its suspended machine stays suspended. Applied at Open.
+  std::vector<std::string> cleared_accounts;
 };
 
 // Why a request was refused: a protocol error code ("not_leased",
@@ -101,8 +106,10 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Opens the store, merges the persisted platform set with the options',
-  // creates tasks for platforms new to the store, and restores active leases
-  // into the scheduler. False with *err when the store cannot be opened.
+  // creates tasks for platforms new to the store, restores active leases
+  // into the scheduler, and records the operator's trusted and cleared
+  // accounts on their AccountRecords (wall-clock time for `cleared_at`).
+  // False with *err when the store cannot be opened or that write fails.
   bool Open(std::string* err);
 
   // --- index ---
@@ -156,8 +163,10 @@ class Engine {
   LeaseResponse Lease(const std::string& volunteer_id, const LeaseRequest& request, int64_t now);
   // The same for a request from `remote_addr` (its peer address: the
   // network prefix rule). Leases nothing to a suspended volunteer
-  // (*refusal "suspended"), nor more than its limits allow: tasks in flight
-  // and its daily quota (quota.h). Some slots may be known-answer checks.
+  // (*refusal "suspended") or to a machine of a flagged account (*refusal
+  // "account_flagged", until the operator clears it: EngineOptions), nor
+  // more than its limits allow: tasks in flight and its daily quota
+  // (quota.h). Some slots may be known-answer checks.
   LeaseResponse Lease(const std::string& volunteer_id, const LeaseRequest& request,
                       const std::string& remote_addr, int64_t now, Refusal* refusal);
   HeartbeatResponse Heartbeat(const std::string& volunteer_id, const HeartbeatRequest& request,
@@ -308,6 +317,7 @@ class Engine {
   std::unordered_map<std::string, ReputationRecord> reputation_;
   std::unordered_set<std::string> suspended_;
   std::unordered_set<std::string> trusted_accounts_;  // options_.trusted_accounts
+  std::unordered_set<std::string> flagged_accounts_;  // AccountRecord::suspended, not cleared
   std::set<std::string> to_judge_;  // volunteers contradicted since the last EnforceSuspensions
   KnownAnswerPool known_answers_;
   std::mt19937_64 rng_;

@@ -113,8 +113,9 @@ struct AccountRecord {
   std::string account_key, name;
   std::vector<std::string> machines;
   int64_t created_at = 0;
-  bool suspended = false;  // one of its machines was caught lying
+  bool suspended = false;  // flagged: one of its machines was caught lying
   std::string suspended_reason;
+  int64_t cleared_at = 0;  // when the operator last cleared the flag (`serve --clear-account`)
   // Marked trusted by the operator (`corral serve --trusted-account`): its
   // machines have standing from the start (reputation.h, EarnedStanding).
   bool trusted = false;
@@ -154,7 +155,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VolunteerRecord, volunteer_id, n
                                                 suspended_at, clawed_back, cheaters_exposed, bounty,
                                                 verdicts_reopened)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AccountRecord, account_key, name, machines,
-                                                created_at, suspended, suspended_reason, trusted)
+                                                created_at, suspended, suspended_reason, cleared_at,
+                                                trusted)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreditEntry, volunteer_id, account, task_id,
                                                 credit, granted_at)
 

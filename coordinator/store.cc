@@ -116,6 +116,7 @@ bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_l
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.keep_log_file_num = 5;
+  options.db_write_buffer_size = bulk_load ? 4 * kWriteBufferCapBytes : kWriteBufferCapBytes;
   rocksdb::ColumnFamilyOptions family = FamilyOptions();
   if (bulk_load) {
     family.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();

@@ -69,6 +69,11 @@ enum class Cf {
 inline constexpr int kSchemaVersion = 1;
 // The block cache all stores of a process share (LRU; filled only as read).
 inline constexpr size_t kBlockCacheBytes = size_t{512} << 20;
+// The memtables of all sixteen families of one store together: a family's own
+// 64 MB buffer would let them hold 16 x 2 x 64 MB before any flush; past this
+// cap the largest memtable is flushed. A bulk load (corral import) takes four
+// times as much, for fewer and larger files.
+inline constexpr size_t kWriteBufferCapBytes = size_t{128} << 20;
 
 // Joins key parts with '\0'.
 std::string Key(std::initializer_list<std::string_view> parts);

@@ -471,7 +471,8 @@ void Engine::Suspend(const std::string& id, int64_t now) {
     acct.suspended = true;
     acct.suspended_reason = "machine " + (vol->name.empty() ? id.substr(0, 16) : vol->name) +
                             " was caught lying on " + UtcDate(now) +
-                            "; the account's other machines are re-checked";
+                            "; the account's machines get no work until the operator clears it, "
+                            "and are re-checked after";
     batch.w.PutJson(Cf::kAccounts, account, nlohmann::json(acct));
     for (const auto& m : acct.machines) {
       if (m == id || suspended_.count(m)) continue;
@@ -519,6 +520,7 @@ void Engine::Suspend(const std::string& id, int64_t now) {
     return;
   }
   for (const auto& [platform, qk] : batch.requeue) scheduler_->AddTask(platform, qk);
+  if (!account.empty()) flagged_accounts_.insert(account);
   spdlog::warn("volunteer {} suspended after {} result(s): {}; {} verdict(s) reopened, {:.0f} credit "
                "clawed back, {:.0f} bounty to each of {} volunteer(s), {} other machine(s) of its "
                "account re-checked",

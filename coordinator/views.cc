@@ -444,6 +444,9 @@ bool AccountJson(const Store& store, const std::string& account_key, int64_t now
           {"created_at", a.created_at},
           {"suspended", suspended},
           {"suspended_reason", OrNull(a.suspended_reason)},
+          // Flagged: its machines get no work until the operator clears it.
+          {"flagged", a.suspended},
+          {"cleared_at", a.cleared_at > 0 ? nlohmann::json(a.cleared_at) : nlohmann::json(nullptr)},
           {"verified_results", results},
           {"credit", credit},
           {"recent_average_credit", rac},

@@ -821,6 +821,7 @@ std::string RenderAccount(const json& account) {
   d.set("has_created", Bool(created.is_number() && created.get<double>() > 0));
   d.set("created_at", UtcTime(created));
   SetStanding(&d, account);
+  d.set("flagged", Bool(Flag(account, "flagged")));
   List machines;
   const json& ms = Field(account, "machines");
   if (ms.is_array()) {

@@ -299,7 +299,7 @@ const char kVolunteerTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="
 )tpl";
 
 const char kAccountTemplate[] = R"tpl(<h1>{{name}}{{#suspended}} <span class="suspended">suspended</span>{{/suspended}}{{#trusted}} <span class="tag" title="trusted by this coordinator's operator">trusted builder</span>{{/trusted}}</h1>
-{{#suspended}}<p class="banner">A machine of this account was caught contradicting settled verdicts{{#has_reason}}: {{reason}}{{/has_reason}}. Credit clawed back: {{clawed_back}}.</p>{{/suspended}}
+{{#suspended}}<p class="banner">A machine of this account was caught contradicting settled verdicts{{#has_reason}}: {{reason}}{{/has_reason}}. Credit clawed back: {{clawed_back}}.{{#flagged}} The account is flagged: its machines get no work and it enrols none until this coordinator's operator clears it.{{/flagged}}</p>{{/suspended}}
 <dl class="facts">
 <dt>Account key</dt><dd><code>{{account}}</code></dd>
 {{#has_created}}<dt>Created</dt><dd>{{created_at}}</dd>{{/has_created}}

@@ -1,7 +1,8 @@
 // Cheaters (DESIGN.md section 6): a volunteer caught lying beyond what honest
 // flakiness explains is suspended; its credit is clawed back; every verdict
-// it helped decide is reopened and verified again; its account's other
-// machines are re-checked; the volunteers whose results exposed it share a
+// it helped decide is reopened and verified again; its account is flagged:
+// the account's other machines get no work until the operator clears it, and
+// are re-checked after; the volunteers whose results exposed it share a
 // bounty.
 #include <catch2/catch.hpp>
 
@@ -157,13 +158,19 @@ TEST_CASE("cheaters: caught lying, suspended, verdicts reopened, credit clawed b
   CHECK(refused.status == 403);
   CHECK(Body(refused)["error"] == "suspended");
 
-  // The account's other machine is re-checked: no trust, checks owed, and
-  // what it decided alone is verified again.
+  // The account is flagged: its other machine gets no work, and is
+  // re-checked (no trust, checks owed, what it decided alone verified again).
+  auto flagged = w.LeaseResponseOf(mate);
+  CHECK(flagged.status == 403);
+  CHECK(Body(flagged)["error"] == "account_flagged");
   auto mate_rep = w.Reputation(mate);
   CHECK(mate_rep.consecutive[kWorldTag] == 0);
   CHECK(mate_rep.review_checks > 0);
   for (const auto& id : alone) CHECK(w.Status(id) == "pending");
   CHECK(w.Volunteer(mate)["suspended"] == false);
+  auto account_page = Get(w.c(), "/api/v1/accounts/" + liar_account->public_hex());
+  CHECK(account_page["flagged"] == true);
+  CHECK(account_page["cleared_at"].is_null());
 
   // Re-verification: a reopened task goes to a volunteer of another account
   // (never the liar's), and the remaining honest result plus the new one decide.
@@ -183,6 +190,19 @@ TEST_CASE("cheaters: caught lying, suspended, verdicts reopened, credit clawed b
   }
   CHECK(redecided == 3);
   CHECK(w.Volunteer(h1)["credit"] == Approx(87.5));  // alice earns the re-decided verdicts again
+
+  // A restart keeps the flag; the operator's --clear-account lifts it: the
+  // other machine works again (still owing checks), the caught one does not.
+  w.Restart({});
+  CHECK(Body(w.LeaseResponseOf(mate))["error"] == "account_flagged");
+  w.Restart([&](coordinator::Options& o) { o.cleared_accounts = {liar_account->public_hex()}; });
+  CHECK(w.LeaseResponseOf(mate).status == 200);
+  CHECK(w.Reputation(mate).review_checks > 0);
+  CHECK(Body(w.LeaseResponseOf(liar))["error"] == "suspended");
+  account_page = Get(w.c(), "/api/v1/accounts/" + liar_account->public_hex());
+  CHECK(account_page["flagged"] == false);
+  CHECK(account_page["cleared_at"].is_number());
+  CHECK(account_page["suspended"] == true);  // its caught machine stays suspended
 }
 
 TEST_CASE("cheaters: results of a suspended volunteer are refused") {

@@ -373,7 +373,17 @@ struct TestCoordinator {
     o.adaptive_replication = false;
     o.known_answer_rate = 0;
     if (configure) configure(o);
+    options = o;
     c = std::make_unique<coordinator::Coordinator>(o);
+    std::string err;
+    if (!c->Open(&err)) throw std::runtime_error(err);
+  }
+  // Stops the coordinator and starts it again on the same store, with its
+  // options changed by `change` (an operator's restart with new flags).
+  void Restart(const std::function<void(coordinator::Options&)>& change = {}) {
+    c.reset();
+    if (change) change(options);
+    c = std::make_unique<coordinator::Coordinator>(options);
     std::string err;
     if (!c->Open(&err)) throw std::runtime_error(err);
   }
@@ -383,6 +393,7 @@ struct TestCoordinator {
   }
   TempDir dir;
   std::atomic<int64_t> now{1'700'000'000};
+  coordinator::Options options;
   std::unique_ptr<coordinator::Coordinator> c;
 };
 

@@ -95,6 +95,7 @@ class VerifierWorld {
   std::string Status(const std::string& task_id) { return Task(task_id).value("status", ""); }
 
   coordinator::Coordinator& c() { return *tc_.c; }
+  void Restart(const std::function<void(coordinator::Options&)>& change) { tc_.Restart(change); }
   int64_t now() const { return tc_.now.load(); }
   void Advance(int64_t seconds) { tc_.now += seconds; }
 
