@@ -93,6 +93,7 @@ struct Args {
   int volunteers = 1000;
   int accounts = 0;               // 0: volunteers / 3
   int trusted = -1;               // accounts the operator trusts (every k-th); -1: a tenth
+  int cache_mb = 0;               // corral serve --cache-mb (0: its default)
   double seconds = 600;           // of load, enrolment ramp included
   double ramp = 30;               // volunteers enrol spread over this long
   double sample_every = 10;
@@ -1089,7 +1090,7 @@ bool CheckWheelDigest(const fs::path& dir, std::string* err) {
 int Usage() {
   std::fprintf(stderr,
                "usage: load_volunteers [--corral PATH] [--volunteers N] [--accounts N] [--trusted N]\n"
-               "         [--seconds S] [--ramp S]\n"
+               "         [--cache-mb N] [--seconds S] [--ramp S]\n"
                "         [--sample-every S] [--workers N] [--projects N] [--lease-seconds S]\n"
                "         [--task-seconds MIN MAX] [--log-bytes N] [--wheel-bytes N] [--no-artifacts]\n"
                "         [--new-releases-per-minute R] [--data DIR] [--keep] [--seed N]\n");
@@ -1116,6 +1117,7 @@ int main(int argc, char** argv) {
       else if (a == "--volunteers") args.volunteers = std::stoi(next());
       else if (a == "--accounts") args.accounts = std::stoi(next());
       else if (a == "--trusted") args.trusted = std::stoi(next());
+      else if (a == "--cache-mb") args.cache_mb = std::stoi(next());
       else if (a == "--seconds") args.seconds = std::stod(next());
       else if (a == "--ramp") args.ramp = std::stod(next());
       else if (a == "--sample-every") args.sample_every = std::stod(next());
@@ -1183,6 +1185,10 @@ int main(int argc, char** argv) {
   for (const auto& p : kPlatforms) {
     serve.push_back("--platforms");
     serve.push_back(p);
+  }
+  if (args.cache_mb > 0) {
+    serve.push_back("--cache-mb");
+    serve.push_back(std::to_string(args.cache_mb));
   }
   for (const auto& key : load.trusted_accounts()) {
     serve.push_back("--trusted-account");

@@ -143,6 +143,11 @@ int main(int argc, char** argv) {
                         "MiB of new artifacts (logs, wheels) each volunteer may store per UTC day")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--cache-mb", serve_opts.cache_mb,
+                        "MiB of memory for caches, the bound of the coordinator's memory beyond its working state: "
+                        "3/4 for the database (its blocks and write buffers), 1/4 for artifacts read last")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{16}, size_t{1} << 20));
   HttpServerOptions serve_http;
   serve_http.threads = 16;  // handlers wait for the disk in group commits: more than the cores
   serve_http.answer_inline = coordinator::Coordinator::NeverWaitsForDisk;

@@ -45,9 +45,12 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   eo.reputation.quota.artifact_bytes_per_day = options_.artifact_mb_per_day << 20;
   eo.seed = options_.seed;
   eo.platform_min_accounts = options_.platform_min_accounts;
+  const size_t cache_bytes = options_.cache_mb << 20;
+  eo.memory.cache_bytes = cache_bytes / 4 * 3;
+  eo.memory.write_buffer_bytes = eo.memory.cache_bytes / 4;
   engine_ = std::make_unique<Engine>(eo);
   artifacts_ = std::make_unique<ArtifactStore>(options_.data_dir / "artifacts",
-                                               options_.max_artifact_bytes);
+                                               options_.max_artifact_bytes, cache_bytes / 4);
   nonces_ = std::make_unique<NonceCache>(options_.max_skew_s);
   if (!options_.index_url.empty()) {
     IndexLimits limits;
@@ -62,6 +65,9 @@ Coordinator::Coordinator(Options options) : options_(std::move(options)) {
   wheels_ = std::make_unique<WheelIndex>(engine_->store(), *artifacts_);
   engine_->SetVerdictObserver(
       [w = wheels_.get()](const VerdictEvent& e, WriteSet* writes) { w->Publish(e, writes); });
+  engine_->SetReopenObserver([e = engine_.get()](const std::set<std::string>& tasks, WriteSet* writes) {
+    return UnpublishTasks(e->store(), tasks, writes);
+  });
   api_ = std::make_unique<Api>(*engine_, *artifacts_, *nonces_, ao, options_.clock, wheels_.get());
 }
 

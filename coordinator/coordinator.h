@@ -42,6 +42,11 @@ struct Options {
   // Additions:
   std::string releases = "all";        // "all", or "latest": tasks for each project's newest release
   size_t max_artifact_bytes = 64u << 20;  // PUT /api/v1/artifacts cap
+  // Memory for caches, the bound of the coordinator's RSS beyond its working
+  // state: three quarters for the store (StoreMemory: blocks, index and
+  // filter blocks, a quarter of that for memtables), a quarter for the
+  // artifacts read last (wheels checked for publication, logs served).
+  size_t cache_mb = 768;
   int max_skew_s = 300;                // accepted clock skew of signed requests
   std::function<int64_t()> clock;      // unix seconds; default the system clock (tests set it)
   int sync_workers = 4;                // project pages fetched at once during a sync

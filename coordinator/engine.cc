@@ -63,8 +63,8 @@ bool Engine::Open(std::string* err) {
   std::vector<std::string> fresh;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!(options_.read_only ? store_.OpenReadOnly(options_.db_dir, err)
-                             : store_.Open(options_.db_dir, err)))
+    if (!(options_.read_only ? store_.OpenReadOnly(options_.db_dir, err, options_.memory)
+                             : store_.Open(options_.db_dir, err, /*bulk_load=*/false, options_.memory)))
       return false;
     nlohmann::json j;
     if (store_.GetJson(Cf::kMeta, "counters", &j)) FromJson(j, &counters_);

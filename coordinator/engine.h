@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,6 +37,7 @@ struct VerdictEvent;  // wheel_index.h
 
 struct EngineOptions {
   std::filesystem::path db_dir;              // the RocksDB directory
+  StoreMemory memory;                        // the store's cache and memtables
   // The operator's platforms: created at start, and then the only ones
   // (volunteers' offers outside them are never adopted). Empty: platforms
   // arrive from volunteers (platform_min_accounts).
@@ -216,13 +219,17 @@ class Engine {
   // the Engine. Set it before serving.
   void SetVerdictObserver(std::function<void(const VerdictEvent&, WriteSet*)> observer);
 
-  // Told of every verdict withdrawn because a volunteer that helped decide
-  // it was caught lying (the task goes back to the queue to be verified
-  // again), with the withdrawn verdict and the write set that withdraws it,
-  // so that what followed from the verdict (the wheel index) is withdrawn in
-  // the same write. Same rules as the verdict observer.
-  void SetReopenObserver(
-      std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> observer);
+  // Told once per suspension of the verdicts it withdrew (a volunteer that
+  // helped decide them was caught lying; the tasks go back to the queue to
+  // be verified again): their task ids, all at once so that a wheel several
+  // of them attest is rewritten once, and the write set that withdraws them,
+  // so that what followed from the verdicts (the wheel index) is withdrawn in
+  // the same write. Returns, per task id, the wheels it took off /simple/
+  // (the feed's withdrawal entry says so). Called under the engine's lock,
+  // before the write; it may read the store, not change it.
+  using ReopenObserver =
+      std::function<std::map<std::string, int>(const std::set<std::string>& task_ids, WriteSet*)>;
+  void SetReopenObserver(ReopenObserver observer);
   // What the verifier knows of a volunteer (reputation.h); false before its
   // first lease or result.
   bool FindReputation(const std::string& volunteer_id, ReputationRecord* out);
@@ -313,7 +320,7 @@ class Engine {
   std::vector<std::string> platforms_;
   bool first_sync_done_ = false;
   std::function<void(const VerdictEvent&, WriteSet*)> verdict_observer_;
-  std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> reopen_observer_;
+  ReopenObserver reopen_observer_;
   std::unordered_map<std::string, ReputationRecord> reputation_;
   std::unordered_set<std::string> suspended_;
   std::unordered_set<std::string> trusted_accounts_;  // options_.trusted_accounts

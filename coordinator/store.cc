@@ -1,6 +1,7 @@
 #include "coordinator/store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
@@ -34,13 +35,16 @@ rocksdb::Slice S(std::string_view s) { return rocksdb::Slice(s.data(), s.size())
 
 // Point reads (a verdict, a task, a volunteer) are most of the read side, and
 // a project's verdicts lie all over their family (task ids are hashes): one
-// block cache for every family of every store in the process, far larger
-// than RocksDB's 8 MB default so that the hot part of a big store stays in
-// memory, and Bloom filters so that a Get reads one data block.
-rocksdb::ColumnFamilyOptions FamilyOptions() {
-  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+// block cache for every family of the store, far larger than RocksDB's 8 MB
+// default so that the hot part of a big store stays in memory, and Bloom
+// filters so that a Get reads one data block. Index and filter blocks live in
+// the cache too (those of level 0 pinned, as they are read on every Get), so
+// that the store's memory is the cache's bound whatever its size on disk.
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions o;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -110,14 +114,17 @@ Store::~Store() {
   }
 }
 
-bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_load) {
+bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_load,
+                 const StoreMemory& memory) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.keep_log_file_num = 5;
-  options.db_write_buffer_size = bulk_load ? 4 * kWriteBufferCapBytes : kWriteBufferCapBytes;
-  rocksdb::ColumnFamilyOptions family = FamilyOptions();
+  cache_ = rocksdb::NewLRUCache(memory.cache_bytes);
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      bulk_load ? 4 * memory.write_buffer_bytes : memory.write_buffer_bytes, bulk_load ? nullptr : cache_);
+  rocksdb::ColumnFamilyOptions family = FamilyOptions(cache_);
   if (bulk_load) {
     family.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
     // Twice the default: half as many files left unmerged by the load (the
@@ -158,8 +165,9 @@ bool Store::Open(const std::filesystem::path& dir, std::string* err, bool bulk_l
   return true;
 }
 
-bool Store::OpenReadOnly(const std::filesystem::path& dir, std::string* err) {
+bool Store::OpenReadOnly(const std::filesystem::path& dir, std::string* err, const StoreMemory& memory) {
   rocksdb::Options options;
+  cache_ = rocksdb::NewLRUCache(memory.cache_bytes);
   std::vector<std::string> existing;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir.string(), &existing);
   if (!s.ok()) {
@@ -175,7 +183,7 @@ bool Store::OpenReadOnly(const std::filesystem::path& dir, std::string* err) {
   index.push_back(-1);
   for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) {
     if (std::find(existing.begin(), existing.end(), kCfNames[i]) == existing.end()) continue;
-    families.emplace_back(kCfNames[i], FamilyOptions());
+    families.emplace_back(kCfNames[i], FamilyOptions(cache_));
     index.push_back(i);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -306,7 +314,7 @@ bool Store::SetBulkLoading(bool on, std::string* err) {
       {"disable_auto_compactions", "true"},
       {"level0_slowdown_writes_trigger", "1000"},
       {"level0_stop_writes_trigger", "1000"}};
-  const rocksdb::ColumnFamilyOptions defaults = FamilyOptions();
+  const rocksdb::ColumnFamilyOptions defaults;
   const std::unordered_map<std::string, std::string> normal = {
       {"disable_auto_compactions", "false"},
       {"level0_slowdown_writes_trigger", std::to_string(defaults.level0_slowdown_writes_trigger)},

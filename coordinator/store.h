@@ -18,7 +18,8 @@
 //   credit_log       <granted_at, 16 hex>\0<task id>\0<volunteer id> -> CreditEntry
 //   wheels           <project>\0<wheel filename>               -> WheelRecord (wheel_index.h)
 //   verdict_times    <2^64-1 - decided_at, 16 hex>\0<task id>  -> ""   (newest verdicts first:
-//                    feeds; a re-decided task has one key per decision, see VerdictTimeKey)
+//                    feeds; a re-decided task has one key per decision, see VerdictTimeKey;
+//                    a withdrawal's key is its time, its value JSON: verdict_feed.h)
 //   reputation       <machine key>                             -> ReputationRecord (reputation.h)
 //
 // Thread safety: RocksDB itself is thread-safe; Store adds no state of its
@@ -39,6 +40,7 @@
 
 namespace rocksdb {
 class DB;
+class Cache;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -67,13 +69,19 @@ enum class Cf {
 };
 
 inline constexpr int kSchemaVersion = 1;
-// The block cache all stores of a process share (LRU; filled only as read).
-inline constexpr size_t kBlockCacheBytes = size_t{512} << 20;
-// The memtables of all sixteen families of one store together: a family's own
-// 64 MB buffer would let them hold 16 x 2 x 64 MB before any flush; past this
-// cap the largest memtable is flushed. A bulk load (corral import) takes four
-// times as much, for fewer and larger files.
-inline constexpr size_t kWriteBufferCapBytes = size_t{128} << 20;
+// What a store may keep in memory, so that a coordinator's RSS has a bound
+// that does not grow with the data (issue 18, bench/load_volunteers).
+struct StoreMemory {
+  // One LRU cache for the store: data blocks as read, the index and filter
+  // blocks of every table file (else held outside any bound, growing with
+  // the files), and the memtables, charged to it.
+  size_t cache_bytes = size_t{576} << 20;
+  // The memtables of all sixteen families together (a family's own 64 MB
+  // buffer would let them hold 16 x 2 x 64 MB before any flush); past it the
+  // largest is flushed. Charged to cache_bytes. A bulk load (corral
+  // ingest-snapshot) takes four times as much, for fewer and larger files.
+  size_t write_buffer_bytes = size_t{144} << 20;
+};
 
 // Joins key parts with '\0'.
 std::string Key(std::initializer_list<std::string_view> parts);
@@ -125,12 +133,13 @@ class Store {
   // appending is far cheaper than the default skip list's inserts, but every
   // read of a memtable sorts a copy of it. Only for loading a store that is
   // new (the snapshot import into an empty --data), never for serving.
-  bool Open(const std::filesystem::path& dir, std::string* err, bool bulk_load = false);
+  bool Open(const std::filesystem::path& dir, std::string* err, bool bulk_load = false,
+            const StoreMemory& memory = {});
   // Opens an existing database for reading only, without taking its lock, so
   // that it works while a coordinator serves from `dir` (the view is the one
   // at open time). Families the database does not have yet read as empty;
   // Write fails. False with *err when `dir` holds no database.
-  bool OpenReadOnly(const std::filesystem::path& dir, std::string* err);
+  bool OpenReadOnly(const std::filesystem::path& dir, std::string* err, const StoreMemory& memory = {});
 
   // Reads one value. Returns false when the key is absent or on a read error
   // (logged); *value untouched then.
@@ -173,6 +182,7 @@ class Store {
  private:
   bool Apply(const WriteSet& writes, bool sync, bool wal, std::string* err);
 
+  std::shared_ptr<rocksdb::Cache> cache_;  // StoreMemory::cache_bytes; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   // Group commit state: the highest sequence number known durable, and

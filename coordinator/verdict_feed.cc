@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "common/protocol.h"
 #include "coordinator/records.h"
 #include "coordinator/store.h"
 
@@ -34,11 +35,16 @@ void MarkRegression(const Matrix& m, FeedEntry* e) {
   e->regression = IsFailingStatus(e->status) && IsWorkingStatus(e->previous_status);
 }
 
+std::string WithdrawalFeedValue(const std::string& status, int64_t decided_at, int wheels_withdrawn) {
+  return nlohmann::json{{"withdrawn", status}, {"decided_at", decided_at}, {"wheels", wheels_withdrawn}}.dump();
+}
+
 namespace {
 
 void MarkRegressions(const Store& store, std::vector<FeedEntry>* entries) {
   std::map<std::string, Matrix> matrices;
   for (FeedEntry& e : *entries) {
+    if (e.status == "withdrawn") continue;
     auto it = matrices.find(e.project);
     if (it == matrices.end()) {
       Matrix m;
@@ -55,7 +61,7 @@ std::vector<FeedEntry> RecentVerdicts(const Store& store, size_t limit) {
   std::vector<FeedEntry> out;
   std::set<std::string> seen;
   if (limit == 0) return out;
-  store.Scan(Cf::kVerdictTimes, "", "", [&](std::string_view key, std::string_view) {
+  store.Scan(Cf::kVerdictTimes, "", "", [&](std::string_view key, std::string_view value) {
     auto parts = SplitKey(key);
     if (parts.size() != 2 || parts[0].size() != 16) return true;
     const std::string& task_id = parts[1];
@@ -63,6 +69,25 @@ std::vector<FeedEntry> RecentVerdicts(const Store& store, size_t limit) {
     nlohmann::json j;
     VerdictRecord v;
     TaskRecord t;
+    if (!value.empty()) {  // a withdrawal
+      nlohmann::json w = ParseJsonOrDiscarded(value);
+      if (!w.is_object() || !w.value("withdrawn", nlohmann::json()).is_string() ||
+          !store.GetJson(Cf::kTasks, task_id, &j) || !FromJson(j, &t))
+        return true;
+      FeedEntry e;
+      e.task_id = task_id;
+      e.project = t.project;
+      e.version = t.version;
+      e.platform = t.platform;
+      e.status = "withdrawn";
+      e.decided_at = decided_at;
+      e.withdrawn_status = w["withdrawn"].get<std::string>();
+      e.withdrawn_decided_at = w.value("decided_at", int64_t{0});
+      e.wheels_withdrawn = w.value("wheels", 0);
+      e.summary = "a volunteer that helped decide it was caught lying; the task is verified again";
+      out.push_back(std::move(e));
+      return out.size() < limit;
+    }
     // A task decided again (its verdict reopened) keeps its older key: only
     // the key of its current decision counts.
     if (!store.GetJson(Cf::kVerdicts, task_id, &j) || !FromJson(j, &v) || v.decided_at != decided_at ||

@@ -25,6 +25,7 @@
 #include "coordinator/credit.h"
 #include "common/protocol.h"
 #include "coordinator/engine.h"
+#include "coordinator/verdict_feed.h"
 
 namespace corral::coordinator {
 
@@ -71,6 +72,11 @@ struct Engine::ReopenBatch {
   std::map<std::string, ProjectRecord> projects;
   std::vector<std::pair<std::string, std::string>> requeue;  // platform, queue key
   std::set<std::string> tasks;  // reopened in this batch (the store still says decided)
+  struct Withdrawn {
+    std::string task_id, status;
+    int64_t decided_at = 0;
+  };
+  std::vector<Withdrawn> withdrawn;  // the verdicts reopened, for the observer and the feeds
   int reopened = 0;
 };
 
@@ -127,10 +133,7 @@ bool Engine::FindReputation(const std::string& volunteer_id, ReputationRecord* o
   return store_.GetJson(Cf::kReputation, volunteer_id, &j) && FromJson(j, out);
 }
 
-void Engine::SetReopenObserver(
-    std::function<void(const TaskRecord&, const VerdictRecord&, WriteSet*)> observer) {
-  reopen_observer_ = std::move(observer);
-}
+void Engine::SetReopenObserver(ReopenObserver observer) { reopen_observer_ = std::move(observer); }
 
 // --- known-answer checks ---
 
@@ -383,7 +386,7 @@ bool Engine::ReopenVerdict(ReopenBatch& batch, const std::string& task_id, int64
     batch.w.Put(Cf::kQueue, qk, "");
     batch.requeue.emplace_back(t.platform, qk);
   }
-  if (reopen_observer_) reopen_observer_(t, v, &batch.w);
+  batch.withdrawn.push_back({task_id, v.status, v.decided_at});
   ++batch.reopened;
   spdlog::info("verdict of task {} ({} {} on {}: {}) reopened; the task is verified again",
                task_id.substr(0, 12), t.project, t.version, t.platform, v.status);
@@ -507,6 +510,19 @@ void Engine::Suspend(const std::string& id, int64_t now) {
     ev->credit += each;
     ev->decayed_credit = DecayCredit(ev->decayed_credit, ev->decayed_at, now) + each;
     ev->decayed_at = now;
+  }
+
+  // 6. What followed from the withdrawn verdicts (their wheels on /simple/)
+  // is withdrawn too, and each withdrawal is news in the feeds
+  // (verdict_feed.h): an entry at its time, beside the verdicts.
+  std::set<std::string> withdrawn_ids;
+  for (const auto& wd : batch.withdrawn) withdrawn_ids.insert(wd.task_id);
+  std::map<std::string, int> wheels_withdrawn;
+  if (reopen_observer_ && !withdrawn_ids.empty()) wheels_withdrawn = reopen_observer_(withdrawn_ids, &batch.w);
+  for (const auto& wd : batch.withdrawn) {
+    auto it = wheels_withdrawn.find(wd.task_id);
+    batch.w.Put(Cf::kVerdictTimes, VerdictTimeKey(now, wd.task_id),
+                WithdrawalFeedValue(wd.status, wd.decided_at, it == wheels_withdrawn.end() ? 0 : it->second));
   }
 
   for (const auto& [vid, v] : batch.volunteers) batch.w.PutJson(Cf::kVolunteers, vid, nlohmann::json(v));

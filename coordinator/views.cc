@@ -475,6 +475,10 @@ nlohmann::json VerdictFeedJson(const std::vector<FeedEntry>& entries, const std:
                     {"regression", e.regression},
                     {"previous_version", OrNull(e.previous_version)},
                     {"previous_status", OrNull(e.previous_status)}});
+    if (e.status == "withdrawn")
+      list.back().update({{"withdrawn_status", e.withdrawn_status},
+                          {"withdrawn_decided_at", e.withdrawn_decided_at},
+                          {"wheels_withdrawn", e.wheels_withdrawn}});
   }
   return {{"project", OrNull(project)}, {"updated", updated ? updated : now}, {"verdicts", list}};
 }

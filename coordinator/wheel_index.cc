@@ -450,27 +450,36 @@ bool WheelIndex::FindWheel(const std::string& filename, WheelRecord* out) const 
   return parsed_.Get(store_, Key({NormalizeProjectName(name.distribution), filename}), out);
 }
 
-int UnpublishTask(const Store& store, const std::string& task_id, WriteSet* writes) {
-  nlohmann::json j;
-  TaskRecord task;
-  if (!store.GetJson(Cf::kTasks, task_id, &j) || !FromJson(j, &task)) return 0;
-  int touched = 0;
-  store.Scan(Cf::kWheels, Key({task.project, ""}), "", [&](std::string_view key, std::string_view value) {
-    WheelRecord r;
-    if (!FromJson(ParseJsonOrDiscarded(value), &r)) return true;
-    auto it = std::remove_if(r.attestations.begin(), r.attestations.end(),
-                             [&](const WheelAttestation& a) { return a.task_id == task_id; });
-    if (it == r.attestations.end()) return true;
-    r.attestations.erase(it, r.attestations.end());
-    if (r.attestations.empty()) {
-      writes->Delete(Cf::kWheels, key);
-      spdlog::info("wheel index: {} withdrawn (task {} was its last attestation)", r.filename, task_id);
-    } else {
-      writes->PutJson(Cf::kWheels, key, nlohmann::json(r));
-    }
-    ++touched;
-    return true;
-  });
+std::map<std::string, int> UnpublishTasks(const Store& store, const std::set<std::string>& task_ids,
+                                          WriteSet* writes) {
+  std::map<std::string, int> touched;
+  std::set<std::string> projects;
+  for (const auto& id : task_ids) {
+    nlohmann::json j;
+    TaskRecord task;
+    if (store.GetJson(Cf::kTasks, id, &j) && FromJson(j, &task)) projects.insert(task.project);
+  }
+  for (const auto& project : projects) {
+    store.Scan(Cf::kWheels, Key({project, ""}), "", [&](std::string_view key, std::string_view value) {
+      WheelRecord r;
+      if (!FromJson(ParseJsonOrDiscarded(value), &r)) return true;
+      auto it = std::remove_if(r.attestations.begin(), r.attestations.end(), [&](const WheelAttestation& a) {
+        if (!task_ids.count(a.task_id)) return false;
+        ++touched[a.task_id];
+        return true;
+      });
+      if (it == r.attestations.end()) return true;
+      r.attestations.erase(it, r.attestations.end());
+      if (r.attestations.empty()) {
+        writes->Delete(Cf::kWheels, key);
+        spdlog::warn("wheel index: {} withdrawn from /simple/: the verdicts that vouched for it were reopened",
+                     r.filename);
+      } else {
+        writes->PutJson(Cf::kWheels, key, nlohmann::json(r));
+      }
+      return true;
+    });
+  }
   return touched;
 }
 

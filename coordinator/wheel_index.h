@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,11 +154,13 @@ class WheelIndex {
   mutable ParsedRecordCache<WheelRecord> parsed_{Cf::kWheels};
 };
 
-// Withdraws task `task_id`'s attestations (its verdict was reopened): adds
-// to `writes` the updated records, and deletes those no other task vouches
-// for. Returns the number of wheels touched; 0 also when the task is
-// unknown or published nothing.
-int UnpublishTask(const Store& store, const std::string& task_id, WriteSet* writes);
+// Withdraws the attestations of the tasks `task_ids` (their verdicts were
+// reopened, Engine::SetReopenObserver): adds to `writes` each wheel record
+// they touch, rewritten once without them, and deletes those no other task
+// vouches for. Returns, per task id, the wheels it vouched for (absent: none,
+// or the task is unknown). Reads the store; changes nothing but `writes`.
+std::map<std::string, int> UnpublishTasks(const Store& store, const std::set<std::string>& task_ids,
+                                          WriteSet* writes);
 
 // The path under /wheels/ that serves a wheel, stable for its content:
 // "<sha256>/<filename>"; its PEP 658 metadata is the same plus ".metadata".

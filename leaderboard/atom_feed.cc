@@ -82,24 +82,34 @@ std::string RenderAtomFeed(const json& feed, const std::string& public_url,
       const json& reg = Field(v, "regression");
       bool regression = reg.is_boolean() && reg.get<bool>();
       std::string prev = Str(v, "previous_version"), prev_status = Str(v, "previous_status");
+      const bool withdrawn = status == "withdrawn";
       std::string title = (regression ? "Regression: " : "") + name + " on " + where + ": " +
-                          StatusText(status);
+                          (withdrawn ? "verdict withdrawn (" + StatusText(Str(v, "withdrawn_status")) + ")"
+                                     : StatusText(status));
       if (regression) title += " (" + prev + " " + StatusText(prev_status) + ")";
       std::string url = public_url + "/tasks/" + UrlEncode(task);
       std::string summary = StatusText(status);
       std::string detail = Str(v, "summary");
-      if (!detail.empty()) summary += ": " + detail;
-      summary += ". " + std::to_string(Int(v, "agreeing")) + " volunteers agreed.";
-      if (!prev.empty())
-        summary += " The version before it, " + prev + ", " +
-                   (regression ? "passed" : "had the verdict " + StatusText(prev_status)) + " there.";
+      if (withdrawn) {
+        long long wheels = Int(v, "wheels_withdrawn");
+        summary = "The verdict \"" + StatusText(Str(v, "withdrawn_status")) + "\" of " +
+                  Rfc3339(Int(v, "withdrawn_decided_at")) + " was withdrawn: " + detail + "." +
+                  (wheels > 0 ? " " + std::to_string(wheels) + " wheel(s) built for it were taken off /simple/."
+                              : "");
+      } else {
+        if (!detail.empty()) summary += ": " + detail;
+        summary += ". " + std::to_string(Int(v, "agreeing")) + " volunteers agreed.";
+        if (!prev.empty())
+          summary += " The version before it, " + prev + ", " +
+                     (regression ? "passed" : "had the verdict " + StatusText(prev_status)) + " there.";
+      }
       long long at = Int(v, "decided_at");
       out += "  <entry>\n";
-      out += "    <id>" + X(url + "#decided-" + std::to_string(at)) + "</id>\n";
+      out += "    <id>" + X(url + (withdrawn ? "#withdrawn-" : "#decided-") + std::to_string(at)) + "</id>\n";
       out += "    <title>" + X(title) + "</title>\n";
       out += "    <updated>" + Rfc3339(at) + "</updated>\n";
       out += "    <link rel=\"alternate\" type=\"text/html\" href=\"" + X(url) + "\"/>\n";
-      out += "    <category term=\"" + X(StatusClass(status)) + "\"/>\n";
+      out += "    <category term=\"" + X(withdrawn ? "withdrawn" : StatusClass(status)) + "\"/>\n";
       if (regression) out += "    <category term=\"regression\"/>\n";
       out += "    <summary type=\"text\">" + X(summary) + "</summary>\n";
       out += "  </entry>\n";

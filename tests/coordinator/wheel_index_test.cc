@@ -125,7 +125,8 @@ TEST_CASE("wheel index: a wheel two accounts reproduced is published with hashes
 
   // Withdrawing the task's verdict takes the wheel off the index.
   coordinator::WriteSet w;
-  CHECK(coordinator::UnpublishTask(n.tc.c->store(), n.alice_task.task_id, &w) == 1);
+  auto touched = coordinator::UnpublishTasks(n.tc.c->store(), {n.alice_task.task_id}, &w);
+  CHECK(touched == std::map<std::string, int>{{n.alice_task.task_id, 1}});
   // The coordinator only lends its store for reading; a reopening would
   // write this set with the verdict it withdraws.
   coordinator::Store& store = const_cast<coordinator::Store&>(n.tc.c->store());
@@ -276,4 +277,67 @@ TEST_CASE("wheel index: core metadata fields and Accept negotiation", "[wheel_in
   CHECK(ChooseSimpleFormat("application/json", "") == SimpleFormat::kNotAcceptable);
   CHECK(ChooseSimpleFormat("text/html;q=0", "") == SimpleFormat::kNotAcceptable);
   CHECK(ChooseSimpleFormat("text/html", "application/vnd.pypi.simple.v1+json") == SimpleFormat::kJson);
+}
+
+TEST_CASE("wheel index: a wheel a caught liar vouched for is withdrawn from /simple/, and the feeds say so",
+          "[wheel_index]") {
+  WheelNetwork n;
+  std::string wheel = DemoWheel();
+  std::string digest = DigestOf(wheel);
+  REQUIRE(n.Report(n.alice, n.alice_task, wheel, digest).status == 200);
+  REQUIRE(n.Report(n.bob, n.bob_task, wheel, digest).status == 200);
+  REQUIRE(n.Page("/simple/demo-pkg/").status == 200);
+
+  // Bob then claims "passed" for sdists that do not build; two volunteers of
+  // other accounts say build_failed, until he is suspended.
+  for (int i = 0; i < 8; ++i)
+    n.index.SetProject("broken" + std::to_string(i), {{"broken" + std::to_string(i) + "-1.0.tar.gz", "x", ""}});
+  REQUIRE(n.tc.Sync());
+  TestVolunteer carol = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "carol", "carol-box",
+                                      {kWheelTag});
+  TestVolunteer dave = MakeVolunteer(std::shared_ptr<SigningKey>(SigningKey::Generate()), "dave", "dave-box",
+                                     {kWheelTag});
+  REQUIRE(Enrol(*n.tc.c, carol, n.tc.now).status == 200);
+  REQUIRE(Enrol(*n.tc.c, dave, n.tc.now).status == 200);
+  int lies = 0;
+  while (Get(*n.tc.c, "/api/v1/volunteers/" + n.bob.id())["suspended"] != true) {
+    REQUIRE(++lies <= 6);
+    auto b = Lease(*n.tc.c, n.bob, n.tc.now);
+    REQUIRE(b.size() == 1);
+    REQUIRE(Submit(*n.tc.c, n.bob, Envelope(PayloadFor(b[0], n.bob, Outcome::kPassed, 10, {}, "made-up"), *n.bob.machine),
+                   n.tc.now)
+                .status == 200);
+    for (TestVolunteer* v : {&carol, &dave}) {
+      auto t = Lease(*n.tc.c, *v, n.tc.now);
+      REQUIRE(t.size() == 1);
+      REQUIRE(t[0].task_id == b[0].task_id);
+      REQUIRE(Submit(*n.tc.c, *v, Envelope(PayloadFor(t[0], *v, Outcome::kBuildFailed, 10, {}, ""), *v->machine),
+                     n.tc.now)
+                  .status == 200);
+    }
+  }
+
+  // The verdict he helped decide is reopened, and the wheel it vouched for
+  // is gone from /simple/ (alice's attestation was of the same task).
+  CHECK(Get(*n.tc.c, "/api/v1/tasks/" + n.alice_task.task_id)["status"] == "pending");
+  CHECK(n.Page("/simple/demo-pkg/").status == 404);
+  CHECK(n.Page("/simple/").body.find("demo-pkg") == std::string::npos);
+
+  // The site-wide feed names the withdrawal (at the time of the last lie,
+  // beside that verdict), in JSON and Atom.
+  auto feed = Get(*n.tc.c, "/api/v1/verdicts");
+  nlohmann::json withdrawal;
+  for (const auto& e : feed["verdicts"])
+    if (e["status"] == "withdrawn") withdrawal = e;
+  REQUIRE(withdrawal.is_object());
+  CHECK(withdrawal["task_id"] == n.alice_task.task_id);
+  CHECK(withdrawal["withdrawn_status"] == "passed");
+  CHECK(withdrawal["wheels_withdrawn"] == 1);
+  CHECK(withdrawal["decided_at"] == n.tc.now.load());
+  HttpResponse atom = n.Page("/feeds/verdicts.atom");
+  REQUIRE(atom.status == 200);
+  CHECK(atom.body.find("demo-pkg 1.0 on") != std::string::npos);
+  CHECK(atom.body.find("verdict withdrawn (passed)") != std::string::npos);
+  CHECK(atom.body.find("1 wheel(s) built for it were taken off /simple/") != std::string::npos);
+  CHECK(atom.body.find("<category term=\"withdrawn\"/>") != std::string::npos);
 }
