@@ -21,6 +21,11 @@
 //   ring         a ring of 4 fresh accounts, each on its own /24, colluding
 //                likewise: what the prefix rule cannot stop, and standing
 //                (verdicts need an established volunteer) must
+//   sleeper      a ring of 4 fresh accounts on 4 /24s, honest for its first
+//                --sleep-results results each (long enough to earn standing
+//                from independent established volunteers), then lying
+//                together like the ring: what standing cannot stop, and
+//                detection (contradictions, suspension, reopening) must
 //
 // Some honest accounts are the operator's trusted builders (`corral serve
 // --trusted-account`): the network's standing bootstraps from them.
@@ -68,7 +73,7 @@ using testing::TestVolunteer;
 
 namespace {
 
-enum class Kind { kHonest, kRandomLiar, kLazy, kCopycat, kColluder, kSybil, kRing };
+enum class Kind { kHonest, kRandomLiar, kLazy, kCopycat, kColluder, kSybil, kRing, kSleeper };
 const char* KindName(Kind k) {
   switch (k) {
     case Kind::kHonest: return "honest";
@@ -78,6 +83,7 @@ const char* KindName(Kind k) {
     case Kind::kColluder: return "colluder";
     case Kind::kSybil: return "sybil";
     case Kind::kRing: return "ring";
+    case Kind::kSleeper: return "sleeper";
   }
   return "?";
 }
@@ -152,6 +158,8 @@ struct Config {
   std::vector<std::string> platforms = {"cp311-linux_x86_64", "cp312-linux_x86_64"};
   int honest = 40, random_liars = 6, lazy = 3, copycats = 2, colluding_pairs = 1, sybils = 4;
   int ring = 4;        // fresh accounts on distinct /24s lying together
+  int sleepers = 4;    // the same, honest for their first sleep_results results
+  int64_t sleep_results = 40;
   int trusted = 8;     // of the honest: the operator's trusted accounts
   bool standing = true;  // verdicts need an established volunteer (corral serve's default)
   double liar_p = 0.10;
@@ -280,7 +288,11 @@ class Simulation {
     v->slots = 1 + static_cast<int>(u(v->rng) * 3);   // 1 to 3
     v->speed = 0.6 + u(v->rng) * 1.2;                  // machines differ
     v->toolchain = u(v->rng) < 0.8 ? 0 : 1;
-    v->group = kind == Kind::kSybil ? "ring" : kind == Kind::kRing ? "ring4" : kind == Kind::kColluder ? "pair:" + name : "";
+    v->group = kind == Kind::kSybil     ? "ring"
+               : kind == Kind::kRing    ? "ring4"
+               : kind == Kind::kSleeper ? "sleeper4"
+               : kind == Kind::kColluder ? "pair:" + name
+                                         : "";
     by_id_[v->v.id()] = kind;
     vols_.push_back(std::move(v));
   }
@@ -306,6 +318,8 @@ class Simulation {
       Add(Kind::kSybil, nullptr, "sybil" + std::to_string(i), "127.66.0." + std::to_string(i + 1));
     for (int i = 0; i < cfg_.ring; ++i)
       Add(Kind::kRing, nullptr, "ring" + std::to_string(i), "127.70." + std::to_string(i) + ".1");
+    for (int i = 0; i < cfg_.sleepers; ++i)
+      Add(Kind::kSleeper, nullptr, "sleeper" + std::to_string(i), "127.80." + std::to_string(i) + ".1");
   }
 
   HttpResult Signed(Volunteer& v, const std::string& path, const std::string& body) {
@@ -436,6 +450,12 @@ class Simulation {
       case Kind::kCopycat:
         lazy(FakeDigest(v));  // what it sends when there is nothing to copy (decided at Finish)
         break;
+      case Kind::kSleeper:
+        if (v.results < cfg_.sleep_results) {
+          honest();
+          break;
+        }
+        [[fallthrough]];
       case Kind::kColluder:
       case Kind::kSybil:
       case Kind::kRing:
@@ -640,7 +660,9 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
                          ", lazy " + std::to_string(count[Kind::kLazy]) + ", copycat " +
                          std::to_string(count[Kind::kCopycat]) + ", colluder " + std::to_string(count[Kind::kColluder]) +
                          " (one account), sybil " + std::to_string(count[Kind::kSybil]) + " (one /24), ring " +
-                         std::to_string(count[Kind::kRing]) + " (fresh accounts, one /24 each))");
+                         std::to_string(count[Kind::kRing]) + " (fresh accounts, one /24 each), sleeper " +
+                         std::to_string(count[Kind::kSleeper]) + " (the same, honest for " +
+                         std::to_string(cfg.sleep_results) + " results first))");
   line("prefix_rule", cfg.distinct_prefix ? "on" : "off");
   line("standing_rule", cfg.standing ? "on, " + std::to_string(std::min(cfg.trusted, cfg.honest)) +
                                            " of the honest accounts trusted by the operator"
@@ -661,6 +683,7 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
     ++wrong;
     std::string group = "honest_only";
     if (d.agreeing.count(Kind::kRing)) group = "ring_4_networks";
+    else if (d.agreeing.count(Kind::kSleeper)) group = "sleeper_ring";
     else if (d.agreeing.count(Kind::kSybil)) group = "sybil_ring";
     else if (d.agreeing.count(Kind::kColluder)) group = "same_account_collusion";
     else if (d.agreeing.count(Kind::kLazy) || d.agreeing.count(Kind::kCopycat)) group = "single_cheaters";
@@ -670,8 +693,8 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
   int64_t published = static_cast<int64_t>(s.decisions.size());
   line("verdicts_published", std::to_string(published) + " (including re-decisions after reopening)");
   line("wrong_verdicts_published", std::to_string(wrong) + " (" + num(100.0 * wrong / std::max<int64_t>(1, published), 3) + " %)");
-  for (const char* g : {"single_cheaters", "same_account_collusion", "sybil_ring", "ring_4_networks", "random_liars",
-                        "honest_only"})
+  for (const char* g : {"single_cheaters", "same_account_collusion", "sybil_ring", "ring_4_networks", "sleeper_ring",
+                        "random_liars", "honest_only"})
     line(std::string("wrong_verdicts_published_") + g,
          std::to_string(wrong_by[g]) + " (" + num(100.0 * wrong_by[g] / std::max<int64_t>(1, published), 3) + " %)");
   line("wrong_verdicts_standing_at_end", std::to_string(s.wrong_end) + " (" +
@@ -691,7 +714,8 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
     ++caught[v->kind];
     before[v->kind].push_back(v->results_at_suspension);
   }
-  for (Kind k : {Kind::kLazy, Kind::kCopycat, Kind::kColluder, Kind::kSybil, Kind::kRing, Kind::kRandomLiar}) {
+  for (Kind k : {Kind::kLazy, Kind::kCopycat, Kind::kColluder, Kind::kSybil, Kind::kRing, Kind::kSleeper,
+                 Kind::kRandomLiar}) {
     if (!count[k]) continue;
     std::string name = KindName(k);
     line(name + "_detected", std::to_string(caught[k]) + "/" + std::to_string(count[k]));
@@ -700,6 +724,11 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
     std::string list;
     for (auto n : b) list += (list.empty() ? "" : " ") + std::to_string(n);
     if (!b.empty()) line(name + "_results_before_detection", list + " (max " + std::to_string(b.back()) + ")");
+    if (k == Kind::kSleeper && !b.empty()) {
+      std::string lying;
+      for (auto n : b) lying += (lying.empty() ? "" : " ") + std::to_string(std::max<int64_t>(0, n - cfg.sleep_results));
+      line(name + "_lying_results_before_detection", lying + " (counted from its first lie)");
+    }
     // Undetected ones: how much they returned.
     std::string free_list;
     for (const auto* v : s.volunteers)
@@ -754,10 +783,13 @@ int main(int argc, char** argv) {
     else if (a == "--trusted") cfg.trusted = std::stoi(next());
     else if (a == "--max-hours") cfg.max_sim_seconds = std::stoll(next()) * 3600;
     else if (a == "--no-standing") cfg.standing = false;
+    else if (a == "--sleepers") cfg.sleepers = std::stoi(next());
+    else if (a == "--sleep-results") cfg.sleep_results = std::stoll(next());
     else {
       std::fprintf(stderr,
                    "usage: adversarial [--projects N] [--honest N] [--liars N] [--liar-p P] [--seed S] "
                    "[--trust-after N] [--trust-min-validated N] [--min-recheck X] [--trusted N] [--no-standing] [--max-hours H] "
+                   "[--sleepers N] [--sleep-results N] "
                    "[--no-ablation]\n");
       return 2;
     }
@@ -779,6 +811,7 @@ int main(int argc, char** argv) {
     ab.random_liars = ab.lazy = ab.copycats = ab.colluding_pairs = 0;
     ab.sybils = 4;
     ab.ring = 0;
+    ab.sleepers = 0;
     ab.distinct_prefix = false;
     ab.standing = false;  // the prefix rule alone
     ab.seed = cfg.seed + 1;
