@@ -188,6 +188,7 @@ struct Stats {
   double wall_s = 0;
   int64_t sim_seconds = 0;
   int64_t copycat_answers_copied = 0;
+  int64_t flagged_enrolments = 0, flagged_enrolled = 0;
 };
 
 class Simulation {
@@ -355,6 +356,20 @@ class Simulation {
     if (v.suspended) return;
     v.suspended = true;
     v.results_at_suspension = v.results;
+    // A caught cheater's next move: a fresh machine key under the same
+    // account, from a new /24, for a clean record. Its account is flagged,
+    // so the enrolment must be refused.
+    Volunteer fresh;
+    fresh.kind = v.kind;
+    fresh.v = testing::MakeVolunteer(v.v.account, v.v.account_name, v.v.machine_name + "-new", cfg_.platforms);
+    fresh.addr = "127.90." + std::to_string(flagged_enrolments_ % 250) + ".1";
+    HttpClientOptions ho;
+    ho.local_address = fresh.addr;
+    ho.timeout_ms = 30000;
+    fresh.http = std::make_unique<HttpClient>(ho);
+    ++flagged_enrolments_;
+    std::string err;
+    if (Enrol(fresh, &err)) ++flagged_enrolled_;
   }
 
   void Poll(int idx) {
@@ -575,6 +590,8 @@ class Simulation {
     s->result_times = result_times_;
     s->requests = requests_;
     s->copycat_answers_copied = copied_;
+    s->flagged_enrolments = flagged_enrolments_;
+    s->flagged_enrolled = flagged_enrolled_;
     // Who the coordinator suspended, and after how many results, as it
     // recorded them (a suspended volunteer may not have asked again yet).
     for (const auto& v : vols_) {
@@ -632,6 +649,7 @@ class Simulation {
   int64_t now_ = start_;
   int64_t seq_ = 0;
   int64_t requests_ = 0, copied_ = 0;
+  int64_t flagged_enrolments_ = 0, flagged_enrolled_ = 0;  // fresh machines of caught cheaters' accounts
   int debug_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   std::vector<std::unique_ptr<Volunteer>> vols_;
@@ -735,6 +753,9 @@ void Report(const Config& cfg, const Stats& s, const std::string& p) {
       if (v->kind == k && !v->suspended) free_list += (free_list.empty() ? "" : " ") + std::to_string(v->results);
     if (!free_list.empty()) line(name + "_undetected_results", free_list);
   }
+  line("flagged_account_enrolments_accepted", std::to_string(s.flagged_enrolled) + " of " +
+                                                  std::to_string(s.flagged_enrolments) +
+                                                  " (a fresh machine under each caught cheater's account)");
   line("honest_wrongly_suspended", std::to_string(honest_suspended) + "/" + std::to_string(count[Kind::kHonest]));
 
   // Replication overhead: accepted results per published verdict, overall and
