@@ -744,7 +744,10 @@ LeaseResponse Engine::Lease(const std::string& volunteer_id, const LeaseRequest&
   // The volunteer's limits (quota.h): tasks in flight, tasks per day.
   ReputationRecord& rep = Reputation(volunteer_id);
   const QuotaPolicy& qp = options_.reputation.quota;
-  int64_t quota_left = QuotaRemaining(rep.quota, now, qp);
+  // The daily limit bounds what an unknown machine can waste; the operator's
+  // trusted builders are not unknown, and throttling them only slows the
+  // network (a daily limit run out stops their work until midnight).
+  int64_t quota_left = trusted_accounts_.count(v.account) ? qp.max_per_day : QuotaRemaining(rep.quota, now, qp);
   int64_t room = std::min<int64_t>({request.slots, quota_left,
                                     qp.max_in_flight - scheduler_->InFlight(volunteer_id)});
   if (room <= 0) {

@@ -169,7 +169,8 @@ class Engine {
   // (*refusal "suspended") or to a machine of a flagged account (*refusal
   // "account_flagged", until the operator clears it: EngineOptions), nor
   // more than its limits allow: tasks in flight and its daily quota
-  // (quota.h). Some slots may be known-answer checks.
+  // (quota.h; none for a trusted account's machines). Some slots may be
+  // known-answer checks.
   LeaseResponse Lease(const std::string& volunteer_id, const LeaseRequest& request,
                       const std::string& remote_addr, int64_t now, Refusal* refusal);
   HeartbeatResponse Heartbeat(const std::string& volunteer_id, const HeartbeatRequest& request,

@@ -76,3 +76,16 @@ TEST_CASE("quota: tasks per day start small, grow with validated results, shrink
   w.Advance(86400);
   CHECK(w.Lease(alice, 10).size() == 8);
 }
+
+TEST_CASE("quota: the operator's trusted builders have no daily limit") {
+  auto trusted = std::shared_ptr<SigningKey>(SigningKey::Generate());
+  VerifierWorld w(40, [&](coordinator::Options& o) {
+    o.initial_daily_quota = 4;
+    o.trusted_accounts = {trusted->public_hex()};
+  });
+  auto& alice = w.Add("alice", trusted);
+  auto& bob = w.Add("bob");
+  CHECK(w.Lease(alice, 10).size() == 10);
+  CHECK(w.Lease(alice, 10).size() == 10);
+  CHECK(w.Lease(bob, 10).size() == 4);  // a newcomer's first day
+}
