@@ -274,16 +274,21 @@ class Simulation {
     events_.push(Event{t, seq_++, vol, type, std::move(task), std::move(answer)});
   }
 
+  // An HTTP client whose connections go out from `addr` (a volunteer's network).
+  static std::unique_ptr<HttpClient> ClientFrom(const std::string& addr) {
+    HttpClientOptions ho;
+    ho.local_address = addr;
+    ho.timeout_ms = 30000;
+    return std::make_unique<HttpClient>(ho);
+  }
+
   void Add(Kind kind, std::shared_ptr<SigningKey> account, const std::string& name, const std::string& addr) {
     auto v = std::make_unique<Volunteer>();
     v->kind = kind;
     if (!account) account = std::shared_ptr<SigningKey>(SigningKey::Generate());
     v->v = testing::MakeVolunteer(account, name, name + "-box", cfg_.platforms);
     v->addr = addr;
-    HttpClientOptions ho;
-    ho.local_address = addr;
-    ho.timeout_ms = 30000;
-    v->http = std::make_unique<HttpClient>(ho);
+    v->http = ClientFrom(addr);
     v->rng.seed(cfg_.seed * 1000003 + vols_.size());
     std::uniform_real_distribution<double> u(0, 1);
     v->slots = 1 + static_cast<int>(u(v->rng) * 3);   // 1 to 3
@@ -363,10 +368,7 @@ class Simulation {
     fresh.kind = v.kind;
     fresh.v = testing::MakeVolunteer(v.v.account, v.v.account_name, v.v.machine_name + "-new", cfg_.platforms);
     fresh.addr = "127.90." + std::to_string(flagged_enrolments_ % 250) + ".1";
-    HttpClientOptions ho;
-    ho.local_address = fresh.addr;
-    ho.timeout_ms = 30000;
-    fresh.http = std::make_unique<HttpClient>(ho);
+    fresh.http = ClientFrom(fresh.addr);
     ++flagged_enrolments_;
     std::string err;
     if (Enrol(fresh, &err)) ++flagged_enrolled_;

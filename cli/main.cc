@@ -159,18 +159,17 @@ int main(int argc, char** argv) {
                                "volunteers share one network (one machine, a lab behind one NAT): let results "
                                "from one /24 or /48 agree (by default agreeing results must come from distinct networks)");
   serve_opts.require_standing = true;
+  const auto account_key_check = [](const std::string& k) {
+    return IsLowerHex(k, 64) ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
+  };
   serve_cmd->add_option("--trusted-account", serve_opts.trusted_accounts,
                         "an account (public key, 64 hex, as `corral account create` prints) whose machines the "
                         "operator trusts: verdicts and published wheels bootstrap from them; repeatable")
-      ->check([](const std::string& k) {
-        return IsLowerHex(k, 64) ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
-      });
+      ->check(account_key_check);
   serve_cmd->add_option("--clear-account", serve_opts.cleared_accounts,
                         "an account (public key, 64 hex) flagged because one of its machines was caught lying, "
                         "whose other machines may work again (the caught machine stays suspended); repeatable")
-      ->check([](const std::string& k) {
-        return IsLowerHex(k, 64) ? std::string() : "an account's public key is 64 lower-case hex digits, not '" + k + "'";
-      });
+      ->check(account_key_check);
   serve_cmd->add_flag_callback("--no-standing", [&] { serve_opts.require_standing = false; },
                                "let verdicts and wheels come from any agreeing accounts, newcomers included "
                                "(by default an established or trusted volunteer must be among them)");

@@ -71,7 +71,7 @@ struct Engine::ReopenBatch {
   std::map<std::string, VolunteerRecord> volunteers;
   std::map<std::string, ProjectRecord> projects;
   std::vector<std::pair<std::string, std::string>> requeue;  // platform, queue key
-  std::set<std::string> tasks;  // reopened in this batch (the store still says decided)
+  std::set<std::string> tasks;  // reopened in this batch (the store still says decided): those of `withdrawn`
   struct Withdrawn {
     std::string task_id, status;
     int64_t decided_at = 0;
@@ -515,10 +515,8 @@ void Engine::Suspend(const std::string& id, int64_t now) {
   // 6. What followed from the withdrawn verdicts (their wheels on /simple/)
   // is withdrawn too, and each withdrawal is news in the feeds
   // (verdict_feed.h): an entry at its time, beside the verdicts.
-  std::set<std::string> withdrawn_ids;
-  for (const auto& wd : batch.withdrawn) withdrawn_ids.insert(wd.task_id);
   std::map<std::string, int> wheels_withdrawn;
-  if (reopen_observer_ && !withdrawn_ids.empty()) wheels_withdrawn = reopen_observer_(withdrawn_ids, &batch.w);
+  if (reopen_observer_ && !batch.tasks.empty()) wheels_withdrawn = reopen_observer_(batch.tasks, &batch.w);
   for (const auto& wd : batch.withdrawn) {
     auto it = wheels_withdrawn.find(wd.task_id);
     batch.w.Put(Cf::kVerdictTimes, VerdictTimeKey(now, wd.task_id),
